@@ -1,0 +1,104 @@
+//! # sockio-engine
+//!
+//! An Engine.IO server: the transport layer under Socket.IO. It opens sessions, moves
+//! packets over HTTP long-polling and WebSocket, upgrades polling sessions to WebSocket,
+//! and keeps them alive with heartbeats — protocol revision 4 (current clients) and 3
+//! (socket.io-client 2.x), byte for byte as Node's `engine.io` 6 does.
+//!
+//! The wire codecs live in `sockio-protocol`; this crate adds sessions, timers and HTTP.
+//! An [`Engine`] is a tower service ([`Engine::service`], [`Engine::layer`]) that mounts
+//! in axum or any hyper 1 server, or runs on its own with [`serve`].
+//!
+//! ```no_run
+//! use sockio_engine::{Engine, EngineConfig, Handler, Message, Socket};
+//!
+//! struct Echo;
+//! impl Handler<()> for Echo {
+//!     fn on_message(&self, socket: &Socket<()>, message: Message) {
+//!         let _ = socket.send(message);
+//!     }
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let engine = Engine::new(EngineConfig::default(), Echo);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! sockio_engine::serve(listener, engine.service()).await
+//! # }
+//! ```
+
+pub mod config;
+pub mod cors;
+mod engine;
+pub mod error;
+mod handshake;
+mod heartbeat;
+mod polling;
+mod service;
+mod session;
+pub mod sid;
+mod websocket;
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use http::{Request, Response};
+use http_body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+pub use config::{EngineConfig, EngineConfigBuilder};
+pub use engine::{Engine, Handler};
+pub use error::{CloseReason, RequestError, SendError};
+pub use handshake::{Handshake, RemoteAddr};
+pub use service::{EngineLayer, EngineMiddleware, EngineService};
+pub use session::{Socket, TransportKind};
+pub use sid::Sid;
+pub use sockio_protocol::engine::{Message, ProtocolVersion};
+pub use sockio_protocol::Utf8Bytes;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves `service` (for example [`Engine::service`], or an axum router with an
+/// [`EngineLayer`]) on `listener`, one task per connection, with HTTP/1.1 upgrades for
+/// WebSocket. Each request carries the peer's [`RemoteAddr`]. Runs until the task is
+/// dropped; accept errors (e.g. too many open files) are logged and retried.
+pub async fn serve<S, ResBody>(listener: TcpListener, service: S) -> std::io::Result<()>
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<ResBody>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    ResBody: Body + Send + 'static,
+    ResBody::Data: Send,
+    ResBody::Error: Into<BoxError>,
+{
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(RemoteAddr(addr));
+                let mut service = service.clone();
+                tower_service::Service::call(&mut service, req)
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(peer = %addr, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}

@@ -1,0 +1,594 @@
+//! The HTTP face of the engine: request routing and verification, as a tower
+//! [`Service`](tower_service::Service) and [`Layer`](tower_layer::Layer).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{Either, Full};
+use sockio_protocol::engine::payload::EncodedPacket;
+use sockio_protocol::engine::{OpenPayload, ProtocolVersion};
+use sockio_protocol::Utf8Bytes;
+
+use crate::engine::{Engine, Shared};
+use crate::error::{BadRequestContext, RequestError};
+use crate::handshake::{Handshake, RemoteAddr};
+use crate::polling;
+use crate::session::{PollingFormat, Session, Socket, TransportKind, Upgrade};
+use crate::websocket;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// The query parameters Engine.IO reads.
+#[derive(Debug, Default)]
+struct EngineQuery {
+    eio: Option<String>,
+    transport: Option<String>,
+    sid: Option<String>,
+    b64: bool,
+    j: Option<String>,
+}
+
+impl EngineQuery {
+    fn parse(query: Option<&str>) -> Self {
+        let mut q = Self::default();
+        for (k, v) in sockio_protocol::urlencoded::pairs(query.unwrap_or("")) {
+            match k.as_str() {
+                "EIO" if q.eio.is_none() => q.eio = Some(v),
+                "transport" if q.transport.is_none() => q.transport = Some(v),
+                "sid" if q.sid.is_none() => q.sid = Some(v),
+                "b64" => q.b64 = true,
+                "j" if q.j.is_none() => q.j = Some(v),
+                _ => {}
+            }
+        }
+        q
+    }
+}
+
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let connection = headers.get_all(header::CONNECTION).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+    });
+    upgrade && connection
+}
+
+/// A request without its body, for the application's hooks.
+fn bare_request<B>(req: &Request<B>) -> Request<()> {
+    let mut r = Request::new(());
+    *r.method_mut() = req.method().clone();
+    *r.uri_mut() = req.uri().clone();
+    *r.version_mut() = req.version();
+    *r.headers_mut() = req.headers().clone();
+    r
+}
+
+fn error_response(err: &RequestError, websocket: bool) -> Response<Full<Bytes>> {
+    if websocket {
+        // Refused upgrades: a plain 400 with the message, and the connection closed.
+        let mut res = Response::new(Full::new(Bytes::from(err.message().to_owned())));
+        *res.status_mut() = StatusCode::BAD_REQUEST;
+        let h = res.headers_mut();
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        return res;
+    }
+    let mut res = Response::new(Full::new(Bytes::from(err.json_body())));
+    *res.status_mut() = err.status();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(Bytes::new()));
+    *res.status_mut() = StatusCode::NOT_FOUND;
+    res
+}
+
+/// Whether an `Origin` header value holds only valid header characters (as Node checks).
+fn valid_origin(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ORIGIN)
+        .is_none_or(|o| o.as_bytes().iter().all(|&b| b == b'\t' || (0x20..=0x7e).contains(&b) || b >= 0x80))
+}
+
+impl<D: Default + Send + Sync + 'static> Engine<D> {
+    /// Whether `path` belongs to this engine.
+    pub fn matches(&self, path: &str) -> bool {
+        path.starts_with(self.shared.config.path.as_str())
+    }
+
+    /// Answers one Engine.IO request (whose path [`Engine::matches`]).
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let shared = self.shared.clone();
+        let cors_req_headers = shared.config.cors.as_ref().map(|_| req.headers().clone());
+        let preflight = req.method() == Method::OPTIONS && shared.config.cors.is_some();
+        let mut res = if preflight {
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            r
+        } else {
+            route(&shared, req).await
+        };
+        if let (Some(cors), Some(h)) = (&shared.config.cors, cors_req_headers) {
+            cors.apply(&h, res.headers_mut(), preflight);
+        }
+        res
+    }
+
+    /// This engine as a tower service answering its own path and 404 to anything else.
+    pub fn service(&self) -> EngineService<D> {
+        EngineService {
+            engine: self.clone(),
+        }
+    }
+
+    /// A tower layer that answers this engine's path and passes other requests on.
+    pub fn layer(&self) -> EngineLayer<D> {
+        EngineLayer {
+            engine: self.clone(),
+        }
+    }
+}
+
+async fn route<D, B>(shared: &Arc<Shared<D>>, mut req: Request<B>) -> Response<Full<Bytes>>
+where
+    D: Default + Send + Sync + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let q = EngineQuery::parse(req.uri().query());
+    let ws = is_websocket_upgrade(req.headers());
+    let result = verify(shared, &req, &q, ws);
+    let target = match result {
+        Ok(t) => t,
+        Err(err) => {
+            tracing::debug!(
+                method = %req.method(),
+                uri = %req.uri(),
+                code = err.code(),
+                error = %err,
+                "engine.io request refused"
+            );
+            return error_response(&err, ws);
+        }
+    };
+    let mut res = match target {
+        Target::Handshake(version, TransportKind::Polling) => {
+            polling_handshake(shared, &req, version, &q)
+        }
+        Target::Handshake(version, TransportKind::WebSocket) => {
+            websocket_handshake(shared, &mut req, version, &q)
+        }
+        Target::Session(session) if ws => {
+            let ws_base64 = session.protocol == ProtocolVersion::V3 && q.b64;
+            websocket_upgrade(shared, &mut req, session, ws_base64)
+        }
+        Target::Session(session) => match *req.method() {
+            Method::GET => {
+                let accept_encoding = req.headers().get(header::ACCEPT_ENCODING).cloned();
+                polling::poll(session, accept_encoding).await
+            }
+            Method::POST => {
+                let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+                let ie = user_agent_is_ie(req.headers());
+                let mut r = polling::post(session, content_type, req.into_body()).await;
+                if ie {
+                    r.headers_mut()
+                        .insert("x-xss-protection", HeaderValue::from_static("0"));
+                }
+                return r;
+            }
+            _ => {
+                let mut r = Response::new(Full::new(Bytes::new()));
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r
+            }
+        },
+    };
+    if user_agent_is_ie(req.headers()) && res.status() == StatusCode::OK {
+        res.headers_mut()
+            .insert("x-xss-protection", HeaderValue::from_static("0"));
+    }
+    if let Some(hook) = &shared.config.headers {
+        hook(res.headers_mut(), &bare_request(&req));
+    }
+    res
+}
+
+fn user_agent_is_ie(headers: &HeaderMap) -> bool {
+    headers.get(header::USER_AGENT).is_some_and(|ua| {
+        let ua = ua.as_bytes();
+        ua.windows(5).any(|w| w == b";MSIE") || ua.windows(8).any(|w| w == b"Trident/")
+    })
+}
+
+enum Target<D> {
+    Handshake(ProtocolVersion, TransportKind),
+    Session(Arc<Session<D>>),
+}
+
+fn verify<D, B>(
+    shared: &Arc<Shared<D>>,
+    req: &Request<B>,
+    q: &EngineQuery,
+    ws: bool,
+) -> Result<Target<D>, RequestError>
+where
+    D: Default + Send + Sync + 'static,
+{
+    let config = &shared.config;
+    let version = q
+        .eio
+        .as_deref()
+        .and_then(ProtocolVersion::from_query)
+        .ok_or(RequestError::UnsupportedProtocolVersion)?;
+    let transport = match q.transport.as_deref() {
+        Some("polling") if config.transports.polling => TransportKind::Polling,
+        Some("websocket") if config.transports.websocket => TransportKind::WebSocket,
+        _ => return Err(RequestError::UnknownTransport),
+    };
+    if !valid_origin(req.headers()) {
+        return Err(RequestError::BadRequest(BadRequestContext::InvalidOrigin));
+    }
+    if let Some(sid) = q.sid.as_deref() {
+        let session = crate::sid::Sid::parse(sid)
+            .and_then(|sid| shared.sessions.get(&sid))
+            .ok_or(RequestError::UnknownSid)?;
+        if session.protocol != version {
+            return Err(RequestError::BadRequest(BadRequestContext::ProtocolMismatch));
+        }
+        let st = session.lock();
+        if ws && transport == TransportKind::WebSocket {
+            let can_upgrade = st.transport == TransportKind::Polling
+                && st.upgrade == Upgrade::None
+                && config.allow_upgrades
+                && st.closed.is_none();
+            if !can_upgrade {
+                return Err(RequestError::BadRequest(BadRequestContext::UpgradeRefused));
+            }
+        } else if transport != st.transport {
+            return Err(RequestError::BadRequest(BadRequestContext::TransportMismatch));
+        }
+        drop(st);
+        return Ok(Target::Session(session));
+    }
+    if req.method() != Method::GET {
+        return Err(RequestError::BadHandshakeMethod);
+    }
+    if transport == TransportKind::WebSocket && !ws {
+        return Err(RequestError::BadRequest(
+            BadRequestContext::TransportHandshakeError,
+        ));
+    }
+    if let Some(allow) = &config.allow_request {
+        allow(&bare_request(req)).map_err(RequestError::Forbidden)?;
+    }
+    if version == ProtocolVersion::V3 && !config.allow_eio3 {
+        return Err(RequestError::UnsupportedProtocolVersion);
+    }
+    Ok(Target::Handshake(version, transport))
+}
+
+fn polling_format(version: ProtocolVersion, q: &EngineQuery) -> PollingFormat {
+    match version {
+        ProtocolVersion::V4 => PollingFormat::V4,
+        ProtocolVersion::V3 => match &q.j {
+            Some(j) => PollingFormat::V3Jsonp(j.chars().filter(char::is_ascii_digit).collect()),
+            None if q.b64 => PollingFormat::V3Text,
+            None => PollingFormat::V3Binary,
+        },
+    }
+}
+
+fn handshake_of<B>(req: &Request<B>) -> Handshake {
+    Handshake {
+        headers: req.headers().clone(),
+        uri: req.uri().clone(),
+        remote_addr: req.extensions().get::<RemoteAddr>().map(|a| a.0),
+        issued: SystemTime::now(),
+    }
+}
+
+fn open_packet<D>(shared: &Shared<D>, session: &Session<D>, transport: TransportKind) -> EncodedPacket {
+    let c = &shared.config;
+    let upgrades = if transport == TransportKind::Polling && c.allow_upgrades && c.transports.websocket {
+        vec!["websocket".to_owned()]
+    } else {
+        Vec::new()
+    };
+    let open = OpenPayload {
+        sid: session.sid.to_string(),
+        upgrades,
+        ping_interval: c.ping_interval.as_millis() as u64,
+        ping_timeout: c.ping_timeout.as_millis() as u64,
+        max_payload: c.max_payload as u64,
+    };
+    EncodedPacket::Text(Utf8Bytes::from(open.to_packet_text()))
+}
+
+/// Registers a new session, queues what follows `open`, and tells the application.
+fn start_session<D: Default + Send + Sync + 'static>(shared: &Arc<Shared<D>>, session: &Arc<Session<D>>) {
+    shared.sessions.insert(session.clone());
+    if let Some(initial) = &shared.config.initial_packet {
+        let _ = Socket(session.clone()).send_text(initial.as_str());
+    }
+    tracing::debug!(sid = %session.sid, protocol = ?session.protocol, "session opened");
+    shared.handler.on_open(&Socket(session.clone()));
+}
+
+fn polling_handshake<D, B>(
+    shared: &Arc<Shared<D>>,
+    req: &Request<B>,
+    version: ProtocolVersion,
+    q: &EngineQuery,
+) -> Response<Full<Bytes>>
+where
+    D: Default + Send + Sync + 'static,
+{
+    let format = polling_format(version, q);
+    let session = Session::new(
+        shared.clone(),
+        version,
+        TransportKind::Polling,
+        format.clone(),
+        handshake_of(req),
+        D::default(),
+    );
+    let open = open_packet(shared, &session, TransportKind::Polling);
+    let (body, content_type) = polling::encode_body(&format, &[open]);
+    let mut res = polling::payload_response(body, content_type);
+    if let Some(cookie) = &shared.config.cookie {
+        let mut v = format!("{}={}; Path={}", cookie.name, session.sid, cookie.path);
+        if cookie.http_only {
+            v.push_str("; HttpOnly");
+        }
+        if let Some(ss) = &cookie.same_site {
+            v.push_str("; SameSite=");
+            v.push_str(ss);
+        }
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            res.headers_mut().insert(header::SET_COOKIE, v);
+        }
+    }
+    if let Some(hook) = &shared.config.initial_headers {
+        hook(res.headers_mut(), &bare_request(req));
+    }
+    start_session(shared, &session);
+    tokio::spawn(websocket::run_session(session, None));
+    res
+}
+
+/// The 101 answer to a WebSocket upgrade request, or a plain 400 when it is malformed.
+fn switching_protocols<B>(req: &Request<B>) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
+    let key = req.headers().get(header::SEC_WEBSOCKET_KEY);
+    let version_ok = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v.as_bytes() == b"13");
+    let Some(key) = key.filter(|_| version_ok) else {
+        return Err(error_response(
+            &RequestError::BadRequest(BadRequestContext::TransportHandshakeError),
+            true,
+        ));
+    };
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let mut res = Response::new(Full::new(Bytes::new()));
+    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = res.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    Ok(res)
+}
+
+fn websocket_handshake<D, B>(
+    shared: &Arc<Shared<D>>,
+    req: &mut Request<B>,
+    version: ProtocolVersion,
+    q: &EngineQuery,
+) -> Response<Full<Bytes>>
+where
+    D: Default + Send + Sync + 'static,
+{
+    let mut res = match switching_protocols(req) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if let Some(hook) = &shared.config.initial_headers {
+        hook(res.headers_mut(), &bare_request(req));
+    }
+    let on_upgrade = hyper::upgrade::on(&mut *req);
+    let handshake = handshake_of(req);
+    let format = polling_format(version, q);
+    let ws_base64 = version == ProtocolVersion::V3 && q.b64;
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket upgrade failed");
+                return;
+            }
+        };
+        let ws = websocket::accept(upgraded, shared.config.max_payload).await;
+        let session = Session::new(
+            shared.clone(),
+            version,
+            TransportKind::WebSocket,
+            format,
+            handshake,
+            D::default(),
+        );
+        session.lock().ws_base64 = ws_base64;
+        let open = open_packet(&shared, &session, TransportKind::WebSocket);
+        let _ = session.enqueue(open);
+        start_session(&shared, &session);
+        websocket::run_session(session, Some(ws)).await;
+    });
+    res
+}
+
+fn websocket_upgrade<D, B>(
+    shared: &Arc<Shared<D>>,
+    req: &mut Request<B>,
+    session: Arc<Session<D>>,
+    ws_base64: bool,
+) -> Response<Full<Bytes>>
+where
+    D: Default + Send + Sync + 'static,
+{
+    let res = match switching_protocols(req) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    session.lock().upgrade = Upgrade::Probing;
+    let on_upgrade = hyper::upgrade::on(&mut *req);
+    let max_payload = shared.config.max_payload;
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let ws = websocket::accept(upgraded, max_payload).await;
+                websocket::probe(session, ws, ws_base64).await;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket upgrade failed");
+                let mut st = session.lock();
+                if st.upgrade == Upgrade::Probing {
+                    st.upgrade = Upgrade::None;
+                }
+            }
+        }
+    });
+    res
+}
+
+/// An [`Engine`] as a tower service: its own path, 404 for any other.
+pub struct EngineService<D> {
+    engine: Engine<D>,
+}
+
+impl<D> Clone for EngineService<D> {
+    fn clone(&self) -> Self {
+        Self {
+            engine: self.engine.clone(),
+        }
+    }
+}
+
+impl<D, B> tower_service::Service<Request<B>> for EngineService<D>
+where
+    D: Default + Send + Sync + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let engine = self.engine.clone();
+        Box::pin(async move {
+            if engine.matches(req.uri().path()) {
+                Ok(engine.handle(req).await)
+            } else {
+                Ok(not_found())
+            }
+        })
+    }
+}
+
+/// A tower layer mounting an [`Engine`] in front of another service.
+pub struct EngineLayer<D> {
+    engine: Engine<D>,
+}
+
+impl<D> Clone for EngineLayer<D> {
+    fn clone(&self) -> Self {
+        Self {
+            engine: self.engine.clone(),
+        }
+    }
+}
+
+impl<D, S> tower_layer::Layer<S> for EngineLayer<D> {
+    type Service = EngineMiddleware<D, S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        EngineMiddleware {
+            engine: self.engine.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service made by [`EngineLayer`]: Engine.IO requests to the engine, the rest to
+/// the inner service.
+pub struct EngineMiddleware<D, S> {
+    engine: Engine<D>,
+    inner: S,
+}
+
+impl<D, S: Clone> Clone for EngineMiddleware<D, S> {
+    fn clone(&self) -> Self {
+        Self {
+            engine: self.engine.clone(),
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<D, S, B, ResBody> tower_service::Service<Request<B>> for EngineMiddleware<D, S>
+where
+    D: Default + Send + Sync + 'static,
+    S: tower_service::Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Either<Full<Bytes>, ResBody>>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        if self.engine.matches(req.uri().path()) {
+            let engine = self.engine.clone();
+            Box::pin(async move { Ok(engine.handle(req).await.map(Either::Left)) })
+        } else {
+            let fut = self.inner.call(req);
+            Box::pin(async move { Ok(fut.await?.map(Either::Right)) })
+        }
+    }
+}

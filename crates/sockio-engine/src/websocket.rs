@@ -1,0 +1,288 @@
+//! The WebSocket transport: the session task, the upgrade probe, and frame conversion.
+//!
+//! tokio-tungstenite is used only here, behind [`WsStream`] and the two conversion
+//! functions, so the WebSocket implementation can be swapped without touching sessions.
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use sockio_protocol::engine::payload::{self, EncodedPacket};
+use sockio_protocol::engine::{Packet, ProtocolVersion};
+use sockio_protocol::Utf8Bytes;
+use tokio::time::sleep_until;
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::error::CloseReason;
+use crate::session::{FinalPacket, Session, TransportKind, Upgrade};
+
+/// A server-side WebSocket over an upgraded hyper connection.
+pub(crate) type WsStream = WebSocketStream<TokioIo<Upgraded>>;
+
+/// Wraps an upgraded connection. Buffers start small (reads 4 KiB) so idle sessions stay
+/// lean; messages beyond `max_payload` are refused with close code 1009.
+pub(crate) async fn accept(upgraded: Upgraded, max_payload: usize) -> WsStream {
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(Some(max_payload))
+        .max_frame_size(Some(max_payload));
+    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await
+}
+
+fn to_ws_message(packet: EncodedPacket, version: ProtocolVersion, base64: bool) -> WsMessage {
+    match packet {
+        EncodedPacket::Text(t) => WsMessage::Text(text_frame(t)),
+        EncodedPacket::Binary(b) if base64 => {
+            WsMessage::Text(payload::base64_item(&b, version).into())
+        }
+        EncodedPacket::Binary(b) => WsMessage::Binary(Packet::encode_binary_frame(&b, version)),
+    }
+}
+
+fn text_frame(t: Utf8Bytes) -> tungstenite::Utf8Bytes {
+    // SAFETY: `Utf8Bytes` of the protocol crate holds valid UTF-8 by construction.
+    unsafe { tungstenite::Utf8Bytes::from_bytes_unchecked(t.into_bytes()) }
+}
+
+/// What one frame from the client means.
+enum Incoming {
+    Packet(Packet),
+    Invalid(sockio_protocol::engine::DecodeError),
+    /// Control frames and the like: nothing for the session.
+    Skip,
+    Closed(CloseReason),
+    TooBig,
+}
+
+fn classify(msg: Option<Result<WsMessage, WsError>>, version: ProtocolVersion) -> Incoming {
+    match msg {
+        None => Incoming::Closed(CloseReason::TransportClose),
+        Some(Ok(WsMessage::Text(t))) => {
+            // SAFETY-free: tungstenite checked the frame is UTF-8.
+            match Utf8Bytes::try_from(bytes::Bytes::from(t)) {
+                Ok(text) => match Packet::decode_text(text, version) {
+                    Ok(p) => Incoming::Packet(p),
+                    Err(e) => Incoming::Invalid(e),
+                },
+                Err(_) => Incoming::Invalid(sockio_protocol::engine::DecodeError::InvalidUtf8),
+            }
+        }
+        Some(Ok(WsMessage::Binary(b))) => match Packet::decode_binary(b, version) {
+            Ok(p) => Incoming::Packet(p),
+            Err(e) => Incoming::Invalid(e),
+        },
+        Some(Ok(WsMessage::Close(_))) => Incoming::Closed(CloseReason::TransportClose),
+        Some(Ok(_)) => Incoming::Skip,
+        Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => Incoming::TooBig,
+        Some(Err(e)) => {
+            tracing::debug!(error = %e, "websocket error");
+            Incoming::Closed(CloseReason::TransportClose)
+        }
+    }
+}
+
+/// Refuses an oversized message with close code 1009. The client may still be sending
+/// it, and closing a socket with unread data resets the connection before the client
+/// reads our close frame, so the rest is read and dropped first (bounded in time and bytes).
+async fn close_too_big(ws: &mut WsStream) {
+    use tokio::io::AsyncReadExt as _;
+    let frame = CloseFrame {
+        code: CloseCode::Size,
+        reason: "message too big".into(),
+    };
+    let _ = ws.close(Some(frame)).await;
+    let io = ws.get_mut();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut left: usize = 64 << 20;
+    let drain = async {
+        while left > 0 {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
+}
+
+/// The one task of a session: heartbeat while polling, then the WebSocket once there is one.
+pub(crate) async fn run_session<D: Send + Sync + 'static>(
+    session: Arc<Session<D>>,
+    ws: Option<WsStream>,
+) {
+    let ws = match ws {
+        Some(ws) => ws,
+        None => match polling_phase(&session).await {
+            Some(ws) => ws,
+            None => return,
+        },
+    };
+    websocket_phase(&session, ws).await;
+}
+
+async fn polling_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>) -> Option<WsStream> {
+    loop {
+        {
+            let mut st = session.lock();
+            if st.closed.is_some() {
+                return None;
+            }
+            if let Some(ws) = st.handoff.take() {
+                return Some(ws);
+            }
+        }
+        let deadline = session.heartbeat_deadline();
+        tokio::select! {
+            _ = session.task_notify.notified() => {}
+            _ = sleep_until(deadline) => {
+                if !session.heartbeat_tick() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mut ws: WsStream) {
+    let version = session.protocol;
+    let base64 = session.lock().ws_base64;
+    loop {
+        let out_notified = session.out_notify.notified();
+        tokio::pin!(out_notified);
+        out_notified.as_mut().enable();
+        let (batch, closed) = {
+            let mut st = session.lock();
+            (st.take(usize::MAX), st.closed)
+        };
+        if !batch.is_empty() {
+            let mut failed = false;
+            for p in batch {
+                if ws.feed(to_ws_message(p, version, base64)).await.is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+            if failed || ws.flush().await.is_err() {
+                session.close(CloseReason::TransportClose, FinalPacket::Close);
+                return;
+            }
+        }
+        if closed.is_some() {
+            let _ = ws.close(None).await;
+            return;
+        }
+        let deadline = session.heartbeat_deadline();
+        tokio::select! {
+            _ = &mut out_notified => {}
+            _ = session.task_notify.notified() => {}
+            _ = sleep_until(deadline) => {
+                session.heartbeat_tick();
+            }
+            msg = ws.next() => match classify(msg, version) {
+                Incoming::Packet(p) => {
+                    session.receive(p);
+                }
+                Incoming::Invalid(e) => session.parse_error(&e),
+                Incoming::Skip => {}
+                Incoming::Closed(reason) => {
+                    session.close(reason, FinalPacket::Close);
+                    return;
+                }
+                Incoming::TooBig => {
+                    tracing::debug!(sid = %session.sid, "websocket message over max payload");
+                    close_too_big(&mut ws).await;
+                    session.close(CloseReason::TransportClose, FinalPacket::Close);
+                    return;
+                }
+            },
+        }
+    }
+}
+
+/// Reads the next Engine.IO packet of a probe WebSocket, skipping control frames.
+async fn next_packet(ws: &mut WsStream, version: ProtocolVersion) -> Result<Packet, bool> {
+    loop {
+        match classify(ws.next().await, version) {
+            Incoming::Packet(p) => return Ok(p),
+            Incoming::Skip => continue,
+            Incoming::TooBig => return Err(true),
+            Incoming::Invalid(_) | Incoming::Closed(_) => return Err(false),
+        }
+    }
+}
+
+/// Drives an upgrade probe: `2probe` → `3probe`, polling released with `noop`, then `5`
+/// hands the WebSocket to the session task. Anything else, or the upgrade timeout, closes
+/// the probe and leaves the session on polling.
+pub(crate) async fn probe<D: Send + Sync + 'static>(
+    session: Arc<Session<D>>,
+    mut ws: WsStream,
+    ws_base64: bool,
+) {
+    let version = session.protocol;
+    let timeout = session.shared.config.upgrade_timeout;
+    let outcome = tokio::time::timeout(timeout, async {
+        match next_packet(&mut ws, version).await {
+            Ok(Packet::Ping(p)) if p == "probe" => {}
+            Ok(_) => return Err(false),
+            Err(too_big) => return Err(too_big),
+        }
+        let pong = WsMessage::Text(tungstenite::Utf8Bytes::from_static("3probe"));
+        if ws.send(pong).await.is_err() {
+            return Err(false);
+        }
+        session.lock().upgrade = Upgrade::Probed;
+        session.out_notify.notify_waiters();
+        match next_packet(&mut ws, version).await {
+            Ok(Packet::Upgrade) => Ok(()),
+            Ok(_) => Err(false),
+            Err(too_big) => Err(too_big),
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Ok(())) => {
+            let refused = {
+                let mut st = session.lock();
+                if st.closed.is_some() {
+                    Some(ws)
+                } else {
+                    st.transport = TransportKind::WebSocket;
+                    st.upgrade = Upgrade::Done;
+                    st.ws_base64 = ws_base64;
+                    st.handoff = Some(ws);
+                    None
+                }
+            };
+            if let Some(mut ws) = refused {
+                let _ = ws.close(None).await;
+                return;
+            }
+            tracing::debug!(sid = %session.sid, "upgraded to websocket");
+            session.task_notify.notify_one();
+            session.out_notify.notify_waiters();
+        }
+        failed => {
+            let too_big = matches!(failed, Ok(Err(true)));
+            tracing::debug!(sid = %session.sid, "upgrade probe failed");
+            {
+                let mut st = session.lock();
+                if st.upgrade != Upgrade::Done {
+                    st.upgrade = Upgrade::None;
+                }
+            }
+            session.out_notify.notify_waiters();
+            if too_big {
+                close_too_big(&mut ws).await;
+            } else {
+                let _ = ws.close(None).await;
+            }
+        }
+    }
+}

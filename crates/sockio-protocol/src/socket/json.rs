@@ -1,0 +1,676 @@
+//! JSON text <-> [`Value`], the way JavaScript does it.
+//!
+//! The writer produces exactly what `JSON.stringify` produces for the same data: compact,
+//! only `"`, `\` and control characters escaped (so non-ASCII text, U+2028 and U+2029 go out
+//! raw), control characters other than `\b \f \n \r \t` as lowercase `\u00xx`, and numbers
+//! formatted like `Number.prototype.toString` (`1` for `1.0`, `1e+21`, `1e-7`).
+//!
+//! The parser reads JSON straight into [`Value`] (no intermediate tree), with a nesting
+//! limit so that hostile input cannot exhaust the stack.
+
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use serde_json::Number;
+
+use super::value::{ObjectBuilder, Value};
+
+/// JSON text that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason} at byte {offset}")]
+pub struct JsonError {
+    offset: usize,
+    reason: &'static str,
+}
+
+impl JsonError {
+    /// Byte offset in the JSON text where the problem was found.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// What is wrong, e.g. `"unexpected character"` or `"nesting too deep"`.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+}
+
+#[cfg(test)]
+impl JsonError {
+    /// An error value for tests that only compare variants.
+    pub(crate) fn for_test(offset: usize) -> JsonError {
+        JsonError {
+            offset,
+            reason: "test",
+        }
+    }
+}
+
+/// What the writer does with [`Value::Binary`] nodes.
+pub(crate) enum BinaryMode<'a> {
+    /// Write them as Node.js writes a `Buffer`: `{"type":"Buffer","data":[...]}`.
+    NodeBuffer,
+    /// Write a `{"_placeholder":true,"num":N}` marker and append the bytes to the list
+    /// (N = position in the list).
+    Placeholders(&'a mut Vec<Bytes>),
+}
+
+/// Writes `value` as compact JSON.
+pub(crate) fn write_value(out: &mut String, value: &Value, binary: &mut BinaryMode<'_>) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => write_number(out, n),
+        Value::String(s) => write_str(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, item, binary);
+            }
+            out.push(']');
+        }
+        Value::Object(entries) => {
+            out.push('{');
+            for (i, (key, item)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(out, key);
+                out.push(':');
+                write_value(out, item, binary);
+            }
+            out.push('}');
+        }
+        Value::Binary(bytes) => match binary {
+            BinaryMode::NodeBuffer => {
+                out.push_str(r#"{"type":"Buffer","data":["#);
+                for (i, byte) in bytes.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(out, "{byte}");
+                }
+                out.push_str("]}");
+            }
+            BinaryMode::Placeholders(list) => {
+                let _ = write!(out, r#"{{"_placeholder":true,"num":{}}}"#, list.len());
+                list.push(bytes.clone());
+            }
+        },
+    }
+}
+
+/// Writes a JSON string literal, escaped as `JSON.stringify` does.
+pub(crate) fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut run_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // `i` is the index of an ASCII byte, hence a char boundary.
+        out.push_str(&s[run_start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(escape);
+        }
+        run_start = i + 1;
+    }
+    out.push_str(&s[run_start..]);
+    out.push('"');
+}
+
+/// Writes a number as JavaScript's `Number.prototype.toString` would.
+///
+/// Integers stored as integers are written exactly (even beyond 2^53, where JavaScript
+/// would round), so that 64-bit values survive a trip between Rust peers.
+pub(crate) fn write_number(out: &mut String, n: &Number) {
+    if let Some(u) = n.as_u64() {
+        let _ = write!(out, "{u}");
+    } else if let Some(i) = n.as_i64() {
+        let _ = write!(out, "{i}");
+    } else {
+        write_f64(out, n.as_f64().unwrap_or(f64::NAN));
+    }
+}
+
+/// Writes an `f64` as JavaScript's `Number.prototype.toString` would; `NaN` and
+/// infinities as `null` (what `JSON.stringify` writes for them).
+pub(crate) fn write_f64(out: &mut String, f: f64) {
+    if !f.is_finite() {
+        out.push_str("null");
+        return;
+    }
+    if f == 0.0 {
+        // Also -0, which JavaScript writes as "0".
+        out.push('0');
+        return;
+    }
+    let magnitude = f.abs();
+    if (1e-6..1e21).contains(&magnitude) {
+        // Rust's Display uses the shortest round-trip digits and never an exponent,
+        // which is what JavaScript does in this range.
+        let _ = write!(out, "{f}");
+    } else {
+        // Shortest digits with an exponent: Rust writes "1e21" / "1.5e-7", JavaScript
+        // "1e+21" / "1.5e-7".
+        let start = out.len();
+        let _ = write!(out, "{f:e}");
+        if let Some(e) = out[start..].find('e') {
+            let at = start + e + 1;
+            if !out[at..].starts_with('-') {
+                out.insert(at, '+');
+            }
+        }
+    }
+}
+
+/// A cheap upper-bound-ish guess of the JSON length of `value` (for `String` capacity),
+/// and the number of binary nodes in it.
+pub(crate) fn measure(value: &Value, binaries: &mut usize) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 12,
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => items.iter().map(|v| measure(v, binaries) + 1).sum::<usize>() + 2,
+        Value::Object(entries) => {
+            entries
+                .iter()
+                .map(|(k, v)| k.len() + 4 + measure(v, binaries))
+                .sum::<usize>()
+                + 2
+        }
+        Value::Binary(_) => {
+            *binaries += 1;
+            32
+        }
+    }
+}
+
+/// Length guess for [`Value::to_json`].
+pub(crate) fn estimate_len(value: &Value) -> usize {
+    let mut binaries = 0;
+    measure(value, &mut binaries)
+}
+
+/// Parses JSON text into a [`Value`], refusing nesting deeper than `max_depth`.
+pub(crate) fn parse(text: &str, max_depth: usize) -> Result<Value, JsonError> {
+    let mut parser = Parser {
+        src: text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+        max_depth,
+    };
+    parser.skip_ws();
+    let value = parser.value()?;
+    parser.skip_ws();
+    if parser.pos != parser.bytes.len() {
+        return Err(parser.error("trailing characters"));
+    }
+    Ok(value)
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    depth: usize,
+    max_depth: usize,
+}
+
+impl Parser<'_> {
+    fn error(&self, reason: &'static str) -> JsonError {
+        JsonError {
+            offset: self.pos,
+            reason,
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// `src[start..end]`; both ends are always ASCII positions, checked anyway.
+    fn slice(&self, start: usize, end: usize) -> Result<&str, JsonError> {
+        self.src
+            .get(start..end)
+            .ok_or_else(|| self.error("invalid UTF-8 boundary"))
+    }
+
+    fn value(&mut self) -> Result<Value, JsonError> {
+        match self.peek() {
+            None => Err(self.error("unexpected end of input")),
+            Some(b'{') => self.object(),
+            Some(b'[') => self.array(),
+            Some(b'"') => self.string().map(Value::String),
+            Some(b't') => self.literal("true", Value::Bool(true)),
+            Some(b'f') => self.literal("false", Value::Bool(false)),
+            Some(b'n') => self.literal("null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.error("unexpected character")),
+        }
+    }
+
+    fn literal(&mut self, word: &'static str, value: Value) -> Result<Value, JsonError> {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(value)
+        } else {
+            Err(self.error("invalid literal"))
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), JsonError> {
+        if self.depth >= self.max_depth {
+            return Err(self.error("nesting too deep"));
+        }
+        self.depth += 1;
+        self.pos += 1; // the opening bracket
+        self.skip_ws();
+        Ok(())
+    }
+
+    fn array(&mut self) -> Result<Value, JsonError> {
+        self.enter()?;
+        let mut items = Vec::new();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            self.skip_ws();
+            items.push(self.value()?);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    break;
+                }
+                None => return Err(self.error("unexpected end of input")),
+                Some(_) => return Err(self.error("expected ',' or ']'")),
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::Array(items))
+    }
+
+    fn object(&mut self) -> Result<Value, JsonError> {
+        self.enter()?;
+        let mut object = ObjectBuilder::with_capacity(0);
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(object.finish());
+        }
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                Some(b'"') => {}
+                None => return Err(self.error("unexpected end of input")),
+                Some(_) => return Err(self.error("expected a string key")),
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b':') => self.pos += 1,
+                None => return Err(self.error("unexpected end of input")),
+                Some(_) => return Err(self.error("expected ':'")),
+            }
+            self.skip_ws();
+            let value = self.value()?;
+            object.insert(key, value);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                None => return Err(self.error("unexpected end of input")),
+                Some(_) => return Err(self.error("expected ',' or '}'")),
+            }
+        }
+        self.depth -= 1;
+        Ok(object.finish())
+    }
+
+    /// Parses a string literal; `pos` is at the opening quote.
+    fn string(&mut self) -> Result<String, JsonError> {
+        self.pos += 1;
+        let start = self.pos;
+        // Fast path: no escapes.
+        loop {
+            match self.peek() {
+                None => return Err(self.error("unterminated string")),
+                Some(b'"') => {
+                    let s = self.slice(start, self.pos)?.to_owned();
+                    self.pos += 1;
+                    return Ok(s);
+                }
+                Some(b'\\') => break,
+                Some(0x00..=0x1f) => return Err(self.error("control character in string")),
+                Some(_) => self.pos += 1,
+            }
+        }
+        let mut out = String::with_capacity(self.pos - start + 16);
+        out.push_str(self.slice(start, self.pos)?);
+        loop {
+            match self.peek() {
+                None => return Err(self.error("unterminated string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    self.escape(&mut out)?;
+                }
+                Some(0x00..=0x1f) => return Err(self.error("control character in string")),
+                Some(_) => {
+                    let run_start = self.pos;
+                    while let Some(b) = self.peek() {
+                        if b == b'"' || b == b'\\' || b < 0x20 {
+                            break;
+                        }
+                        self.pos += 1;
+                    }
+                    out.push_str(self.slice(run_start, self.pos)?);
+                }
+            }
+        }
+    }
+
+    /// Parses the escape after a backslash.
+    fn escape(&mut self, out: &mut String) -> Result<(), JsonError> {
+        let c = match self.peek() {
+            None => return Err(self.error("unterminated string")),
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                self.pos += 1;
+                let unit = self.hex4()?;
+                let c = match unit {
+                    0xD800..=0xDBFF => self.low_surrogate(unit)?,
+                    // A lone low surrogate: JavaScript keeps it, Rust strings cannot.
+                    0xDC00..=0xDFFF => char::REPLACEMENT_CHARACTER,
+                    _ => char::from_u32(unit).unwrap_or(char::REPLACEMENT_CHARACTER),
+                };
+                out.push(c);
+                return Ok(());
+            }
+            Some(_) => return Err(self.error("invalid escape")),
+        };
+        self.pos += 1;
+        out.push(c);
+        Ok(())
+    }
+
+    /// After a high surrogate `\uD8xx`: combines it with a following `\uDCxx`, or yields
+    /// U+FFFD for a lone high surrogate (leaving what follows to be parsed normally).
+    fn low_surrogate(&mut self, high: u32) -> Result<char, JsonError> {
+        if self.bytes[self.pos..].starts_with(b"\\u") {
+            let save = self.pos;
+            self.pos += 2;
+            let low = self.hex4()?;
+            if (0xDC00..=0xDFFF).contains(&low) {
+                let code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                return Ok(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
+            }
+            self.pos = save;
+        }
+        Ok(char::REPLACEMENT_CHARACTER)
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let mut unit = 0u32;
+        for _ in 0..4 {
+            let digit = match self.peek() {
+                Some(b @ b'0'..=b'9') => b - b'0',
+                Some(b @ b'a'..=b'f') => b - b'a' + 10,
+                Some(b @ b'A'..=b'F') => b - b'A' + 10,
+                _ => return Err(self.error("invalid \\u escape")),
+            };
+            unit = unit * 16 + u32::from(digit);
+            self.pos += 1;
+        }
+        Ok(unit)
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Result<Value, JsonError> {
+        let start = self.pos;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.error("invalid number")),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(self.error("invalid number"));
+            }
+            integer = false;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.error("invalid number"));
+            }
+            integer = false;
+        }
+        let text = self.slice(start, self.pos)?;
+        if integer {
+            if negative {
+                if let Ok(i) = text.parse::<i64>() {
+                    return Ok(Value::Number(Number::from(i)));
+                }
+            } else if let Ok(u) = text.parse::<u64>() {
+                return Ok(Value::Number(Number::from(u)));
+            }
+        }
+        match text.parse::<f64>() {
+            // Overflow to infinity: JavaScript gets Infinity, which it writes as null.
+            Ok(f) => Ok(Value::from_f64(f)),
+            Err(_) => Err(JsonError {
+                offset: start,
+                reason: "invalid number",
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(text: &str) -> String {
+        parse(text, 128).unwrap().to_json()
+    }
+
+    #[test]
+    fn writes_like_json_stringify() {
+        // Expected strings come from Node 20's JSON.stringify.
+        assert_eq!(roundtrip(r#" { "a" : [ 1 , 2 ] , "b" : { } , "c" : [ ] } "#), r#"{"a":[1,2],"b":{},"c":[]}"#);
+        assert_eq!(
+            roundtrip(r#""\u0000\u0001\u001f\b\f\n\r\t\"\\\/\u007f""#),
+            "\"\\u0000\\u0001\\u001f\\b\\f\\n\\r\\t\\\"\\\\/\u{7f}\""
+        );
+        assert_eq!(roundtrip(r#""é日😀\u2028\u2029""#), "\"é日😀\u{2028}\u{2029}\"");
+        assert_eq!(roundtrip(r#""\ud83d\ude00""#), "\"😀\"");
+        assert_eq!(roundtrip(r#""<script>&'""#), r#""<script>&'""#);
+    }
+
+    #[test]
+    fn numbers_like_javascript() {
+        let cases = [
+            ("0", "0"),
+            ("-0", "0"),
+            ("-0.0", "0"),
+            ("1.0", "1"),
+            ("1.50", "1.5"),
+            ("-12", "-12"),
+            ("1e3", "1000"),
+            ("1E+3", "1000"),
+            ("0.1", "0.1"),
+            ("123.456", "123.456"),
+            ("1e21", "1e+21"),
+            ("1e20", "100000000000000000000"),
+            ("123e25", "1.23e+27"),
+            ("0.000001", "0.000001"),
+            ("0.0000001", "1e-7"),
+            ("-1.5e-10", "-1.5e-10"),
+            ("1e400", "null"),
+            ("-1e400", "null"),
+            ("5e-400", "0"),
+            ("18446744073709551615", "18446744073709551615"),
+            ("-9223372036854775808", "-9223372036854775808"),
+            ("18446744073709551616", "18446744073709552000"),
+            ("123456789012345678901234", "1.2345678901234569e+23"),
+            ("9007199254740993.5", "9007199254740994"),
+            ("1.7976931348623157e308", "1.7976931348623157e+308"),
+            ("5e-324", "5e-324"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(roundtrip(input), expected, "input {input}");
+        }
+        let mut out = String::new();
+        write_f64(&mut out, f64::NAN);
+        assert_eq!(out, "null");
+    }
+
+    #[test]
+    fn duplicate_keys_last_wins_first_position() {
+        assert_eq!(roundtrip(r#"{"a":1,"b":2,"a":3}"#), r#"{"a":3,"b":2}"#);
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_char() {
+        assert_eq!(parse(r#""\ud800""#, 8).unwrap(), Value::from("\u{fffd}"));
+        assert_eq!(parse(r#""\udc00x""#, 8).unwrap(), Value::from("\u{fffd}x"));
+        assert_eq!(parse(r#""\ud800\u0041""#, 8).unwrap(), Value::from("\u{fffd}A"));
+        assert_eq!(
+            parse(r#""\ud800\ud83d\ude00""#, 8).unwrap(),
+            Value::from("\u{fffd}😀")
+        );
+    }
+
+    #[test]
+    fn rejects_what_json_parse_rejects() {
+        let bad = [
+            "", " ", "{", "[", "]", "}", "[1,]", "[,1]", "{,}", r#"{"a":1,}"#, r#"{"a" 1}"#,
+            r#"{a:1}"#, "{'a':1}", "'x'", "01", "-", "+1", "1.", ".5", "1e", "1e+", "0x10",
+            "NaN", "Infinity", "undefined", "tru", "nul", "falsey", r#""abc"#, r#""\x""#,
+            r#""\u12""#, r#""\u12g4""#, "\"a\nb\"", "\"\t\"", "[1 2]", "1 2", "{}{}", r#"{"a":}"#,
+            "[1]x", "\u{feff}1",
+        ];
+        for text in bad {
+            assert!(parse(text, 128).is_err(), "accepted {text:?}");
+        }
+    }
+
+    #[test]
+    fn error_positions() {
+        let e = parse("[1,x]", 128).unwrap_err();
+        assert_eq!(e.offset(), 3);
+        assert_eq!(e.reason(), "unexpected character");
+        assert_eq!(e.to_string(), "unexpected character at byte 3");
+        assert_eq!(parse("[1] 2", 128).unwrap_err().reason(), "trailing characters");
+    }
+
+    #[test]
+    fn depth_limit() {
+        let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert!(parse(&ok, 128).is_ok());
+        let too_deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        assert_eq!(parse(&too_deep, 128).unwrap_err().reason(), "nesting too deep");
+        let objects = format!("{}1{}", r#"{"a":"#.repeat(129), "}".repeat(129));
+        assert_eq!(parse(&objects, 128).unwrap_err().reason(), "nesting too deep");
+        // Deep input never overflows the stack.
+        let huge = "[".repeat(1_000_000);
+        assert!(parse(&huge, 128).is_err());
+    }
+
+    #[test]
+    fn agrees_with_serde_json() {
+        let docs = [
+            r#"{"a":[1,-2,3.25,true,false,null,"x\"y"],"b":{"c":{}},"d":[]}"#,
+            r#"[1e5,-0.5,12345678901234567890,"\u00e9\ud83d\ude00",{"k":"\n"}]"#,
+            r#""just a string""#,
+            "42",
+        ];
+        for doc in docs {
+            let ours = parse(doc, 128).unwrap();
+            let theirs: serde_json::Value = serde_json::from_str(doc).unwrap();
+            assert_eq!(ours, Value::from(theirs), "{doc}");
+        }
+    }
+
+    #[test]
+    fn placeholders_and_buffers() {
+        let v = Value::Array(vec![
+            Value::Binary(Bytes::from_static(&[1, 2])),
+            Value::object([("x", Value::Binary(Bytes::new()))]),
+        ]);
+        let mut list = Vec::new();
+        let mut out = String::new();
+        write_value(&mut out, &v, &mut BinaryMode::Placeholders(&mut list));
+        assert_eq!(
+            out,
+            r#"[{"_placeholder":true,"num":0},{"x":{"_placeholder":true,"num":1}}]"#
+        );
+        assert_eq!(list, vec![Bytes::from_static(&[1, 2]), Bytes::new()]);
+        assert_eq!(
+            v.to_json(),
+            r#"[{"type":"Buffer","data":[1,2]},{"x":{"type":"Buffer","data":[]}}]"#
+        );
+        let mut binaries = 0;
+        measure(&v, &mut binaries);
+        assert_eq!(binaries, 2);
+    }
+}

@@ -1,0 +1,141 @@
+//! Socket.IO packets: the layer above Engine.IO.
+//!
+//! Every Socket.IO packet travels as Engine.IO `message`s: one text message holding the
+//! packet, then — for packets with binary data — one binary message per attachment. This
+//! module converts between those messages and [`Packet`]s, byte-compatible with
+//! socket.io-parser 4.2 (socket.io 4.8), protocol v5 and the v4 dialect spoken to
+//! socket.io-client 2.x over Engine.IO v3. It does no I/O.
+//!
+//! * [`Value`] is the payload type: JSON plus binary ([`Value::Binary`]), with object keys
+//!   in order. [`to_value`] / [`from_value`] convert typed data through serde, with
+//!   `bytes::Bytes` fields becoming binary.
+//! * [`Packet`] / [`PacketData`] model the seven packet types; EVENT and ACK become
+//!   BINARY_EVENT / BINARY_ACK automatically when their arguments contain binary.
+//! * [`encode`] / [`encode_with`] write a packet: `<type>[<n>-][<nsp>,][<id>][<json>]`
+//!   plus the attachments (see [`Encoded`]).
+//! * [`Decoder`] reads a connection's messages back into packets, reassembles binary
+//!   packets and refuses every malformed input socket.io refuses ([`DecodeError`]).
+//!
+//! ```
+//! use bytes::Bytes;
+//! use sockio_protocol::socket::{encode, Decoder, Packet, Value};
+//!
+//! // An event on /chat with ack id 7 and one binary argument.
+//! let packet = Packet::event("/chat", "file", vec![
+//!     Value::from("a.bin"),
+//!     Value::Binary(Bytes::from_static(&[1, 2, 3])),
+//! ])
+//! .with_id(7);
+//!
+//! let encoded = encode(&packet);
+//! assert_eq!(encoded.text, r#"51-/chat,7["file","a.bin",{"_placeholder":true,"num":0}]"#);
+//! assert_eq!(encoded.attachments, vec![Bytes::from_static(&[1, 2, 3])]);
+//!
+//! // The receiving side: the text announces one attachment, the binary completes it.
+//! let mut decoder = Decoder::new();
+//! assert_eq!(decoder.decode_text(&encoded.text).unwrap(), None);
+//! let decoded = decoder.decode_binary(encoded.attachments[0].clone()).unwrap();
+//! assert_eq!(decoded, Some(packet));
+//!
+//! // Malformed input is refused with a precise error.
+//! assert!(decoder.decode_text(r#"2["disconnect"]"#).is_err());
+//! ```
+
+mod de;
+mod decode;
+mod encode;
+mod json;
+mod packet;
+mod query;
+mod ser;
+mod value;
+
+pub use de::from_value;
+pub use decode::{DecodeError, Decoder, DecoderConfig};
+pub use encode::{encode, encode_with, Encoded};
+pub use json::JsonError;
+pub use packet::{Packet, PacketData, PacketType};
+pub use ser::{to_value, ValueError};
+pub use value::Value;
+
+/// The Socket.IO protocol revision, which follows from the Engine.IO revision of the
+/// connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ProtocolVersion {
+    /// Protocol v4, spoken by socket.io 2.x over Engine.IO v3 (`EIO=3`): the server
+    /// connects clients to `/` on its own and replies to CONNECT without payload, clients
+    /// put their auth in the namespace query string (`0/admin?token=x,`), and
+    /// CONNECT_ERROR ("ERROR") carries any JSON value.
+    V4,
+    /// Protocol v5 (socket.io 3 and 4, Engine.IO v4, `EIO=4`): auth and `{"sid"}` as
+    /// CONNECT payloads, CONNECT_ERROR as `{"message","data"?}`.
+    #[default]
+    V5,
+}
+
+impl ProtocolVersion {
+    /// The Socket.IO protocol spoken over an Engine.IO revision: 3 -> v4, 4 -> v5.
+    pub fn from_engine_revision(eio: u8) -> Option<ProtocolVersion> {
+        match eio {
+            3 => Some(ProtocolVersion::V4),
+            4 => Some(ProtocolVersion::V5),
+            _ => None,
+        }
+    }
+}
+
+/// Default for [`DecoderConfig::max_attachments`]: socket.io's `maxAttachments`.
+pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
+
+/// Default for [`DecoderConfig::max_depth`] and the limit of [`Value::from_json`]: the
+/// deepest JSON nesting accepted (the same as `serde_json`'s default).
+pub const DEFAULT_MAX_DEPTH: usize = 128;
+
+/// Event names with a special meaning, which socket.io refuses to `emit` and its parser
+/// refuses to decode.
+pub const RESERVED_EVENTS: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// Whether `name` is one of the [`RESERVED_EVENTS`] (case-sensitive, as in socket.io).
+///
+/// The [`Decoder`] refuses EVENT packets named so; emitters should refuse to send them.
+///
+/// ```
+/// use sockio_protocol::socket::is_reserved_event;
+///
+/// assert!(is_reserved_event("disconnect"));
+/// assert!(!is_reserved_event("Disconnect"));
+/// assert!(!is_reserved_event("connection"));
+/// ```
+pub fn is_reserved_event(name: &str) -> bool {
+    RESERVED_EVENTS.contains(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_versions() {
+        assert_eq!(ProtocolVersion::default(), ProtocolVersion::V5);
+        assert_eq!(ProtocolVersion::from_engine_revision(3), Some(ProtocolVersion::V4));
+        assert_eq!(ProtocolVersion::from_engine_revision(4), Some(ProtocolVersion::V5));
+        assert_eq!(ProtocolVersion::from_engine_revision(5), None);
+    }
+
+    #[test]
+    fn reserved_events() {
+        for name in RESERVED_EVENTS {
+            assert!(is_reserved_event(name));
+        }
+        for name in ["", "connection", "new_namespace", "message", "CONNECT", "disconnect "] {
+            assert!(!is_reserved_event(name), "{name}");
+        }
+    }
+}

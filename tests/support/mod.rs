@@ -1,0 +1,131 @@
+//! Shared helpers of the behaviour tests: start the conformance server, run a Node test
+//! file against it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Node suites are timing-sensitive (300 ms heartbeats): run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The conformance example binary cargo built next to this test.
+fn conformance_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> -> target/<profile>/examples/conformance
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+    profile_dir.join("examples").join("conformance")
+}
+
+/// A running conformance server, stopped (by pid) when dropped.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::start_with_env(&[])
+    }
+
+    pub fn start_with_env(env: &[(&str, &str)]) -> Server {
+        let bin = conformance_bin();
+        assert!(
+            bin.exists(),
+            "{} missing: cargo test builds examples",
+            bin.display()
+        );
+        let mut cmd = Command::new(bin);
+        cmd.env("PORT", "0")
+            .env("RUST_LOG", std::env::var("SERVER_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start conformance server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let port = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        Server { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `node --test` on files under `tests/js` against `url`; panics with Node's output
+/// when a test fails.
+pub fn run_node_tests(url: &str, files: &[&str]) {
+    let js = repo().join("tests").join("js");
+    assert!(
+        js.join("node_modules").exists(),
+        "tests/js/node_modules missing: run `npm ci` in tests/js (scripts/test.sh does)"
+    );
+    let started = Instant::now();
+    let out = Command::new("node")
+        .arg("--test")
+        .arg("--test-reporter=spec")
+        .args(files)
+        .current_dir(&js)
+        .env("SOCKIO_URL", url)
+        .output()
+        .expect("run node (is Node.js installed?)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("ℹ tests") || l.starts_with("ℹ pass") || l.starts_with("ℹ fail"))
+        .collect();
+    eprintln!(
+        "{files:?}: {} in {:.1?}",
+        summary.join(", "),
+        started.elapsed()
+    );
+    assert!(
+        out.status.success(),
+        "node tests {files:?} failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("ℹ pass") && !stdout.contains("ℹ pass 0"),
+        "node ran no test:\n{stdout}"
+    );
+}
+
+/// Polls until `f` holds, for at most `timeout`.
+pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
