@@ -24,7 +24,10 @@ async fn main() -> std::io::Result<()> {
     let app = Router::new()
         .route("/", get(|| async { "engine.io echo at /engine.io/" }))
         .layer(engine.layer());
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening {}", listener.local_addr()?.port());
     axum::serve(listener, app).await

@@ -1,39 +1,49 @@
 //! The conformance server: the whole Engine.IO / Socket.IO surface behind fixed handlers,
-//! so black-box suites written for socket.io 4.8 can run against sockio unchanged
-//! (`shared/spec/conformance-server.md`).
+//! so black-box suites written for socket.io 4.8 run against sockio unchanged
+//! (`shared/spec/conformance-server.md`). It is also a tour of the API.
 //!
 //! ```text
 //! PORT=3000 cargo run --release --example conformance
 //! ```
 //!
-//! * `/engine.io/`: a bare Engine.IO echo — every message goes straight back, text as
-//!   text, binary as binary.
-//! * `/socket.io/`: the Engine.IO layer of the Socket.IO endpoint.
+//! * `/engine.io/`: a bare Engine.IO echo — every message goes straight back.
+//! * `/socket.io/`: Socket.IO with namespaces `/`, `/custom`, `/restricted` (auth
+//!   middleware) and dynamic `/dyn-…`, every socket getting the handlers of `install`.
 //! * anything else: 404.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sockio::engine::cors::{AllowOrigin, Cors};
-use sockio::engine::{Engine, EngineConfig, Handler, Message, Socket};
+use sockio::engine::{Engine, EngineConfig, Handler, Message};
+use sockio::server::{args, Args, Bytes, ConnectError, Event, Namespace, Socket, SocketIo, Value};
 use tower_layer::Layer;
 
 /// Sends every message back to its sender.
 struct Echo;
 
 impl Handler<()> for Echo {
-    fn on_message(&self, socket: &Socket<()>, message: Message) {
+    fn on_message(&self, socket: &sockio::engine::Socket<()>, message: Message) {
         let _ = socket.send(message);
     }
 }
 
-/// The Engine.IO layer of `/socket.io/`, until the Socket.IO server sits on it.
-struct Silent;
-
-impl Handler<()> for Silent {
-    fn on_message(&self, _: &Socket<()>, _: Message) {}
+/// What the conformance handlers remember across sockets.
+#[derive(Default)]
+struct Memory {
+    /// Last disconnections, by (namespace, socket id): (reason, rooms).
+    disconnects: Mutex<(
+        HashMap<(String, String), (String, Vec<String>)>,
+        VecDeque<(String, String)>,
+    )>,
+    /// Server-side `cluster-note` events received, by namespace.
+    notes: Mutex<HashMap<String, Vec<Vec<Value>>>>,
 }
 
-fn config(path: &str) -> EngineConfig {
+const KEEP: usize = 20_000;
+
+fn engine_config(path: &str) -> EngineConfig {
     EngineConfig::builder()
         .path(path)
         .ping_interval(Duration::from_millis(300))
@@ -44,21 +54,470 @@ fn config(path: &str) -> EngineConfig {
         .build()
 }
 
+/// Acknowledges with no arguments, if the client asked ("done").
+fn done(ev: &mut Event) {
+    let _ = ev.ack(args![]);
+}
+
+/// A room or a list of rooms.
+fn rooms_of(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The socket's rooms, sorted, its own id left out.
+fn sorted_rooms(socket: &Socket) -> Vec<String> {
+    let mut rooms: Vec<String> = socket
+        .rooms()
+        .into_iter()
+        .filter(|r| r.as_str() != socket.id().as_str())
+        .map(|r| r.to_string())
+        .collect();
+    rooms.sort();
+    rooms
+}
+
+fn sorted_ids(sockets: Vec<Socket>) -> Vec<String> {
+    let mut ids: Vec<String> = sockets.iter().map(|s| s.id().to_string()).collect();
+    ids.sort();
+    ids
+}
+
+/// Sorts values by their compact JSON, compared as JavaScript compares strings.
+fn sort_by_json(values: &mut [Value]) {
+    values.sort_by_cached_key(|v| v.to_json().encode_utf16().collect::<Vec<u16>>());
+}
+
+/// `{"rooms": …, "except": …}` or null → the selection on `ns`.
+fn select(ns: &Namespace, selector: Option<&Value>) -> sockio::server::BroadcastOperator {
+    let op = ns.all();
+    let op = op.to(rooms_of(selector.and_then(|s| s.get("rooms"))));
+    op.except(rooms_of(selector.and_then(|s| s.get("except"))))
+}
+
+fn rest(ev: &Event, from: usize) -> Args {
+    Args(ev.args.iter().skip(from).cloned().collect())
+}
+
+fn event_name(ev: &Event, i: usize) -> Option<String> {
+    ev.args.get(i).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn request_binary() -> Value {
+    let bin = |b: &'static [u8]| Value::Binary(Bytes::from_static(b));
+    Value::Object(vec![
+        ("a".into(), bin(&[1, 2, 3])),
+        (
+            "nested".into(),
+            Value::Object(vec![
+                (
+                    "list".into(),
+                    Value::Array(vec![
+                        bin(&[4, 5]),
+                        Value::from("text"),
+                        Value::Object(vec![("deep".into(), bin(&[6]))]),
+                    ]),
+                ),
+                ("n".into(), Value::from(42)),
+            ]),
+        ),
+        ("last".into(), bin(&[0xff, 0x00, 0x80])),
+    ])
+}
+
+/// The handlers of §4.3 and §6.4, on every socket of every namespace.
+fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
+    let _ = socket.emit("auth", socket.auth());
+    let ns = socket.namespace().clone();
+
+    socket.on("message", |s, ev| {
+        let _ = s.emit("message-back", Args(ev.args));
+    });
+    socket.on("message-with-ack", |_, mut ev| {
+        let args = Args(ev.args.clone());
+        let _ = ev.ack(args);
+    });
+    socket.on("server-ack", |s, mut ev| {
+        let reply = s.emit_with_ack("server-ack-request", Args(ev.args.clone()));
+        let s = s.clone();
+        tokio::spawn(async move {
+            if let Ok(r) = reply.await {
+                let _ = s.emit("server-ack-response", Args(r));
+            }
+        });
+        done(&mut ev);
+    });
+    socket.on("server-ack-timeout", |s, mut ev| {
+        let ms = ev.args.first().and_then(Value::as_u64).unwrap_or(0);
+        let reply = s
+            .timeout(Duration::from_millis(ms))
+            .emit_with_ack("server-ack-request", Args(ev.args.clone()));
+        let s = s.clone();
+        tokio::spawn(async move {
+            let _ = match reply.await {
+                Ok(r) => {
+                    let mut out = vec![Value::from("ok")];
+                    out.extend(r);
+                    s.emit("server-ack-timeout-result", Args(out))
+                }
+                Err(_) => s.emit("server-ack-timeout-result", "timeout"),
+            };
+        });
+        done(&mut ev);
+    });
+    socket.on("join", |s, mut ev| {
+        s.join(rooms_of(ev.args.first()));
+        let _ = ev.ack(sorted_rooms(s));
+    });
+    socket.on("leave", |s, mut ev| {
+        s.leave(rooms_of(ev.args.first()));
+        let _ = ev.ack(sorted_rooms(s));
+    });
+    socket.on("get-rooms", |s, mut ev| {
+        let _ = ev.ack(sorted_rooms(s));
+    });
+    socket.on("room-members", |s, mut ev| {
+        let room = rooms_of(ev.args.first());
+        let members = s.namespace().in_(room).sockets();
+        let _ = ev.ack(sorted_ids(members));
+    });
+    socket.on("namespace-sockets", |s, mut ev| {
+        let _ = ev.ack(sorted_ids(s.namespace().sockets()));
+    });
+    socket.on("to-rooms", |s, mut ev| {
+        if let Some(event) = event_name(&ev, 1) {
+            let _ = s.to(rooms_of(ev.args.first())).emit(&event, rest(&ev, 2));
+        }
+        done(&mut ev);
+    });
+    socket.on("io-to-rooms", |s, mut ev| {
+        if let Some(event) = event_name(&ev, 1) {
+            let _ = s
+                .namespace()
+                .to(rooms_of(ev.args.first()))
+                .emit(&event, rest(&ev, 2));
+        }
+        done(&mut ev);
+    });
+    socket.on("to-rooms-except", |s, mut ev| {
+        if let Some(event) = event_name(&ev, 2) {
+            let _ = s
+                .namespace()
+                .to(rooms_of(ev.args.first()))
+                .except(rooms_of(ev.args.get(1)))
+                .emit(&event, rest(&ev, 3));
+        }
+        done(&mut ev);
+    });
+    socket.on("broadcast", |s, mut ev| {
+        if let Some(event) = event_name(&ev, 0) {
+            let _ = s.broadcast().emit(&event, rest(&ev, 1));
+        }
+        done(&mut ev);
+    });
+    socket.on("emit-all", |s, mut ev| {
+        if let Some(event) = event_name(&ev, 0) {
+            let _ = s.namespace().emit(&event, rest(&ev, 1));
+        }
+        done(&mut ev);
+    });
+    socket.on("to-socket", |s, mut ev| {
+        if let (Some(id), Some(event)) = (event_name(&ev, 0), event_name(&ev, 1)) {
+            let _ = s.namespace().to(id).emit(&event, rest(&ev, 2));
+        }
+        done(&mut ev);
+    });
+    socket.on("volatile", |s, mut ev| {
+        if let Some(event) = event_name(&ev, 0) {
+            let _ = s.volatile().emit(&event, rest(&ev, 1));
+        }
+        done(&mut ev);
+    });
+    socket.on("request-binary", |s, mut ev| {
+        let _ = s.emit("binary-data", request_binary());
+        done(&mut ev);
+    });
+    socket.on("get-handshake", |s, mut ev| {
+        let query: Value = s
+            .handshake()
+            .query()
+            .map(|(k, v)| (k, Value::from(v)))
+            .collect();
+        let reply = Value::Object(vec![
+            ("auth".into(), s.auth().clone()),
+            ("query".into(), query),
+        ]);
+        let _ = ev.ack(reply);
+    });
+    socket.on("disconnect-me", |s, ev| {
+        let close = matches!(ev.args.first(), Some(Value::Bool(true)));
+        s.disconnect(close);
+    });
+    socket.on("close-transport", |s, _| {
+        s.conn().close();
+    });
+    let mem = memory.clone();
+    socket.on("last-disconnect-reason", move |_, mut ev| {
+        let key = (
+            event_name(&ev, 0).unwrap_or_default(),
+            event_name(&ev, 1).unwrap_or_default(),
+        );
+        let found = mem
+            .disconnects
+            .lock()
+            .ok()
+            .and_then(|d| d.0.get(&key).cloned());
+        let reply = match found {
+            Some((reason, rooms)) => Value::Object(vec![
+                ("reason".into(), Value::from(reason)),
+                ("rooms".into(), rooms.into_iter().map(Value::from).collect()),
+            ]),
+            None => Value::Null,
+        };
+        let _ = ev.ack(reply);
+    });
+
+    // §6.4, as the only node of a cluster.
+    let id = node_id.clone();
+    socket.on("node-id", move |_, mut ev| {
+        let _ = ev.ack(&*id);
+    });
+    socket.on("server-count", |s, mut ev| {
+        let _ = ev.ack(s.namespace().server_count());
+    });
+    socket.on("set-data", |s, mut ev| {
+        let _ = s.set_data(ev.args.first().cloned().unwrap_or(Value::Null));
+        done(&mut ev);
+    });
+    socket.on("fetch-sockets", |s, mut ev| {
+        let selected = select(s.namespace(), ev.args.first());
+        let mut ack = ev.take_ack();
+        tokio::spawn(async move {
+            let mut sockets = selected.fetch_sockets().await;
+            sockets.sort_by(|a, b| a.id().cmp(b.id()));
+            let list: Value = sockets
+                .iter()
+                .map(|s| {
+                    Value::Object(vec![
+                        ("id".into(), Value::from(s.id().as_str())),
+                        (
+                            "rooms".into(),
+                            sorted_rooms(s).into_iter().map(Value::from).collect(),
+                        ),
+                        ("data".into(), s.data_value()),
+                        ("auth".into(), s.auth().clone()),
+                    ])
+                })
+                .collect();
+            if let Some(ack) = ack.take() {
+                let _ = ack.send(list);
+            }
+        });
+    });
+    socket.on("sockets-join", |s, mut ev| {
+        select(s.namespace(), ev.args.first()).sockets_join(rooms_of(ev.args.get(1)));
+        done(&mut ev);
+    });
+    socket.on("sockets-leave", |s, mut ev| {
+        select(s.namespace(), ev.args.first()).sockets_leave(rooms_of(ev.args.get(1)));
+        done(&mut ev);
+    });
+    socket.on("disconnect-sockets", |s, mut ev| {
+        let close = matches!(ev.args.get(1), Some(Value::Bool(true)));
+        let selected = select(s.namespace(), ev.args.first());
+        done(&mut ev);
+        selected.disconnect_sockets(close);
+    });
+    socket.on("emit-local", |s, mut ev| {
+        if let Some(event) = event_name(&ev, 0) {
+            let _ = s.namespace().local().emit(&event, rest(&ev, 1));
+        }
+        done(&mut ev);
+    });
+    socket.on("server-side-emit", |s, mut ev| {
+        let _ = s
+            .namespace()
+            .server_side_emit("cluster-note", Args(ev.args.clone()));
+        done(&mut ev);
+    });
+    let mem = memory.clone();
+    let nsp = ns.name().to_owned();
+    socket.on("server-side-log", move |_, mut ev| {
+        let tag = ev.args.first().cloned().unwrap_or(Value::Null);
+        let log: Value = mem
+            .notes
+            .lock()
+            .map(|n| {
+                n.get(&nsp)
+                    .map(|entries| {
+                        entries
+                            .iter()
+                            .filter(|args| args.first() == Some(&tag))
+                            .map(|args| Value::Array(args.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        let _ = ev.ack(log);
+    });
+    socket.on("server-side-emit-with-ack", |s, mut ev| {
+        let ask = s
+            .namespace()
+            .server_side_emit_with_ack("cluster-ask", Args(ev.args.clone()));
+        let mut ack = ev.take_ack();
+        tokio::spawn(async move {
+            let reply = match ask.await {
+                Ok(mut answers) => {
+                    sort_by_json(&mut answers);
+                    Value::Array(answers)
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    let mut responses = e.responses;
+                    sort_by_json(&mut responses);
+                    Value::Object(vec![
+                        ("error".into(), Value::from(message)),
+                        ("responses".into(), Value::Array(responses)),
+                    ])
+                }
+            };
+            if let Some(ack) = ack.take() {
+                let _ = ack.send(reply);
+            }
+        });
+    });
+    socket.on("broadcast-with-ack", |s, mut ev| {
+        let ms = ev.args.get(1).and_then(Value::as_u64).unwrap_or(0);
+        let Some(event) = event_name(&ev, 2) else {
+            return done(&mut ev);
+        };
+        let asked = select(s.namespace(), ev.args.first())
+            .timeout(Duration::from_millis(ms))
+            .emit_with_ack(&event, rest(&ev, 3));
+        let mut ack = ev.take_ack();
+        tokio::spawn(async move {
+            let reply = match asked.await {
+                Ok(mut responses) => {
+                    sort_by_json(&mut responses);
+                    Value::Array(responses)
+                }
+                Err(e) => {
+                    let mut responses = e.responses;
+                    sort_by_json(&mut responses);
+                    Value::Object(vec![
+                        ("error".into(), Value::from("operation has timed out")),
+                        ("responses".into(), Value::Array(responses)),
+                    ])
+                }
+            };
+            if let Some(ack) = ack.take() {
+                let _ = ack.send(reply);
+            }
+        });
+    });
+
+    // Remember how each socket left, for `last-disconnect-reason`.
+    let rooms_at_disconnecting: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = rooms_at_disconnecting.clone();
+    socket.on_disconnecting(move |s, _| {
+        if let Ok(mut r) = seen.lock() {
+            *r = sorted_rooms(s);
+        }
+    });
+    let mem = memory.clone();
+    socket.on_disconnect(move |s, reason| {
+        let rooms = rooms_at_disconnecting
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
+        let key = (s.namespace_name().to_owned(), s.id().to_string());
+        if let Ok(mut d) = mem.disconnects.lock() {
+            let (map, order) = &mut *d;
+            if map
+                .insert(key.clone(), (reason.as_str().to_owned(), rooms))
+                .is_none()
+            {
+                order.push_back(key);
+            }
+            while order.len() > KEEP {
+                if let Some(old) = order.pop_front() {
+                    map.remove(&old);
+                }
+            }
+        }
+    });
+}
+
+fn setup_namespace(ns: &Namespace, memory: &Arc<Memory>, node_id: &Arc<str>) {
+    let (m, id) = (memory.clone(), node_id.clone());
+    ns.on_connection(move |socket| install(socket, &m, &id));
+    let m = memory.clone();
+    let name = ns.name().to_owned();
+    ns.on_server_side("cluster-note", move |args| {
+        if let Ok(mut notes) = m.notes.lock() {
+            let log = notes.entry(name.clone()).or_default();
+            log.push(args.to_vec());
+            if log.len() > KEEP {
+                log.remove(0);
+            }
+        }
+    });
+    let id = node_id.clone();
+    ns.on_server_side_with_ack("cluster-ask", move |args| {
+        let mut answer = vec![Value::from(&*id)];
+        answer.extend(args.iter().cloned());
+        Value::Array(answer)
+    });
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
-    let echo = Engine::new(config("/engine.io/"), Echo);
-    let socket_io = Engine::new(config("/socket.io/"), Silent);
-    let service = echo.layer().layer(socket_io.service());
+    let node_id: Arc<str> = Arc::from(std::env::var("NODE_ID").unwrap_or_default());
+    let memory = Arc::new(Memory::default());
+
+    let io = SocketIo::builder()
+        .engine_config(engine_config("/socket.io/"))
+        .connect_timeout(Duration::from_millis(1000))
+        .build();
+    for name in ["/", "/custom"] {
+        setup_namespace(&io.of(name), &memory, &node_id);
+    }
+    let restricted = io.of("/restricted");
+    restricted.use_(|socket| async move {
+        match socket.auth().get("token").and_then(Value::as_str) {
+            Some("let-me-in") => Ok(()),
+            _ => Err(
+                ConnectError::new("not authorized").with_data(Value::Object(vec![
+                    ("code".into(), Value::from(4001)),
+                    ("hint".into(), Value::from("send auth.token")),
+                ])),
+            ),
+        }
+    });
+    setup_namespace(&restricted, &memory, &node_id);
+    let dynamic = io
+        .of_regex("^/dyn-[a-z0-9-]+$")
+        .map_err(std::io::Error::other)?;
+    setup_namespace(&dynamic, &memory, &node_id);
+
+    let echo = Engine::new(engine_config("/engine.io/"), Echo);
+    let service = echo.layer().layer(io.service());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening {}", listener.local_addr()?.port());
     sockio::engine::serve(listener, service).await

@@ -243,7 +243,10 @@ impl EngineConfigBuilder {
         self
     }
     /// Headers for every polling and WebSocket 101 response.
-    pub fn headers(mut self, f: impl Fn(&mut HeaderMap, &Request<()>) + Send + Sync + 'static) -> Self {
+    pub fn headers(
+        mut self,
+        f: impl Fn(&mut HeaderMap, &Request<()>) + Send + Sync + 'static,
+    ) -> Self {
         self.0.headers = Some(Arc::new(f));
         self
     }
@@ -265,5 +268,11 @@ impl EngineConfigBuilder {
     /// The configuration.
     pub fn build(self) -> EngineConfig {
         self.0
+    }
+}
+
+impl From<EngineConfig> for EngineConfigBuilder {
+    fn from(config: EngineConfig) -> Self {
+        Self(config)
     }
 }

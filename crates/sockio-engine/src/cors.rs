@@ -77,7 +77,9 @@ impl Cors {
             AllowOrigin::Exact(o) => (HeaderValue::from_str(o).ok(), true),
             AllowOrigin::Mirror => (origin.cloned(), true),
             AllowOrigin::List(list) => (
-                origin.filter(|o| list.iter().any(|l| l.as_bytes() == o.as_bytes())).cloned(),
+                origin
+                    .filter(|o| list.iter().any(|l| l.as_bytes() == o.as_bytes()))
+                    .cloned(),
                 true,
             ),
         };
@@ -90,7 +92,11 @@ impl Cors {
                 HeaderValue::from_static("true"),
             );
         }
-        if let Some(e) = self.exposed_headers.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+        if let Some(e) = self
+            .exposed_headers
+            .as_deref()
+            .and_then(|e| HeaderValue::from_str(e).ok())
+        {
             out.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, e);
         }
         let mut vary: Vec<&str> = Vec::new();
@@ -156,7 +162,10 @@ mod tests {
             .apply(&req("http://a"), &mut out, true);
         assert_eq!(out[header::ACCESS_CONTROL_ALLOW_ORIGIN], "http://a");
         assert_eq!(out[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
-        assert_eq!(out[header::ACCESS_CONTROL_ALLOW_METHODS], "GET,HEAD,PUT,PATCH,POST,DELETE");
+        assert_eq!(
+            out[header::ACCESS_CONTROL_ALLOW_METHODS],
+            "GET,HEAD,PUT,PATCH,POST,DELETE"
+        );
         assert_eq!(out[header::ACCESS_CONTROL_ALLOW_HEADERS], "content-type");
         assert_eq!(out[header::VARY], "Origin, Access-Control-Request-Headers");
     }

@@ -167,7 +167,10 @@ mod tests {
             RequestError::Forbidden("no \"way\"".into()).json_body(),
             r#"{"code":4,"message":"no \"way\""}"#
         );
-        assert_eq!(RequestError::Forbidden(String::new()).message(), "Forbidden");
+        assert_eq!(
+            RequestError::Forbidden(String::new()).message(),
+            "Forbidden"
+        );
         assert_eq!(RequestError::Forbidden(String::new()).status(), 403);
         assert_eq!(RequestError::UnsupportedProtocolVersion.status(), 400);
     }

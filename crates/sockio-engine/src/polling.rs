@@ -17,7 +17,10 @@ const TEXT_PLAIN: &str = "text/plain; charset=UTF-8";
 const OCTET_STREAM: &str = "application/octet-stream";
 
 /// Encodes a polling response body for a session's payload format.
-pub(crate) fn encode_body(format: &PollingFormat, packets: &[EncodedPacket]) -> (Bytes, &'static str) {
+pub(crate) fn encode_body(
+    format: &PollingFormat,
+    packets: &[EncodedPacket],
+) -> (Bytes, &'static str) {
     match format {
         PollingFormat::V4 => (payload::encode_v4(packets), TEXT_PLAIN),
         PollingFormat::V3Text => (Bytes::from(payload::encode_v3_text(packets)), TEXT_PLAIN),
@@ -60,7 +63,11 @@ pub(crate) fn compress(
         accept.split(',').any(|part| {
             let mut it = part.split(';');
             let coding = it.next().unwrap_or("").trim();
-            let refused = it.any(|p| p.trim().strip_prefix("q=").is_some_and(|q| q.parse::<f32>() == Ok(0.0)));
+            let refused = it.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .is_some_and(|q| q.parse::<f32>() == Ok(0.0))
+            });
             coding.eq_ignore_ascii_case(name) && !refused
         })
     };
@@ -68,10 +75,14 @@ pub(crate) fn compress(
     let out = Vec::with_capacity(body.len() / 2);
     let encoded = if accepts("gzip") {
         let mut enc = flate2::write::GzEncoder::new(out, level);
-        enc.write_all(&body).and_then(|_| enc.finish()).map(|b| (b, "gzip"))
+        enc.write_all(&body)
+            .and_then(|_| enc.finish())
+            .map(|b| (b, "gzip"))
     } else if accepts("deflate") {
         let mut enc = flate2::write::ZlibEncoder::new(out, level);
-        enc.write_all(&body).and_then(|_| enc.finish()).map(|b| (b, "deflate"))
+        enc.write_all(&body)
+            .and_then(|_| enc.finish())
+            .map(|b| (b, "deflate"))
     } else {
         return (body, None);
     };
@@ -215,7 +226,9 @@ where
     let body = match Limited::new(body, max).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 tracing::debug!(sid = %session.sid, max, "POST body over max payload");
                 return empty(StatusCode::PAYLOAD_TOO_LARGE);
             }

@@ -59,8 +59,10 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
     let connection = headers.get_all(header::CONNECTION).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        })
     });
     upgrade && connection
 }
@@ -102,9 +104,11 @@ fn not_found() -> Response<Full<Bytes>> {
 
 /// Whether an `Origin` header value holds only valid header characters (as Node checks).
 fn valid_origin(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ORIGIN)
-        .is_none_or(|o| o.as_bytes().iter().all(|&b| b == b'\t' || (0x20..=0x7e).contains(&b) || b >= 0x80))
+    headers.get(header::ORIGIN).is_none_or(|o| {
+        o.as_bytes()
+            .iter()
+            .all(|&b| b == b'\t' || (0x20..=0x7e).contains(&b) || b >= 0x80)
+    })
 }
 
 impl<D: Default + Send + Sync + 'static> Engine<D> {
@@ -257,7 +261,9 @@ where
             .and_then(|sid| shared.sessions.get(&sid))
             .ok_or(RequestError::UnknownSid)?;
         if session.protocol != version {
-            return Err(RequestError::BadRequest(BadRequestContext::ProtocolMismatch));
+            return Err(RequestError::BadRequest(
+                BadRequestContext::ProtocolMismatch,
+            ));
         }
         let st = session.lock();
         if ws && transport == TransportKind::WebSocket {
@@ -269,7 +275,9 @@ where
                 return Err(RequestError::BadRequest(BadRequestContext::UpgradeRefused));
             }
         } else if transport != st.transport {
-            return Err(RequestError::BadRequest(BadRequestContext::TransportMismatch));
+            return Err(RequestError::BadRequest(
+                BadRequestContext::TransportMismatch,
+            ));
         }
         drop(st);
         return Ok(Target::Session(session));
@@ -311,13 +319,18 @@ fn handshake_of<B>(req: &Request<B>) -> Handshake {
     }
 }
 
-fn open_packet<D>(shared: &Shared<D>, session: &Session<D>, transport: TransportKind) -> EncodedPacket {
+fn open_packet<D>(
+    shared: &Shared<D>,
+    session: &Session<D>,
+    transport: TransportKind,
+) -> EncodedPacket {
     let c = &shared.config;
-    let upgrades = if transport == TransportKind::Polling && c.allow_upgrades && c.transports.websocket {
-        vec!["websocket".to_owned()]
-    } else {
-        Vec::new()
-    };
+    let upgrades =
+        if transport == TransportKind::Polling && c.allow_upgrades && c.transports.websocket {
+            vec!["websocket".to_owned()]
+        } else {
+            Vec::new()
+        };
     let open = OpenPayload {
         sid: session.sid.to_string(),
         upgrades,
@@ -329,7 +342,10 @@ fn open_packet<D>(shared: &Shared<D>, session: &Session<D>, transport: Transport
 }
 
 /// Registers a new session, queues what follows `open`, and tells the application.
-fn start_session<D: Default + Send + Sync + 'static>(shared: &Arc<Shared<D>>, session: &Arc<Session<D>>) {
+fn start_session<D: Default + Send + Sync + 'static>(
+    shared: &Arc<Shared<D>>,
+    session: &Arc<Session<D>>,
+) {
     shared.sessions.insert(session.clone());
     if let Some(initial) = &shared.config.initial_packet {
         let _ = Socket(session.clone()).send_text(initial.as_str());
@@ -381,7 +397,9 @@ where
 }
 
 /// The 101 answer to a WebSocket upgrade request, or a plain 400 when it is malformed.
-fn switching_protocols<B>(req: &Request<B>) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
+fn switching_protocols<B>(
+    req: &Request<B>,
+) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
     let key = req.headers().get(header::SEC_WEBSOCKET_KEY);
     let version_ok = req
         .headers()

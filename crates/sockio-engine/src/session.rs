@@ -166,24 +166,32 @@ impl<D: Send + Sync + 'static> Session<D> {
 
     /// Queues an encoded packet for whichever transport is current.
     pub(crate) fn enqueue(self: &Arc<Self>, packet: EncodedPacket) -> Result<(), SendError> {
+        self.enqueue_all(std::iter::once(packet))
+    }
+
+    /// Queues several encoded packets back to back, with nothing interleaved (a
+    /// Socket.IO packet and its binary attachments).
+    pub(crate) fn enqueue_all(
+        self: &Arc<Self>,
+        packets: impl IntoIterator<Item = EncodedPacket>,
+    ) -> Result<(), SendError> {
         {
             let mut st = self.lock();
             if st.closed.is_some() {
                 return Err(SendError::Closed);
             }
-            let len = packet.len();
-            if st.queued_bytes + len > self.shared.config.max_buffered_bytes {
-                drop(st);
-                tracing::warn!(
-                    sid = %self.sid,
-                    limit = self.shared.config.max_buffered_bytes,
-                    "outgoing queue full: closing slow client"
-                );
-                self.close(CloseReason::SlowClient, FinalPacket::Close);
-                return Err(SendError::QueueFull);
+            let limit = self.shared.config.max_buffered_bytes;
+            for packet in packets {
+                let len = packet.len();
+                if st.queued_bytes + len > limit {
+                    drop(st);
+                    tracing::warn!(sid = %self.sid, limit, "outgoing queue full: closing slow client");
+                    self.close(CloseReason::SlowClient, FinalPacket::Close);
+                    return Err(SendError::QueueFull);
+                }
+                st.queued_bytes += len;
+                st.queue.push_back(packet);
             }
-            st.queued_bytes += len;
-            st.queue.push_back(packet);
         }
         self.out_notify.notify_waiters();
         Ok(())
@@ -339,6 +347,15 @@ impl<D: Send + Sync + 'static> Socket<D> {
     /// so one encoding can be shared by many sessions.
     pub fn send_encoded(&self, packet: EncodedPacket) -> Result<(), SendError> {
         self.0.enqueue(packet)
+    }
+
+    /// Queues several encoded packets back to back, nothing else interleaved: a
+    /// Socket.IO packet followed by its binary attachments.
+    pub fn send_all(
+        &self,
+        packets: impl IntoIterator<Item = EncodedPacket>,
+    ) -> Result<(), SendError> {
+        self.0.enqueue_all(packets)
     }
 
     /// Whether a packet sent now would go out at once: a WebSocket, or a polling session

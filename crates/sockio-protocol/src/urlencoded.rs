@@ -9,12 +9,15 @@
 /// The decoded `(name, value)` pairs of `input`, in order. Pairs that do not decode to
 /// UTF-8 are skipped; `%` not followed by two hex digits is kept literally (as browsers do).
 pub fn pairs(input: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    input.split('&').filter(|p| !p.is_empty()).filter_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = String::from_utf8(decode_lenient(k.as_bytes())).ok()?;
-        let v = String::from_utf8(decode_lenient(v.as_bytes())).ok()?;
-        Some((k, v))
-    })
+    input
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = String::from_utf8(decode_lenient(k.as_bytes())).ok()?;
+            let v = String::from_utf8(decode_lenient(v.as_bytes())).ok()?;
+            Some((k, v))
+        })
 }
 
 /// The decoded value of the first pair named `name`.
@@ -49,7 +52,10 @@ pub fn decode_lenient(s: &[u8]) -> Vec<u8> {
     while i < s.len() {
         match s[i] {
             b'+' => out.push(b' '),
-            b'%' => match (s.get(i + 1).and_then(|&b| hex(b)), s.get(i + 2).and_then(|&b| hex(b))) {
+            b'%' => match (
+                s.get(i + 1).and_then(|&b| hex(b)),
+                s.get(i + 2).and_then(|&b| hex(b)),
+            ) {
                 (Some(hi), Some(lo)) => {
                     out.push(hi << 4 | lo);
                     i += 2;

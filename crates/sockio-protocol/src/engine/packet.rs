@@ -240,7 +240,10 @@ mod tests {
             Packet::Open(text("{}"))
         );
         assert_eq!(Packet::decode_text(text("1"), V4).unwrap(), Packet::Close);
-        assert_eq!(Packet::decode_text(text("2"), V4).unwrap(), Packet::Ping(text("")));
+        assert_eq!(
+            Packet::decode_text(text("2"), V4).unwrap(),
+            Packet::Ping(text(""))
+        );
         assert_eq!(
             Packet::decode_text(text("2probe"), V4).unwrap(),
             Packet::Ping(text("probe"))

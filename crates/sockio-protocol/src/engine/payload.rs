@@ -387,7 +387,9 @@ fn next_binary_item(body: &Bytes, pos: &mut usize) -> Result<Packet, DecodeError
 pub fn encode_jsonp(index: &str, text_payload: &str) -> String {
     let digits: String = index.chars().filter(|c| c.is_ascii_digit()).collect();
     let js = serde_json::to_string(text_payload).unwrap_or_else(|_| String::from("\"\""));
-    let js = js.replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029");
+    let js = js
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
     format!("___eio[{digits}]({js});")
 }
 
@@ -446,7 +448,9 @@ mod tests {
     fn bin(b: &'static [u8]) -> Packet {
         Packet::Message(Message::Binary(Bytes::from_static(b)))
     }
-    fn all(it: impl Iterator<Item = Result<Packet, DecodeError>>) -> Vec<Result<Packet, DecodeError>> {
+    fn all(
+        it: impl Iterator<Item = Result<Packet, DecodeError>>,
+    ) -> Vec<Result<Packet, DecodeError>> {
         it.collect()
     }
 
@@ -471,7 +475,9 @@ mod tests {
     #[test]
     fn v4_decode_edges() {
         assert_eq!(
-            all(decode_v4(Bytes::from_static(b"451-[\"bin\",{\"_placeholder\":true,\"num\":0}]\x1ebAQID"))),
+            all(decode_v4(Bytes::from_static(
+                b"451-[\"bin\",{\"_placeholder\":true,\"num\":0}]\x1ebAQID"
+            ))),
             vec![
                 Ok(msg("51-[\"bin\",{\"_placeholder\":true,\"num\":0}]")),
                 Ok(bin(&[1, 2, 3]))
@@ -520,10 +526,20 @@ mod tests {
             r#"2:4049:451-["srv",{"a":1},{"_placeholder":true,"num":0}]6:b43q0="#
         );
         let back: Vec<Packet> = decode_v3_text(Bytes::from(s)).map(Result::unwrap).collect();
-        assert_eq!(back, vec![msg("0"), msg(r#"51-["srv",{"a":1},{"_placeholder":true,"num":0}]"#), bin(&[0xde, 0xad])]);
+        assert_eq!(
+            back,
+            vec![
+                msg("0"),
+                msg(r#"51-["srv",{"a":1},{"_placeholder":true,"num":0}]"#),
+                bin(&[0xde, 0xad])
+            ]
+        );
         assert_eq!(encode_v3_text(&[]), "0:");
         assert_eq!(encode_v3_text(&[t("4😀é日")]), "5:4😀é日");
-        assert_eq!(encode_v3_text(&[EncodedPacket::Binary(Bytes::from_static(&[1, 2, 3, 4]))]), "10:b4AQIDBA==");
+        assert_eq!(
+            encode_v3_text(&[EncodedPacket::Binary(Bytes::from_static(&[1, 2, 3, 4]))]),
+            "10:b4AQIDBA=="
+        );
     }
 
     #[test]
@@ -537,20 +553,28 @@ mod tests {
             let r = all(decode_v3_text(Bytes::from(bad.to_owned())));
             assert!(r.last().unwrap().is_err(), "{bad}: {r:?}");
         }
-        assert_eq!(all(decode_v3_text(Bytes::new())), vec![Err(DecodeError::InvalidLength)]);
+        assert_eq!(
+            all(decode_v3_text(Bytes::new())),
+            vec![Err(DecodeError::InvalidLength)]
+        );
         // A too-short length makes the next item garbage.
         let r = all(decode_v3_text(Bytes::from_static(b"2:4ab")));
         assert_eq!(r[0], Ok(msg("a")));
         assert!(r[1].is_err());
         assert_eq!(
-            all(decode_v3_text(Bytes::from_static(b"99999999999999999999:4"))),
+            all(decode_v3_text(Bytes::from_static(
+                b"99999999999999999999:4"
+            ))),
             vec![Err(DecodeError::InvalidLength)]
         );
     }
 
     #[test]
     fn v3_binary_captured() {
-        let out = [t("4hello"), EncodedPacket::Binary(Bytes::from_static(&[1, 2, 3, 4]))];
+        let out = [
+            t("4hello"),
+            EncodedPacket::Binary(Bytes::from_static(&[1, 2, 3, 4])),
+        ];
         let body = encode_v3_binary(&out);
         assert_eq!(
             &body[..],
@@ -595,7 +619,10 @@ mod tests {
         assert_eq!(decode_jsonp_form(b"d=3%3A4hi").unwrap(), "3:4hi");
         assert_eq!(decode_jsonp_form(b"x=1&d=1%3A2").unwrap(), "1:2");
         assert_eq!(decode_jsonp_form(b"d=4%3A4a%5Cnb").unwrap(), "4:4a\nb");
-        assert_eq!(decode_jsonp_form(b"d=5%3A4a%5C%5Cnb").unwrap(), "5:4a\\\\nb");
+        assert_eq!(
+            decode_jsonp_form(b"d=5%3A4a%5C%5Cnb").unwrap(),
+            "5:4a\\\\nb"
+        );
         assert_eq!(decode_jsonp_form(b"d=a+b").unwrap(), "a b");
         assert!(decode_jsonp_form(b"e=1").is_err());
         assert!(decode_jsonp_form(b"d=%zz").is_err());

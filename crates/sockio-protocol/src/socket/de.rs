@@ -5,9 +5,8 @@ use std::fmt;
 
 use bytes::Bytes;
 use serde::de::{
-    self, value::StringDeserializer, DeserializeOwned, DeserializeSeed, Deserializer,
-    EnumAccess, Expected, IntoDeserializer, MapAccess, SeqAccess, Unexpected, VariantAccess,
-    Visitor,
+    self, value::StringDeserializer, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess,
+    Expected, IntoDeserializer, MapAccess, SeqAccess, Unexpected, VariantAccess, Visitor,
 };
 use serde::forward_to_deserialize_any;
 use serde_json::Number;
@@ -165,7 +164,10 @@ fn visit_number<'de, V: Visitor<'de>>(n: Number, visitor: V) -> Result<V::Value,
     }
 }
 
-fn visit_array<'de, V: Visitor<'de>>(items: Vec<Value>, visitor: V) -> Result<V::Value, ValueError> {
+fn visit_array<'de, V: Visitor<'de>>(
+    items: Vec<Value>,
+    visitor: V,
+) -> Result<V::Value, ValueError> {
     let len = items.len();
     let mut seq = SeqDeserializer {
         iter: items.into_iter(),
@@ -338,7 +340,10 @@ impl<'de> MapAccess<'de> for MapDeserializer {
         }
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, ValueError> {
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, ValueError> {
         match self.value.take() {
             Some(value) => seed.deserialize(value),
             None => Err(de::Error::custom("value is missing")),
@@ -451,7 +456,10 @@ impl<'de> VariantAccess<'de> for VariantDeserializer {
         }
     }
 
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, ValueError> {
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(
+        self,
+        seed: T,
+    ) -> Result<T::Value, ValueError> {
         match self.value {
             Some(value) => seed.deserialize(value),
             None => Err(de::Error::invalid_type(
@@ -461,7 +469,11 @@ impl<'de> VariantAccess<'de> for VariantDeserializer {
         }
     }
 
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, ValueError> {
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, ValueError> {
         match self.value {
             Some(Value::Array(items)) => visit_array(items, visitor),
             Some(other) => Err(other.invalid_type(&"tuple variant")),
@@ -555,7 +567,10 @@ mod tests {
     #[test]
     fn typed_roundtrip_keeps_binary() {
         let v = to_value(&typed()).unwrap();
-        assert_eq!(v.get("a"), Some(&Value::Binary(Bytes::from_static(&[1, 2, 3]))));
+        assert_eq!(
+            v.get("a"),
+            Some(&Value::Binary(Bytes::from_static(&[1, 2, 3])))
+        );
         let nested = &v.get("nested").unwrap().as_array().unwrap()[0];
         assert_eq!(nested.get("blob").unwrap().as_binary().unwrap(), &[4][..]);
         let back: Typed = from_value(v).unwrap();
@@ -567,7 +582,10 @@ mod tests {
         let v: Value =
             serde_json::from_str(r#"{"z":1,"a":[true,null,"s",-1.5,18446744073709551615],"z":2}"#)
                 .unwrap();
-        assert_eq!(v.to_json(), r#"{"z":2,"a":[true,null,"s",-1.5,18446744073709551615]}"#);
+        assert_eq!(
+            v.to_json(),
+            r#"{"z":2,"a":[true,null,"s",-1.5,18446744073709551615]}"#
+        );
     }
 
     #[test]
@@ -605,7 +623,10 @@ mod tests {
         assert!(from_value::<E>(Value::from(1)).is_err());
         assert!(from_value::<E>(Value::from("B")).is_err());
         assert!(from_value::<E>(Value::from_json(r#"{"A":1}"#).unwrap()).is_err());
-        assert_eq!(from_value::<E>(Value::from_json(r#"{"A":null}"#).unwrap()).unwrap(), E::A);
+        assert_eq!(
+            from_value::<E>(Value::from_json(r#"{"A":null}"#).unwrap()).unwrap(),
+            E::A
+        );
     }
 
     #[test]
@@ -628,8 +649,8 @@ mod tests {
             #[serde(default)]
             o: Option<u8>,
         }
-        let s: S = from_value(Value::from_json(r#"{"o":null,"extra":[1,{"b":2}]}"#).unwrap())
-            .unwrap();
+        let s: S =
+            from_value(Value::from_json(r#"{"o":null,"extra":[1,{"b":2}]}"#).unwrap()).unwrap();
         assert_eq!(s.o, None);
         let s: S = from_value(Value::from_json(r#"{"o":4}"#).unwrap()).unwrap();
         assert_eq!(s.o, Some(4));

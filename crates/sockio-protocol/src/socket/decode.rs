@@ -152,8 +152,10 @@ impl Default for DecoderConfig {
 ///
 /// With [`ProtocolVersion::V4`] the namespace may carry a query string: it is removed from
 /// [`Packet::nsp`] on every packet (`/admin?x=1` -> `/admin`), and on a CONNECT it
-/// becomes the payload as an object of strings (`{"x":"1"}`), as socket.io 4.8 builds the
-/// handshake auth for v2 clients. A v4 CONNECT_ERROR (v4 "ERROR") may carry any JSON value.
+/// becomes the payload as an object of strings (`{"x":"1"}`, URL-decoded, last duplicate
+/// wins), as socket.io 4.8 builds the handshake auth for v2 clients; it takes precedence
+/// over a JSON payload (v2 clients send none). A v4 CONNECT_ERROR (v4 "ERROR") may carry
+/// any JSON value.
 ///
 /// After an error the decoder forgets any partial packet and is ready for new input
 /// (though the connection is normally closed).
@@ -442,7 +444,9 @@ fn check_placeholders(value: &Value, attachments: usize) -> Result<(), DecodeErr
         return Ok(());
     }
     match value {
-        Value::Array(items) => items.iter().try_for_each(|v| check_placeholders(v, attachments)),
+        Value::Array(items) => items
+            .iter()
+            .try_for_each(|v| check_placeholders(v, attachments)),
         Value::Object(entries) => entries
             .iter()
             .try_for_each(|(_, v)| check_placeholders(v, attachments)),
@@ -560,7 +564,10 @@ mod tests {
         assert_eq!(decode("35").unwrap(), Packet::ack("/", 5, vec![]));
         assert_eq!(decode("3[]").unwrap().id, None);
         assert_eq!(decode("07{}").unwrap().id, Some(7));
-        assert_eq!(decode("2 [\"a\"] \n").unwrap(), Packet::event("/", "a", vec![]));
+        assert_eq!(
+            decode("2 [\"a\"] \n").unwrap(),
+            Packet::event("/", "a", vec![])
+        );
         // Namespace runs up to the first comma, whatever it contains.
         assert_eq!(decode("2/a b?c=d,[\"e\"]").unwrap().nsp, "/a b?c=d");
         // Leading zeros in the ack id and the attachment count.
@@ -570,11 +577,20 @@ mod tests {
         assert!(d.decode_binary(Bytes::new()).unwrap().is_some());
         // Placeholders are literal objects in non-binary packets.
         let p = decode(r#"2["a",{"_placeholder":true,"num":0}]"#).unwrap();
-        assert_eq!(p.args().unwrap()[0], json(r#"{"_placeholder":true,"num":0}"#));
+        assert_eq!(
+            p.args().unwrap()[0],
+            json(r#"{"_placeholder":true,"num":0}"#)
+        );
         // Events named like the reserved ones but different case are fine.
-        assert_eq!(decode(r#"2["Connect"]"#).unwrap().event_name(), Some("Connect"));
+        assert_eq!(
+            decode(r#"2["Connect"]"#).unwrap().event_name(),
+            Some("Connect")
+        );
         // Largest ack id.
-        assert_eq!(decode("318446744073709551615[]").unwrap().id, Some(u64::MAX));
+        assert_eq!(
+            decode("318446744073709551615[]").unwrap().id,
+            Some(u64::MAX)
+        );
     }
 
     #[test]
@@ -586,8 +602,14 @@ mod tests {
         );
         assert!(d.is_awaiting_attachments());
         assert_eq!(d.missing_attachments(), 1);
-        let p = d.decode_binary(Bytes::from_static(&[0xde, 0xad])).unwrap().unwrap();
-        assert_eq!(p, Packet::event("/", "srv", vec![json(r#"{"a":1}"#), bin(&[0xde, 0xad])]));
+        let p = d
+            .decode_binary(Bytes::from_static(&[0xde, 0xad]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p,
+            Packet::event("/", "srv", vec![json(r#"{"a":1}"#), bin(&[0xde, 0xad])])
+        );
         assert_eq!(p.packet_type(), PacketType::BinaryEvent);
         assert!(!d.is_awaiting_attachments());
 
@@ -595,8 +617,14 @@ mod tests {
             d.decode_text(r#"61-1["ack-reply",{"_placeholder":true,"num":0}]"#),
             Ok(None)
         );
-        let p = d.decode_binary(Bytes::from_static(&[1, 2])).unwrap().unwrap();
-        assert_eq!(p, Packet::ack("/", 1, vec![Value::from("ack-reply"), bin(&[1, 2])]));
+        let p = d
+            .decode_binary(Bytes::from_static(&[1, 2]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p,
+            Packet::ack("/", 1, vec![Value::from("ack-reply"), bin(&[1, 2])])
+        );
 
         // Out-of-order placeholders, reused placeholder, namespace and id.
         assert_eq!(
@@ -607,7 +635,10 @@ mod tests {
         );
         assert_eq!(d.decode_binary(Bytes::from_static(b"zero")), Ok(None));
         assert_eq!(d.missing_attachments(), 1);
-        let p = d.decode_binary(Bytes::from_static(b"one")).unwrap().unwrap();
+        let p = d
+            .decode_binary(Bytes::from_static(b"one"))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             p,
             Packet::event(
@@ -638,7 +669,13 @@ mod tests {
             .unwrap();
         let arg = &p.args().unwrap()[0];
         assert_eq!(arg.get("a"), Some(&bin(&[1, 2, 3])));
-        let list = arg.get("nested").unwrap().get("list").unwrap().as_array().unwrap();
+        let list = arg
+            .get("nested")
+            .unwrap()
+            .get("list")
+            .unwrap()
+            .as_array()
+            .unwrap();
         assert_eq!(list[0], bin(&[4, 5]));
         assert_eq!(list[2].get("deep"), Some(&bin(&[6])));
         assert_eq!(arg.get("last"), Some(&bin(&[0xff, 0x00, 0x80])));
@@ -662,9 +699,27 @@ mod tests {
             ("2[[\"a\"]]", E::InvalidEventName("array")),
             ("2[true]", E::InvalidEventName("boolean")),
             ("2[\"a\"", E::InvalidJson(JsonError::for_test(4))),
-            ("2{\"a\":1}", E::NotAnArray { packet_type: PacketType::Event, found: "object" }),
-            ("2{}", E::NotAnArray { packet_type: PacketType::Event, found: "object" }),
-            ("2\"x\"", E::NotAnArray { packet_type: PacketType::Event, found: "string" }),
+            (
+                "2{\"a\":1}",
+                E::NotAnArray {
+                    packet_type: PacketType::Event,
+                    found: "object",
+                },
+            ),
+            (
+                "2{}",
+                E::NotAnArray {
+                    packet_type: PacketType::Event,
+                    found: "object",
+                },
+            ),
+            (
+                "2\"x\"",
+                E::NotAnArray {
+                    packet_type: PacketType::Event,
+                    found: "string",
+                },
+            ),
             ("2", E::MissingPayload(PacketType::Event)),
             ("2/chat,", E::MissingPayload(PacketType::Event)),
             ("1{\"x\":1}", E::UnexpectedPayload(PacketType::Disconnect)),
@@ -678,7 +733,10 @@ mod tests {
             ("511-[\"a\"]", E::TooManyAttachments { count: 11, max: 10 }),
             (
                 "699999999999999999999999-[]",
-                E::TooManyAttachments { count: u64::MAX, max: 10 },
+                E::TooManyAttachments {
+                    count: u64::MAX,
+                    max: 10,
+                },
             ),
             ("0\"str\"", E::InvalidConnectPayload("string")),
             ("0[1,2]", E::InvalidConnectPayload("array")),
@@ -691,8 +749,20 @@ mod tests {
             ("41", E::MissingPayload(PacketType::ConnectError)), // 1 is the ack id
             ("4 1", E::InvalidConnectErrorPayload("number")),
             ("4null", E::InvalidConnectErrorPayload("null")),
-            ("3{}", E::NotAnArray { packet_type: PacketType::Ack, found: "object" }),
-            ("31\"x\"", E::NotAnArray { packet_type: PacketType::Ack, found: "string" }),
+            (
+                "3{}",
+                E::NotAnArray {
+                    packet_type: PacketType::Ack,
+                    found: "object",
+                },
+            ),
+            (
+                "31\"x\"",
+                E::NotAnArray {
+                    packet_type: PacketType::Ack,
+                    found: "string",
+                },
+            ),
             ("7", E::UnknownPacketType('7')),
             ("9[\"a\"]", E::UnknownPacketType('9')),
             ("", E::Empty),
@@ -700,13 +770,37 @@ mod tests {
             ("é", E::UnknownPacketType('é')),
             ("218446744073709551616[\"a\"]", E::AckIdOverflow),
             ("2999999999999999999999999[\"a\"]", E::AckIdOverflow),
-            ("51-[\"a\",{\"_placeholder\":true,\"num\":1}]", E::PlaceholderOutOfRange { num: 1, attachments: 1 }),
-            ("51-[\"a\",{\"_placeholder\":true,\"num\":-1}]", E::InvalidPlaceholder),
-            ("51-[\"a\",{\"_placeholder\":true,\"num\":0.5}]", E::InvalidPlaceholder),
-            ("51-[\"a\",{\"_placeholder\":true,\"num\":\"0\"}]", E::InvalidPlaceholder),
+            (
+                "51-[\"a\",{\"_placeholder\":true,\"num\":1}]",
+                E::PlaceholderOutOfRange {
+                    num: 1,
+                    attachments: 1,
+                },
+            ),
+            (
+                "51-[\"a\",{\"_placeholder\":true,\"num\":-1}]",
+                E::InvalidPlaceholder,
+            ),
+            (
+                "51-[\"a\",{\"_placeholder\":true,\"num\":0.5}]",
+                E::InvalidPlaceholder,
+            ),
+            (
+                "51-[\"a\",{\"_placeholder\":true,\"num\":\"0\"}]",
+                E::InvalidPlaceholder,
+            ),
             ("51-[\"a\",{\"_placeholder\":true}]", E::InvalidPlaceholder),
-            ("61-[[{\"_placeholder\":true,\"num\":3}]]", E::PlaceholderOutOfRange { num: 3, attachments: 1 }),
-            ("51-[{\"_placeholder\":true,\"num\":0}]", E::InvalidEventName("object")),
+            (
+                "61-[[{\"_placeholder\":true,\"num\":3}]]",
+                E::PlaceholderOutOfRange {
+                    num: 3,
+                    attachments: 1,
+                },
+            ),
+            (
+                "51-[{\"_placeholder\":true,\"num\":0}]",
+                E::InvalidEventName("object"),
+            ),
             ("51-[]", E::MissingEventName),
             ("51-", E::MissingPayload(PacketType::BinaryEvent)),
         ];
@@ -722,7 +816,14 @@ mod tests {
 
     #[test]
     fn reserved_event_names_are_refused() {
-        for name in ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"] {
+        for name in [
+            "connect",
+            "connect_error",
+            "disconnect",
+            "disconnecting",
+            "newListener",
+            "removeListener",
+        ] {
             let text = format!(r#"2["{name}","x"]"#);
             assert_eq!(
                 decode(&text),
@@ -748,7 +849,10 @@ mod tests {
             d.decode_binary(Bytes::from_static(b"x")),
             Err(DecodeError::UnexpectedBinary)
         );
-        assert_eq!(d.decode_text(r#"52-["a",{"_placeholder":true,"num":0}]"#), Ok(None));
+        assert_eq!(
+            d.decode_text(r#"52-["a",{"_placeholder":true,"num":0}]"#),
+            Ok(None)
+        );
         assert_eq!(d.decode_binary(Bytes::from_static(b"1")), Ok(None));
         assert_eq!(
             d.decode_text(r#"2["b"]"#),
@@ -761,7 +865,10 @@ mod tests {
             Some(Packet::event("/", "b", vec![]))
         );
         // reset() drops a pending packet.
-        assert_eq!(d.decode_text(r#"51-["a",{"_placeholder":true,"num":0}]"#), Ok(None));
+        assert_eq!(
+            d.decode_text(r#"51-["a",{"_placeholder":true,"num":0}]"#),
+            Ok(None)
+        );
         d.reset();
         assert_eq!(
             d.decode_binary(Bytes::from_static(b"x")),
@@ -814,7 +921,10 @@ mod tests {
             decode_v4("0/a?q=%C3%A9+b&q=2,").unwrap(),
             Packet::connect("/a", Some(json(r#"{"q":"2"}"#)))
         );
-        assert_eq!(decode_v4("0/custom,").unwrap(), Packet::connect("/custom", None));
+        assert_eq!(
+            decode_v4("0/custom,").unwrap(),
+            Packet::connect("/custom", None)
+        );
         assert_eq!(decode_v4("0").unwrap(), Packet::connect("/", None));
         assert_eq!(
             decode_v4("0/x?,").unwrap(),
@@ -828,7 +938,10 @@ mod tests {
         // v5 keeps the namespace verbatim.
         assert_eq!(decode("0/custom?x=1,").unwrap().nsp, "/custom?x=1");
         // The server's v4 replies.
-        assert_eq!(decode_v4("0/admin,").unwrap(), Packet::connect("/admin", None));
+        assert_eq!(
+            decode_v4("0/admin,").unwrap(),
+            Packet::connect("/admin", None)
+        );
         assert_eq!(
             decode_v4(r#"4/admin,"not authorized""#).unwrap(),
             Packet::connect_error("/admin", Value::from("not authorized"))
@@ -838,10 +951,22 @@ mod tests {
             Packet::connect_error("/admin", json(r#"{"reason":"x"}"#))
         );
         // v4 ERROR may carry any JSON value.
-        assert_eq!(decode_v4("4[1]").unwrap(), Packet::connect_error("/", json("[1]")));
-        assert_eq!(decode_v4("4true").unwrap(), Packet::connect_error("/", Value::Bool(true)));
-        assert_eq!(decode_v4("4 42").unwrap(), Packet::connect_error("/", Value::from(42)));
-        assert_eq!(decode_v4("4null").unwrap(), Packet::connect_error("/", Value::Null));
+        assert_eq!(
+            decode_v4("4[1]").unwrap(),
+            Packet::connect_error("/", json("[1]"))
+        );
+        assert_eq!(
+            decode_v4("4true").unwrap(),
+            Packet::connect_error("/", Value::Bool(true))
+        );
+        assert_eq!(
+            decode_v4("4 42").unwrap(),
+            Packet::connect_error("/", Value::from(42))
+        );
+        assert_eq!(
+            decode_v4("4null").unwrap(),
+            Packet::connect_error("/", Value::Null)
+        );
         // The rest is validated as in v5.
         assert!(decode_v4("0\"str\"").is_err());
         assert!(decode_v4("1{}").is_err());
@@ -851,7 +976,10 @@ mod tests {
         let text = Packet::connect("/admin", Some(auth.clone()))
             .encode_with(ProtocolVersion::V4)
             .text;
-        assert_eq!(decode_v4(&text).unwrap(), Packet::connect("/admin", Some(auth)));
+        assert_eq!(
+            decode_v4(&text).unwrap(),
+            Packet::connect("/admin", Some(auth))
+        );
     }
 
     #[test]
@@ -896,6 +1024,95 @@ mod tests {
         }
     }
 
+    fn random_string(rng: &mut Rng) -> String {
+        const PIECES: &[&str] = &[
+            "a",
+            "Z",
+            "0",
+            " ",
+            "\"",
+            "\\",
+            "/",
+            "\n",
+            "\t",
+            "\u{0}",
+            "\u{1f}",
+            "\u{7f}",
+            "é",
+            "日",
+            "😀",
+            "\u{2028}",
+            "\u{fffd}",
+            ",",
+            "-",
+            "_placeholder",
+            "num",
+        ];
+        (0..rng.below(6))
+            .map(|_| PIECES[rng.below(PIECES.len())])
+            .collect()
+    }
+
+    fn random_value(rng: &mut Rng, depth: usize) -> Value {
+        match rng.below(if depth > 4 { 6 } else { 9 }) {
+            0 => Value::Null,
+            1 => Value::Bool(rng.below(2) == 0),
+            2 => Value::from(rng.next() as i64 >> rng.below(64)),
+            3 => Value::from(f64::from_bits(rng.next())), // NaN/inf -> null
+            4 => Value::from(random_string(rng)),
+            5 => Value::Binary(Bytes::from(random_string(rng).into_bytes())),
+            6 | 7 => Value::Array(
+                (0..rng.below(4))
+                    .map(|_| random_value(rng, depth + 1))
+                    .collect(),
+            ),
+            _ => {
+                let mut object = crate::socket::value::ObjectBuilder::with_capacity(0);
+                for _ in 0..rng.below(4) {
+                    object.insert(random_string(rng), random_value(rng, depth + 1));
+                }
+                object.finish()
+            }
+        }
+    }
+
+    #[test]
+    fn decode_encode_roundtrip_random_values() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for round in 0..3_000 {
+            let args: Vec<Value> = (0..rng.below(4))
+                .map(|_| random_value(&mut rng, 0))
+                .collect();
+            let nsp = if round % 3 == 0 {
+                "/".to_owned()
+            } else {
+                format!("/n{round}")
+            };
+            let mut packet = if round % 2 == 0 {
+                Packet::event(nsp, random_string(&mut rng), args)
+            } else {
+                Packet::ack(nsp, rng.next(), args)
+            };
+            if round % 5 == 0 {
+                packet.id = None;
+            }
+            if is_reserved_event(packet.event_name().unwrap_or_default()) {
+                continue;
+            }
+            let encoded = packet.encode();
+            let binaries = encoded.attachments.len();
+            if binaries > DEFAULT_MAX_ATTACHMENTS {
+                continue;
+            }
+            let mut decoder = Decoder::new();
+            let mut decoded = decoder.decode_text(&encoded.text).unwrap();
+            for attachment in encoded.attachments {
+                decoded = decoder.decode_binary(attachment).unwrap();
+            }
+            assert_eq!(decoded.as_ref(), Some(&packet), "{}", packet.encode().text);
+        }
+    }
+
     #[test]
     fn never_panics_on_random_and_mutated_input() {
         let seeds = [
@@ -913,7 +1130,9 @@ mod tests {
         let mut accepted = 0;
         for round in 0..20_000 {
             let mut bytes: Vec<u8> = if round % 5 == 0 {
-                (0..rng.below(40)).map(|_| alphabet[rng.below(alphabet.len())]).collect()
+                (0..rng.below(40))
+                    .map(|_| alphabet[rng.below(alphabet.len())])
+                    .collect()
             } else {
                 seeds[rng.below(seeds.len())].as_bytes().to_vec()
             };

@@ -89,10 +89,18 @@ pub fn encode_with(packet: &Packet, version: ProtocolVersion) -> Encoded {
         }
         PacketData::Connect(None) | PacketData::Disconnect => 0,
         PacketData::Event { event, args } => {
-            event.len() + 3 + args.iter().map(|a| json::measure(a, &mut binaries) + 1).sum::<usize>()
+            event.len()
+                + 3
+                + args
+                    .iter()
+                    .map(|a| json::measure(a, &mut binaries) + 1)
+                    .sum::<usize>()
         }
         PacketData::Ack { args } => {
-            2 + args.iter().map(|a| json::measure(a, &mut binaries) + 1).sum::<usize>()
+            2 + args
+                .iter()
+                .map(|a| json::measure(a, &mut binaries) + 1)
+                .sum::<usize>()
         }
     };
     let kind = match (&packet.data, binaries > 0) {
@@ -190,14 +198,20 @@ mod tests {
     fn spec_examples_byte_exact() {
         // socket-io.md §2.
         assert_eq!(text(&Packet::connect("/", None)), "0");
-        assert_eq!(text(&Packet::connect("/", Some(json(r#"{"token":"123"}"#)))), r#"0{"token":"123"}"#);
+        assert_eq!(
+            text(&Packet::connect("/", Some(json(r#"{"token":"123"}"#)))),
+            r#"0{"token":"123"}"#
+        );
         assert_eq!(
             text(&Packet::connect("/admin", Some(json(r#"{"token":"123"}"#)))),
             r#"0/admin,{"token":"123"}"#
         );
         assert_eq!(text(&Packet::connect("/admin", None)), "0/admin,");
         assert_eq!(
-            text(&Packet::connect("/", Some(json(r#"{"sid":"Igm4dAoHJArRebrlAAAB"}"#)))),
+            text(&Packet::connect(
+                "/",
+                Some(json(r#"{"sid":"Igm4dAoHJArRebrlAAAB"}"#))
+            )),
             r#"0{"sid":"Igm4dAoHJArRebrlAAAB"}"#
         );
         assert_eq!(
@@ -221,20 +235,37 @@ mod tests {
             text(&Packet::event("/chat", "msg", vec![json(r#"{"a":1}"#)]).with_id(13)),
             r#"2/chat,13["msg",{"a":1}]"#
         );
-        assert_eq!(text(&Packet::ack("/", 1, vec![Value::from("ack-reply")])), r#"31["ack-reply"]"#);
-        assert_eq!(text(&Packet::event("/", "e4-ack", vec![]).with_id(0)), r#"20["e4-ack"]"#);
+        assert_eq!(
+            text(&Packet::ack("/", 1, vec![Value::from("ack-reply")])),
+            r#"31["ack-reply"]"#
+        );
+        assert_eq!(
+            text(&Packet::event("/", "e4-ack", vec![]).with_id(0)),
+            r#"20["e4-ack"]"#
+        );
         assert_eq!(text(&Packet::ack("/", 0, vec![])), "30[]");
     }
 
     #[test]
     fn binary_event_and_ack() {
         // [captured] 51-["srv",{"a":1},{"_placeholder":true,"num":0}] + de ad
-        let e = encode(&Packet::event("/", "srv", vec![json(r#"{"a":1}"#), bin(&[0xde, 0xad])]));
-        assert_eq!(e.text, r#"51-["srv",{"a":1},{"_placeholder":true,"num":0}]"#);
+        let e = encode(&Packet::event(
+            "/",
+            "srv",
+            vec![json(r#"{"a":1}"#), bin(&[0xde, 0xad])],
+        ));
+        assert_eq!(
+            e.text,
+            r#"51-["srv",{"a":1},{"_placeholder":true,"num":0}]"#
+        );
         assert_eq!(e.attachments, vec![Bytes::from_static(&[0xde, 0xad])]);
         assert!(e.is_binary());
         // [captured] 61-1["ack-reply",{"_placeholder":true,"num":0}]
-        let e = encode(&Packet::ack("/", 1, vec![Value::from("ack-reply"), bin(&[1, 2])]));
+        let e = encode(&Packet::ack(
+            "/",
+            1,
+            vec![Value::from("ack-reply"), bin(&[1, 2])],
+        ));
         assert_eq!(e.text, r#"61-1["ack-reply",{"_placeholder":true,"num":0}]"#);
         let e = encode(&Packet::ack("/dyn-x", 7, vec![bin(b"a"), bin(b"b")]));
         assert_eq!(
@@ -300,10 +331,16 @@ mod tests {
 
     #[test]
     fn connect_payloads_write_binary_inline() {
-        let e = encode(&Packet::connect_error("/", Value::object([("b", bin(&[1, 2]))])));
+        let e = encode(&Packet::connect_error(
+            "/",
+            Value::object([("b", bin(&[1, 2]))]),
+        ));
         assert_eq!(e.text, r#"4{"b":{"type":"Buffer","data":[1,2]}}"#);
         assert!(e.attachments.is_empty());
-        let e = encode(&Packet::connect("/", Some(Value::object([("b", bin(&[]))]))));
+        let e = encode(&Packet::connect(
+            "/",
+            Some(Value::object([("b", bin(&[]))])),
+        ));
         assert_eq!(e.text, r#"0{"b":{"type":"Buffer","data":[]}}"#);
     }
 
@@ -314,7 +351,10 @@ mod tests {
         assert_eq!(v4(&Packet::connect("/", None)), "0");
         assert_eq!(v4(&Packet::connect("/admin", None)), "0/admin,");
         assert_eq!(
-            v4(&Packet::connect_error("/admin", Value::from("not authorized"))),
+            v4(&Packet::connect_error(
+                "/admin",
+                Value::from("not authorized")
+            )),
             r#"4/admin,"not authorized""#
         );
         assert_eq!(
@@ -323,11 +363,20 @@ mod tests {
         );
         // Client side: the auth object goes into the namespace query.
         assert_eq!(
-            v4(&Packet::connect("/custom", Some(json(r#"{"x":"1","y":"two"}"#)))),
+            v4(&Packet::connect(
+                "/custom",
+                Some(json(r#"{"x":"1","y":"two"}"#))
+            )),
             "0/custom?x=1&y=two,"
         );
-        assert_eq!(v4(&Packet::connect("/custom", Some(json("{}")))), "0/custom,");
-        assert_eq!(v4(&Packet::connect("/", Some(json(r#"{"a":"b c"}"#)))), "0/?a=b%20c,");
+        assert_eq!(
+            v4(&Packet::connect("/custom", Some(json("{}")))),
+            "0/custom,"
+        );
+        assert_eq!(
+            v4(&Packet::connect("/", Some(json(r#"{"a":"b c"}"#)))),
+            "0/?a=b%20c,"
+        );
         // Events are the same as v5.
         let p = Packet::event("/custom", "e", vec![bin(&[1])]).with_id(2);
         assert_eq!(encode_with(&p, ProtocolVersion::V4), encode(&p));

@@ -186,7 +186,13 @@ pub(crate) fn measure(value: &Value, binaries: &mut usize) -> usize {
         Value::Null | Value::Bool(_) => 5,
         Value::Number(_) => 12,
         Value::String(s) => s.len() + 2,
-        Value::Array(items) => items.iter().map(|v| measure(v, binaries) + 1).sum::<usize>() + 2,
+        Value::Array(items) => {
+            items
+                .iter()
+                .map(|v| measure(v, binaries) + 1)
+                .sum::<usize>()
+                + 2
+        }
         Value::Object(entries) => {
             entries
                 .iter()
@@ -536,12 +542,18 @@ mod tests {
     #[test]
     fn writes_like_json_stringify() {
         // Expected strings come from Node 20's JSON.stringify.
-        assert_eq!(roundtrip(r#" { "a" : [ 1 , 2 ] , "b" : { } , "c" : [ ] } "#), r#"{"a":[1,2],"b":{},"c":[]}"#);
+        assert_eq!(
+            roundtrip(r#" { "a" : [ 1 , 2 ] , "b" : { } , "c" : [ ] } "#),
+            r#"{"a":[1,2],"b":{},"c":[]}"#
+        );
         assert_eq!(
             roundtrip(r#""\u0000\u0001\u001f\b\f\n\r\t\"\\\/\u007f""#),
             "\"\\u0000\\u0001\\u001f\\b\\f\\n\\r\\t\\\"\\\\/\u{7f}\""
         );
-        assert_eq!(roundtrip(r#""é日😀\u2028\u2029""#), "\"é日😀\u{2028}\u{2029}\"");
+        assert_eq!(
+            roundtrip(r#""é日😀\u2028\u2029""#),
+            "\"é日😀\u{2028}\u{2029}\""
+        );
         assert_eq!(roundtrip(r#""\ud83d\ude00""#), "\"😀\"");
         assert_eq!(roundtrip(r#""<script>&'""#), r#""<script>&'""#);
     }
@@ -593,7 +605,10 @@ mod tests {
     fn lone_surrogates_become_replacement_char() {
         assert_eq!(parse(r#""\ud800""#, 8).unwrap(), Value::from("\u{fffd}"));
         assert_eq!(parse(r#""\udc00x""#, 8).unwrap(), Value::from("\u{fffd}x"));
-        assert_eq!(parse(r#""\ud800\u0041""#, 8).unwrap(), Value::from("\u{fffd}A"));
+        assert_eq!(
+            parse(r#""\ud800\u0041""#, 8).unwrap(),
+            Value::from("\u{fffd}A")
+        );
         assert_eq!(
             parse(r#""\ud800\ud83d\ude00""#, 8).unwrap(),
             Value::from("\u{fffd}😀")
@@ -603,11 +618,46 @@ mod tests {
     #[test]
     fn rejects_what_json_parse_rejects() {
         let bad = [
-            "", " ", "{", "[", "]", "}", "[1,]", "[,1]", "{,}", r#"{"a":1,}"#, r#"{"a" 1}"#,
-            r#"{a:1}"#, "{'a':1}", "'x'", "01", "-", "+1", "1.", ".5", "1e", "1e+", "0x10",
-            "NaN", "Infinity", "undefined", "tru", "nul", "falsey", r#""abc"#, r#""\x""#,
-            r#""\u12""#, r#""\u12g4""#, "\"a\nb\"", "\"\t\"", "[1 2]", "1 2", "{}{}", r#"{"a":}"#,
-            "[1]x", "\u{feff}1",
+            "",
+            " ",
+            "{",
+            "[",
+            "]",
+            "}",
+            "[1,]",
+            "[,1]",
+            "{,}",
+            r#"{"a":1,}"#,
+            r#"{"a" 1}"#,
+            r#"{a:1}"#,
+            "{'a':1}",
+            "'x'",
+            "01",
+            "-",
+            "+1",
+            "1.",
+            ".5",
+            "1e",
+            "1e+",
+            "0x10",
+            "NaN",
+            "Infinity",
+            "undefined",
+            "tru",
+            "nul",
+            "falsey",
+            r#""abc"#,
+            r#""\x""#,
+            r#""\u12""#,
+            r#""\u12g4""#,
+            "\"a\nb\"",
+            "\"\t\"",
+            "[1 2]",
+            "1 2",
+            "{}{}",
+            r#"{"a":}"#,
+            "[1]x",
+            "\u{feff}1",
         ];
         for text in bad {
             assert!(parse(text, 128).is_err(), "accepted {text:?}");
@@ -620,7 +670,10 @@ mod tests {
         assert_eq!(e.offset(), 3);
         assert_eq!(e.reason(), "unexpected character");
         assert_eq!(e.to_string(), "unexpected character at byte 3");
-        assert_eq!(parse("[1] 2", 128).unwrap_err().reason(), "trailing characters");
+        assert_eq!(
+            parse("[1] 2", 128).unwrap_err().reason(),
+            "trailing characters"
+        );
     }
 
     #[test]
@@ -628,9 +681,15 @@ mod tests {
         let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
         assert!(parse(&ok, 128).is_ok());
         let too_deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
-        assert_eq!(parse(&too_deep, 128).unwrap_err().reason(), "nesting too deep");
+        assert_eq!(
+            parse(&too_deep, 128).unwrap_err().reason(),
+            "nesting too deep"
+        );
         let objects = format!("{}1{}", r#"{"a":"#.repeat(129), "}".repeat(129));
-        assert_eq!(parse(&objects, 128).unwrap_err().reason(), "nesting too deep");
+        assert_eq!(
+            parse(&objects, 128).unwrap_err().reason(),
+            "nesting too deep"
+        );
         // Deep input never overflows the stack.
         let huge = "[".repeat(1_000_000);
         assert!(parse(&huge, 128).is_err());

@@ -119,13 +119,91 @@ pub fn is_reserved_event(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+    use serde::{Deserialize, Serialize};
+
     use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Deep {
+        deep: Bytes,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Nested {
+        // A tuple is a JSON array. (Not an untagged enum: serde's `String` accepts UTF-8
+        // bytes and `Bytes` accepts strings, so untagged variants can't tell them apart.)
+        list: (Bytes, String, Deep),
+        n: u32,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct BinaryData {
+        a: Bytes,
+        nested: Nested,
+        last: Bytes,
+    }
+
+    /// The conformance server's `request-binary` payload, as a typed struct.
+    fn binary_data() -> BinaryData {
+        BinaryData {
+            a: Bytes::from_static(&[1, 2, 3]),
+            nested: Nested {
+                list: (
+                    Bytes::from_static(&[4, 5]),
+                    "text".into(),
+                    Deep {
+                        deep: Bytes::from_static(&[6]),
+                    },
+                ),
+                n: 42,
+            },
+            last: Bytes::from_static(&[0xff, 0x00, 0x80]),
+        }
+    }
+
+    #[test]
+    fn typed_payload_to_wire_and_back() {
+        let packet = Packet::event("/", "binary-data", vec![to_value(&binary_data()).unwrap()]);
+        let encoded = encode(&packet);
+        assert_eq!(
+            encoded.text,
+            concat!(
+                r#"54-["binary-data",{"a":{"_placeholder":true,"num":0},"#,
+                r#""nested":{"list":[{"_placeholder":true,"num":1},"text","#,
+                r#"{"deep":{"_placeholder":true,"num":2}}],"n":42},"#,
+                r#""last":{"_placeholder":true,"num":3}}]"#
+            )
+        );
+        let mut decoder = Decoder::new();
+        let mut decoded = decoder.decode_text(&encoded.text).unwrap();
+        for attachment in &encoded.attachments {
+            assert!(decoded.is_none());
+            decoded = decoder.decode_binary(attachment.clone()).unwrap();
+        }
+        let Some(Packet {
+            data: PacketData::Event { event, mut args },
+            ..
+        }) = decoded
+        else {
+            panic!("not an event")
+        };
+        assert_eq!(event, "binary-data");
+        let typed: BinaryData = from_value(args.remove(0)).unwrap();
+        assert_eq!(typed, binary_data());
+    }
 
     #[test]
     fn protocol_versions() {
         assert_eq!(ProtocolVersion::default(), ProtocolVersion::V5);
-        assert_eq!(ProtocolVersion::from_engine_revision(3), Some(ProtocolVersion::V4));
-        assert_eq!(ProtocolVersion::from_engine_revision(4), Some(ProtocolVersion::V5));
+        assert_eq!(
+            ProtocolVersion::from_engine_revision(3),
+            Some(ProtocolVersion::V4)
+        );
+        assert_eq!(
+            ProtocolVersion::from_engine_revision(4),
+            Some(ProtocolVersion::V5)
+        );
         assert_eq!(ProtocolVersion::from_engine_revision(5), None);
     }
 
@@ -134,7 +212,14 @@ mod tests {
         for name in RESERVED_EVENTS {
             assert!(is_reserved_event(name));
         }
-        for name in ["", "connection", "new_namespace", "message", "CONNECT", "disconnect "] {
+        for name in [
+            "",
+            "connection",
+            "new_namespace",
+            "message",
+            "CONNECT",
+            "disconnect ",
+        ] {
             assert!(!is_reserved_event(name), "{name}");
         }
     }

@@ -214,9 +214,7 @@ impl Packet {
                 PacketType::BinaryEvent
             }
             PacketData::Event { .. } => PacketType::Event,
-            PacketData::Ack { args } if args.iter().any(Value::has_binary) => {
-                PacketType::BinaryAck
-            }
+            PacketData::Ack { args } if args.iter().any(Value::has_binary) => PacketType::BinaryAck,
             PacketData::Ack { .. } => PacketType::Ack,
             PacketData::ConnectError(_) => PacketType::ConnectError,
         }
@@ -274,9 +272,18 @@ mod tests {
     #[test]
     fn derived_types_and_accessors() {
         let bin = Value::Binary(Bytes::from_static(b"x"));
-        assert_eq!(Packet::connect("/", None).packet_type(), PacketType::Connect);
-        assert_eq!(Packet::disconnect("/").packet_type(), PacketType::Disconnect);
-        assert_eq!(Packet::event("/", "e", vec![]).packet_type(), PacketType::Event);
+        assert_eq!(
+            Packet::connect("/", None).packet_type(),
+            PacketType::Connect
+        );
+        assert_eq!(
+            Packet::disconnect("/").packet_type(),
+            PacketType::Disconnect
+        );
+        assert_eq!(
+            Packet::event("/", "e", vec![]).packet_type(),
+            PacketType::Event
+        );
         let nested = Value::Array(vec![Value::object([("k", bin.clone())])]);
         let e = Packet::event("/", "e", vec![Value::Null, nested]);
         assert_eq!(e.packet_type(), PacketType::BinaryEvent);
@@ -297,7 +304,9 @@ mod tests {
     #[test]
     fn connect_error_message_shapes() {
         assert_eq!(
-            Packet::connect_error_message("/nope", "Invalid namespace", None).encode().text,
+            Packet::connect_error_message("/nope", "Invalid namespace", None)
+                .encode()
+                .text,
             r#"4/nope,{"message":"Invalid namespace"}"#
         );
         let data = Value::object([("reason", "x")]);

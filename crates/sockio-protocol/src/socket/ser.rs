@@ -159,7 +159,9 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::from(v))
     }
     fn serialize_u128(self, v: u128) -> Result<Value, ValueError> {
-        u64::try_from(v).map(Value::from).map_err(|_| out_of_range())
+        u64::try_from(v)
+            .map(Value::from)
+            .map_err(|_| out_of_range())
     }
     fn serialize_f32(self, v: f32) -> Result<Value, ValueError> {
         Ok(Value::from(v))
@@ -213,7 +215,9 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::Object(vec![(variant.to_owned(), to_value(value)?)]))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SerializeArray, ValueError> {
-        Ok(SerializeArray(Vec::with_capacity(len.unwrap_or(0).min(4096))))
+        Ok(SerializeArray(Vec::with_capacity(
+            len.unwrap_or(0).min(4096),
+        )))
     }
     fn serialize_tuple(self, len: usize) -> Result<SerializeArray, ValueError> {
         self.serialize_seq(Some(len))
@@ -243,7 +247,11 @@ impl ser::Serializer for ValueSerializer {
             key: None,
         })
     }
-    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<SerializeObject, ValueError> {
+    fn serialize_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<SerializeObject, ValueError> {
         self.serialize_map(Some(len))
     }
     fn serialize_struct_variant(
@@ -642,7 +650,10 @@ mod tests {
     fn value_serializes_into_other_formats() {
         let v = Value::object([
             ("b", Value::Binary(Bytes::from_static(&[1, 2]))),
-            ("a", Value::Array(vec![Value::Null, Value::from(1.5), Value::from(-1)])),
+            (
+                "a",
+                Value::Array(vec![Value::Null, Value::from(1.5), Value::from(-1)]),
+            ),
         ]);
         // serde_json has no binary type: bytes become an array of numbers.
         assert_eq!(
@@ -660,7 +671,10 @@ mod tests {
         assert!(to_value(&m).is_err());
         assert!(to_value(&u128::MAX).is_err());
         assert!(to_value(&i128::MIN).is_err());
-        assert_eq!(to_value(&(u64::MAX as u128)).unwrap(), Value::from(u64::MAX));
+        assert_eq!(
+            to_value(&(u64::MAX as u128)).unwrap(),
+            Value::from(u64::MAX)
+        );
         let bool_keys = BTreeMap::from([(true, 1)]);
         assert_eq!(to_value(&bool_keys).unwrap().to_json(), r#"{"true":1}"#);
         let e = to_value(&m).unwrap_err();

@@ -21,6 +21,10 @@ use super::json::{self, BinaryMode, JsonError};
 /// decoded from the wire never hold duplicate keys (the last occurrence wins, as in
 /// `JSON.parse`); values built by hand may, and the accessors then see the last one.
 ///
+/// Numbers follow JavaScript, which has a single number type: an integral value is held
+/// as an integer whether it was written `2`, `2.0` or `2e0` (see [`Value::from_f64`]),
+/// and numbers are written back as `JSON.stringify` writes them.
+///
 /// Use [`to_value`](super::to_value) and [`from_value`](super::from_value) to convert from
 /// and to typed Rust data; binary fields (`bytes::Bytes`, `serde_bytes`) become
 /// [`Value::Binary`].
@@ -130,8 +134,9 @@ impl Value {
         let n = self.as_number()?;
         n.as_i64().or_else(|| {
             let f = n.as_f64()?;
-            (f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f))
-                .then_some(f as i64)
+            (f.fract() == 0.0
+                && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f))
+            .then_some(f as i64)
         })
     }
 
@@ -577,8 +582,14 @@ mod tests {
         assert_eq!(Value::from(f64::NAN), Value::Null);
         assert_eq!(Value::from(f32::INFINITY), Value::Null);
         assert_eq!(Value::from(0.1f32).to_json(), "0.1");
-        assert_eq!(Value::from(vec![1u8, 2]), Value::Binary(Bytes::from_static(&[1, 2])));
-        assert_eq!(Value::from(&b"\x01"[..]), Value::Binary(Bytes::from_static(&[1])));
+        assert_eq!(
+            Value::from(vec![1u8, 2]),
+            Value::Binary(Bytes::from_static(&[1, 2]))
+        );
+        assert_eq!(
+            Value::from(&b"\x01"[..]),
+            Value::Binary(Bytes::from_static(&[1]))
+        );
         assert_eq!(Value::from(None::<i32>), Value::Null);
         assert_eq!(Value::from(Some("x")), "x");
         assert_eq!(Value::from('c'), "c");
@@ -588,20 +599,34 @@ mod tests {
         let obj: Value = vec![("a", 1), ("b", 2)].into_iter().collect();
         assert_eq!(obj.to_json(), r#"{"a":1,"b":2}"#);
         let sj: serde_json::Value = serde_json::json!({"a":[true,null,"s",1.5,{"b":-2}]});
-        assert_eq!(Value::from(sj).to_json(), r#"{"a":[true,null,"s",1.5,{"b":-2}]}"#);
-        assert!(Value::from(-1) == -1i64);
-        assert!(Value::from(1u8) == 1u64);
-        assert!(Value::from(true) == true);
-        assert!(Value::from(0.5) == 0.5);
-        assert!(Value::from("s") == *"s");
-        assert!(Value::from("s") == "s".to_string());
+        assert_eq!(
+            Value::from(sj).to_json(),
+            r#"{"a":[true,null,"s",1.5,{"b":-2}]}"#
+        );
+        let (neg, small, yes, half, s) = (
+            Value::from(-1),
+            Value::from(1u8),
+            Value::from(true),
+            Value::from(0.5),
+            Value::from("s"),
+        );
+        assert!(neg == -1i64);
+        assert!(small == 1u64);
+        assert!(yes == true);
+        assert!(half == 0.5);
+        assert!(s == *"s");
+        let owned = String::from("s");
+        assert!(s == owned);
     }
 
     #[test]
     fn has_binary_finds_nested() {
         let v = Value::object([(
             "a",
-            Value::Array(vec![Value::Null, Value::object([("b", Bytes::from_static(b"x"))])]),
+            Value::Array(vec![
+                Value::Null,
+                Value::object([("b", Bytes::from_static(b"x"))]),
+            ]),
         )]);
         assert!(v.has_binary());
         assert_eq!(

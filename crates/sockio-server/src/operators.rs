@@ -1,0 +1,246 @@
+//! [`BroadcastOperator`]: selects sockets of a namespace (rooms, exceptions, flags) and
+//! acts on all of them — emit, emit with acknowledgements, join, leave, disconnect, fetch.
+
+use std::future::Future;
+use std::time::Duration;
+
+use sockio_protocol::socket::{is_reserved_event, Packet, ProtocolVersion, Value};
+use tokio::sync::mpsc;
+
+use crate::adapter::BroadcastOptions;
+use crate::error::{BroadcastAckError, EmitError};
+use crate::event::IntoArgs;
+use crate::ids::{IntoRooms, Room};
+use crate::namespace::Namespace;
+use crate::socket::{frames, Socket};
+
+/// A selection of sockets of one namespace and flags for what is sent to them.
+/// Built by `to` / `in_` / `except` / `local` / `volatile` / `timeout` on the server,
+/// a namespace or a socket; each call narrows or flags, then one action runs.
+///
+/// ```no_run
+/// # fn f(io: sockio_server::SocketIo) {
+/// // Everyone in "game-1" or "game-2" but the spectators, on this server only.
+/// let _ = io.to(["game-1", "game-2"]).except("spectators").local().emit("tick", 42);
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct BroadcastOperator {
+    ns: Namespace,
+    opts: BroadcastOptions,
+    timeout: Option<Duration>,
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(ns: Namespace) -> Self {
+        Self {
+            ns,
+            opts: BroadcastOptions::default(),
+            timeout: None,
+        }
+    }
+
+    /// Targets the sockets in `rooms` too (union with rooms already targeted).
+    pub fn to(mut self, rooms: impl IntoRooms) -> Self {
+        for r in rooms.into_rooms() {
+            if !self.opts.rooms.contains(&r) {
+                self.opts.rooms.push(r);
+            }
+        }
+        self
+    }
+
+    /// Same as [`BroadcastOperator::to`].
+    pub fn in_(self, rooms: impl IntoRooms) -> Self {
+        self.to(rooms)
+    }
+
+    /// Leaves out the sockets in `rooms` (a socket id leaves out that socket).
+    pub fn except(mut self, rooms: impl IntoRooms) -> Self {
+        for r in rooms.into_rooms() {
+            if !self.opts.except.contains(&r) {
+                self.opts.except.push(r);
+            }
+        }
+        self
+    }
+
+    /// Only this server's sockets (no effect with the in-memory adapter).
+    pub fn local(mut self) -> Self {
+        self.opts.local = true;
+        self
+    }
+
+    /// Drops the packet for sockets whose transport cannot write right now.
+    pub fn volatile(mut self) -> Self {
+        self.opts.volatile = true;
+        self
+    }
+
+    /// Accepted for compatibility: compression is decided by the transport.
+    pub fn compress(self, _compress: bool) -> Self {
+        self
+    }
+
+    /// How long [`BroadcastOperator::emit_with_ack`] waits for the answers.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The options of this selection.
+    pub fn options(&self) -> &BroadcastOptions {
+        &self.opts
+    }
+
+    /// The selected sockets of this server.
+    pub fn sockets(&self) -> Vec<Socket> {
+        let mut all = self.ns.socket_ids().into_iter();
+        self.ns
+            .adapter()
+            .select(&self.opts, &mut all)
+            .into_iter()
+            .filter_map(|id| self.ns.socket(&id))
+            .collect()
+    }
+
+    /// The selected sockets (of every server, with a cluster adapter).
+    pub fn fetch_sockets(&self) -> impl Future<Output = Vec<Socket>> + Send + 'static {
+        let sockets = self.sockets();
+        async move { sockets }
+    }
+
+    fn event_packet(&self, event: &str, args: impl IntoArgs) -> Result<Packet, EmitError> {
+        if is_reserved_event(event) {
+            return Err(EmitError::ReservedEvent(event.to_owned()));
+        }
+        Ok(Packet::event(self.ns.name(), event, args.into_args()?))
+    }
+
+    fn deliver(&self, targets: &[Socket], packet: &Packet) {
+        // EVENT and ACK packets encode the same in protocols v4 and v5: encode once and
+        // share the bytes with every recipient.
+        let frames = frames(packet, ProtocolVersion::V5);
+        let (event, args) = match &packet.data {
+            sockio_protocol::socket::PacketData::Event { event, args } => {
+                (event.as_str(), &args[..])
+            }
+            _ => ("", &[][..]),
+        };
+        for s in targets {
+            if self.opts.volatile && !s.is_writable() {
+                continue;
+            }
+            if s.has_outgoing_listeners() {
+                s.notify_outgoing(event, args);
+            }
+            let _ = s.send_frames(&frames);
+        }
+    }
+
+    /// Emits `event` with `args` to every selected socket.
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        let packet = self.event_packet(event, args)?;
+        self.deliver(&self.sockets(), &packet);
+        Ok(())
+    }
+
+    /// Emits with an acknowledgement id to every selected socket and collects the first
+    /// argument of each answer. Completes when every socket answered; with a
+    /// [`timeout`](BroadcastOperator::timeout), fails at the deadline with the answers
+    /// that came. A socket that disconnects first counts as not answering.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> impl Future<Output = Result<Vec<Value>, BroadcastAckError>> + Send + 'static {
+        let prepared = self.event_packet(event, args);
+        let targets = self.sockets();
+        let ns = self.ns.clone();
+        let timeout = self.timeout;
+        let this = self.clone();
+        async move {
+            let Ok(packet) = prepared else {
+                return Err(BroadcastAckError {
+                    responses: Vec::new(),
+                });
+            };
+            let id = ns.next_ack_id();
+            let packet = packet.with_id(id);
+            let (tx, mut rx) = mpsc::unbounded_channel::<Option<Value>>();
+            for s in &targets {
+                let tx = tx.clone();
+                s.register_ack(
+                    id,
+                    Box::new(move |answer| {
+                        let first = answer
+                            .ok()
+                            .map(|args| args.into_iter().next().unwrap_or(Value::Null));
+                        let _ = tx.send(first);
+                    }),
+                );
+            }
+            drop(tx);
+            this.deliver(&targets, &packet);
+            let expected = targets.len();
+            let mut responses = Vec::with_capacity(expected);
+            let mut complete = true;
+            let collect = async {
+                let mut seen = 0;
+                while seen < expected {
+                    match rx.recv().await {
+                        Some(Some(v)) => {
+                            seen += 1;
+                            responses.push(v);
+                        }
+                        Some(None) => {
+                            seen += 1;
+                            complete = false;
+                        }
+                        None => break,
+                    }
+                }
+            };
+            let in_time = match timeout {
+                Some(t) => tokio::time::timeout(t, collect).await.is_ok(),
+                None => {
+                    collect.await;
+                    true
+                }
+            };
+            if !in_time {
+                for s in &targets {
+                    s.cancel_ack(id);
+                }
+            }
+            if in_time && complete {
+                Ok(responses)
+            } else {
+                Err(BroadcastAckError { responses })
+            }
+        }
+    }
+
+    /// Makes every selected socket join `rooms`.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        let rooms: Vec<Room> = rooms.into_rooms();
+        for s in self.sockets() {
+            s.join(rooms.clone());
+        }
+    }
+
+    /// Makes every selected socket leave `rooms`.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        let rooms: Vec<Room> = rooms.into_rooms();
+        for s in self.sockets() {
+            s.leave(rooms.clone());
+        }
+    }
+
+    /// Disconnects every selected socket (see [`Socket::disconnect`]).
+    pub fn disconnect_sockets(&self, close: bool) {
+        for s in self.sockets() {
+            s.disconnect(close);
+        }
+    }
+}
