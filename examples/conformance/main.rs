@@ -362,9 +362,9 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
                             .map(|args| Value::Array(args.clone()))
                             .collect()
                     })
-                    .unwrap_or_default()
+                    .unwrap_or(Value::Array(Vec::new()))
             })
-            .unwrap_or_default();
+            .unwrap_or(Value::Array(Vec::new()));
         let _ = ev.ack(log);
     });
     socket.on("server-side-emit-with-ack", |s, mut ev| {

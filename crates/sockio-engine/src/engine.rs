@@ -85,13 +85,6 @@ impl<D> Sessions<D> {
             })
             .collect()
     }
-
-    pub(crate) fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
-            .sum()
-    }
 }
 
 pub(crate) struct Shared<D> {
@@ -140,12 +133,18 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
 
     /// Every open session.
     pub fn sockets(&self) -> Vec<Socket<D>> {
-        self.shared.sessions.all().into_iter().map(Socket).collect()
+        self.shared
+            .sessions
+            .all()
+            .into_iter()
+            .filter(|s| !s.is_closed())
+            .map(Socket)
+            .collect()
     }
 
     /// How many sessions are open.
     pub fn session_count(&self) -> usize {
-        self.shared.sessions.len()
+        self.sockets().len()
     }
 
     /// Closes every session with `reason`.

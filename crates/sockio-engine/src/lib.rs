@@ -47,7 +47,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-pub use config::{EngineConfig, EngineConfigBuilder};
+pub use config::{Cookie, EngineConfig, EngineConfigBuilder, Transports};
 pub use engine::{Engine, Handler};
 pub use error::{CloseReason, RequestError, SendError};
 pub use handshake::{Handshake, RemoteAddr};

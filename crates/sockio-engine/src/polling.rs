@@ -152,11 +152,12 @@ pub(crate) async fn poll<D: Send + Sync + 'static>(
                 } else {
                     st.take(max)
                 };
-                if st.closed.is_some() && !st.has_queued() {
+                if st.closed.is_some() && batch.is_empty() {
                     batch.push(match st.final_packet {
                         FinalPacket::Close => EncodedPacket::text("1"),
                         FinalPacket::Noop => EncodedPacket::text("6"),
                     });
+                    session.shared.sessions.remove(&session.sid);
                 } else if batch.is_empty() {
                     batch.push(EncodedPacket::text("6"));
                 }
@@ -236,6 +237,9 @@ where
             return empty(StatusCode::BAD_REQUEST);
         }
     };
+    if session.is_closed() {
+        return ok_response();
+    }
     let packets: Box<dyn Iterator<Item = Result<Packet, DecodeError>> + Send> =
         match (&session.polling_format, binary) {
             (PollingFormat::V4, _) => Box::new(payload::decode_v4(body)),
@@ -259,6 +263,11 @@ where
             }
         }
     }
+    ok_response()
+}
+
+/// The answer to a data request: `200 ok`.
+fn ok_response() -> Response<Full<Bytes>> {
     let mut res = Response::new(Full::new(Bytes::from_static(b"ok")));
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));

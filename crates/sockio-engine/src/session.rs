@@ -77,6 +77,9 @@ pub(crate) enum FinalPacket {
     Noop,
 }
 
+/// How long a closed polling session with packets still queued waits for its last GET.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(crate) struct State {
     pub(crate) transport: TransportKind,
     pub(crate) upgrade: Upgrade,
@@ -199,15 +202,34 @@ impl<D: Send + Sync + 'static> Session<D> {
 
     /// Closes the session once: removes it, wakes its writers and task, tells the handler.
     pub(crate) fn close(self: &Arc<Self>, reason: CloseReason, final_packet: FinalPacket) {
-        {
+        let draining = {
             let mut st = self.lock();
             if st.closed.is_some() {
                 return;
             }
             st.closed = Some(reason);
             st.final_packet = final_packet;
+            if reason != CloseReason::ForcedClose {
+                // Errors, timeouts and shutdown discard what was queued (engine.io does);
+                // only a plain server-side close delivers it first.
+                st.queue.clear();
+                st.queued_bytes = 0;
+            }
+            reason == CloseReason::ForcedClose && st.transport == TransportKind::Polling
+        };
+        if draining {
+            // As engine.io: a server-side close on polling delivers what is queued, then
+            // the close packet in a response of its own (JS clients handle a close packet
+            // before the messages that came with it) — to the pending GET or the next
+            // one — so the session stays reachable until then, or the close timeout.
+            let session = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(CLOSE_TIMEOUT).await;
+                session.shared.sessions.remove(&session.sid);
+            });
+        } else {
+            self.shared.sessions.remove(&self.sid);
         }
-        self.shared.sessions.remove(&self.sid);
         self.out_notify.notify_waiters();
         self.task_notify.notify_one();
         tracing::debug!(sid = %self.sid, %reason, "session closed");

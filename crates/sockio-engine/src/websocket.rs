@@ -111,6 +111,15 @@ async fn close_too_big(ws: &mut WsStream) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
 }
 
+/// Closes a WebSocket the way Node's `ws` does: a close frame, then the client's answer is
+/// awaited (bounded) before the TCP connection goes. Dropping the socket while the client
+/// still sends would reset the connection and the client could lose the last frames.
+async fn close_gracefully(ws: &mut WsStream) {
+    let _ = ws.close(None).await;
+    let drain = async { while let Some(Ok(_)) = ws.next().await {} };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
+}
+
 /// The one task of a session: heartbeat while polling, then the WebSocket once there is one.
 pub(crate) async fn run_session<D: Send + Sync + 'static>(
     session: Arc<Session<D>>,
@@ -174,7 +183,7 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
             }
         }
         if closed.is_some() {
-            let _ = ws.close(None).await;
+            close_gracefully(&mut ws).await;
             return;
         }
         let deadline = session.heartbeat_deadline();
@@ -261,7 +270,7 @@ pub(crate) async fn probe<D: Send + Sync + 'static>(
                 }
             };
             if let Some(mut ws) = refused {
-                let _ = ws.close(None).await;
+                close_gracefully(&mut ws).await;
                 return;
             }
             tracing::debug!(sid = %session.sid, "upgraded to websocket");
@@ -281,7 +290,7 @@ pub(crate) async fn probe<D: Send + Sync + 'static>(
             if too_big {
                 close_too_big(&mut ws).await;
             } else {
-                let _ = ws.close(None).await;
+                close_gracefully(&mut ws).await;
             }
         }
     }

@@ -1,0 +1,248 @@
+//! Engine.IO options the conformance server does not use, checked over raw HTTP against
+//! an in-process engine: `allow_request`, the session cookie, header hooks, the initial
+//! packet, transports, upgrades, EIO=3 refusal, CORS policies.
+
+use std::time::Duration;
+
+use sockio::engine::cors::{AllowOrigin, Cors};
+use sockio::engine::{Cookie, Engine, EngineConfig, Handler, Message, Socket};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+struct Echo;
+
+impl Handler<()> for Echo {
+    fn on_message(&self, socket: &Socket<()>, message: Message) {
+        let _ = socket.send(message);
+    }
+}
+
+async fn start(config: EngineConfig) -> (u16, Engine<()>) {
+    let engine = Engine::new(config, Echo);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let service = engine.service();
+    tokio::spawn(sockio::engine::serve(listener, service));
+    (port, engine)
+}
+
+/// A response read off the wire: status, lower-cased headers, body.
+struct Raw {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+async fn request(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> Raw {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("Content-Length: 0\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf))
+        .await
+        .expect("response in time")
+        .unwrap();
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Raw {
+        status,
+        headers,
+        body: buf[split + 4..].to_vec(),
+    }
+}
+
+fn open_sid(body: &str) -> String {
+    let start = body.find("\"sid\":\"").unwrap() + 7;
+    body[start..start + 20].to_owned()
+}
+
+#[tokio::test]
+async fn allow_request_refuses_with_403_and_its_message() {
+    let config = EngineConfig::builder()
+        .allow_request(|req| {
+            if req.headers().contains_key("x-token") {
+                Ok(())
+            } else {
+                Err("no token".into())
+            }
+        })
+        .build();
+    let (port, _) = start(config).await;
+    let res = request(port, "GET", "/engine.io/?EIO=4&transport=polling", &[]).await;
+    assert_eq!(res.status, 403);
+    assert_eq!(res.header("content-type"), Some("application/json"));
+    assert_eq!(res.text(), r#"{"code":4,"message":"no token"}"#);
+    let ok = request(
+        port,
+        "GET",
+        "/engine.io/?EIO=4&transport=polling",
+        &[("X-Token", "1")],
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    assert!(ok.text().starts_with("0{\"sid\":"));
+}
+
+#[tokio::test]
+async fn cookie_and_header_hooks_on_the_handshake_only() {
+    let config = EngineConfig::builder()
+        .cookie(Cookie::default())
+        .initial_headers(|h, _| {
+            h.insert("x-initial", "1".parse().unwrap());
+        })
+        .headers(|h, _| {
+            h.insert("x-every", "1".parse().unwrap());
+        })
+        .initial_packet("hello")
+        .build();
+    let (port, _) = start(config).await;
+    let hs = request(port, "GET", "/engine.io/?EIO=4&transport=polling", &[]).await;
+    let sid = open_sid(&hs.text());
+    assert_eq!(
+        hs.header("set-cookie"),
+        Some(format!("io={sid}; Path=/; HttpOnly; SameSite=Lax").as_str())
+    );
+    assert_eq!(hs.header("x-initial"), Some("1"));
+    assert_eq!(hs.header("x-every"), Some("1"));
+    let poll = request(
+        port,
+        "GET",
+        &format!("/engine.io/?EIO=4&transport=polling&sid={sid}"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        poll.text(),
+        "4hello",
+        "the initial packet follows the open packet"
+    );
+    assert_eq!(poll.header("set-cookie"), None);
+    assert_eq!(poll.header("x-initial"), None);
+    assert_eq!(poll.header("x-every"), Some("1"));
+}
+
+#[tokio::test]
+async fn websocket_only_server_refuses_polling_and_offers_no_upgrade() {
+    let (port, _) = start(EngineConfig::builder().transports(false, true).build()).await;
+    let res = request(port, "GET", "/engine.io/?EIO=4&transport=polling", &[]).await;
+    assert_eq!(res.status, 400);
+    assert_eq!(res.text(), r#"{"code":0,"message":"Transport unknown"}"#);
+}
+
+#[tokio::test]
+async fn upgrades_can_be_disabled() {
+    let (port, _) = start(EngineConfig::builder().allow_upgrades(false).build()).await;
+    let hs = request(port, "GET", "/engine.io/?EIO=4&transport=polling", &[]).await;
+    assert!(hs.text().contains("\"upgrades\":[]"), "{}", hs.text());
+}
+
+#[tokio::test]
+async fn eio3_refused_unless_allowed() {
+    let (port, _) = start(EngineConfig::default()).await;
+    let res = request(port, "GET", "/engine.io/?EIO=3&transport=polling", &[]).await;
+    assert_eq!(res.status, 400);
+    assert_eq!(
+        res.text(),
+        r#"{"code":5,"message":"Unsupported protocol version"}"#
+    );
+}
+
+#[tokio::test]
+async fn cors_exact_origin_with_credentials_and_preflight() {
+    let cors = Cors::new(AllowOrigin::Exact("http://app.example".into())).credentials(true);
+    let (port, _) = start(EngineConfig::builder().cors(cors).build()).await;
+    let res = request(
+        port,
+        "GET",
+        "/engine.io/?EIO=4&transport=polling",
+        &[("Origin", "http://other.example")],
+    )
+    .await;
+    assert_eq!(
+        res.header("access-control-allow-origin"),
+        Some("http://app.example")
+    );
+    assert_eq!(res.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(res.header("vary"), Some("Origin"));
+    let pre = request(
+        port,
+        "OPTIONS",
+        "/engine.io/?EIO=4&transport=polling",
+        &[
+            ("Origin", "http://app.example"),
+            ("Access-Control-Request-Headers", "x-a"),
+        ],
+    )
+    .await;
+    assert_eq!(pre.status, 204);
+    assert_eq!(pre.header("access-control-allow-headers"), Some("x-a"));
+    assert_eq!(
+        pre.header("access-control-allow-methods"),
+        Some("GET,HEAD,PUT,PATCH,POST,DELETE")
+    );
+}
+
+#[tokio::test]
+async fn no_cors_headers_without_a_policy() {
+    let (port, _) = start(EngineConfig::default()).await;
+    let res = request(
+        port,
+        "GET",
+        "/engine.io/?EIO=4&transport=polling",
+        &[("Origin", "http://a.example")],
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("access-control-allow-origin"), None);
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_closed_by_the_server() {
+    let (port, engine) = start(EngineConfig::default()).await;
+    let hs = request(port, "GET", "/engine.io/?EIO=4&transport=polling", &[]).await;
+    let sid = open_sid(&hs.text());
+    assert_eq!(engine.session_count(), 1);
+    let socket = engine.sockets().pop().unwrap();
+    assert_eq!(socket.sid().as_str(), sid);
+    assert_eq!(socket.handshake().query_param("EIO").as_deref(), Some("4"));
+    assert!(socket.handshake().remote_addr.is_some());
+    socket.close();
+    assert_eq!(engine.session_count(), 0);
+    // As engine.io: the close packet goes to the next poll, then the session is gone.
+    let poll = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+    assert_eq!(request(port, "GET", &poll, &[]).await.text(), "1");
+    let res = request(port, "GET", &poll, &[]).await;
+    assert_eq!(res.text(), r#"{"code":1,"message":"Session ID unknown"}"#);
+}
