@@ -29,14 +29,21 @@ impl Handler<()> for Echo {
     }
 }
 
+/// A socket of a namespace: (namespace, socket id).
+type SocketKey = (String, String);
+
+/// How sockets left, for `last-disconnect-reason`: (reason, rooms) by socket, and the
+/// order they came in, to forget the oldest.
+#[derive(Default)]
+struct Disconnects {
+    by_socket: HashMap<SocketKey, (String, Vec<String>)>,
+    order: VecDeque<SocketKey>,
+}
+
 /// What the conformance handlers remember across sockets.
 #[derive(Default)]
 struct Memory {
-    /// Last disconnections, by (namespace, socket id): (reason, rooms).
-    disconnects: Mutex<(
-        HashMap<(String, String), (String, Vec<String>)>,
-        VecDeque<(String, String)>,
-    )>,
+    disconnects: Mutex<Disconnects>,
     /// Server-side `cluster-note` events received, by namespace.
     notes: Mutex<HashMap<String, Vec<Vec<Value>>>>,
 }
@@ -272,7 +279,7 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
             .disconnects
             .lock()
             .ok()
-            .and_then(|d| d.0.get(&key).cloned());
+            .and_then(|d| d.by_socket.get(&key).cloned());
         let reply = match found {
             Some((reason, rooms)) => Value::Object(vec![
                 ("reason".into(), Value::from(reason)),
@@ -439,16 +446,16 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
             .unwrap_or_default();
         let key = (s.namespace_name().to_owned(), s.id().to_string());
         if let Ok(mut d) = mem.disconnects.lock() {
-            let (map, order) = &mut *d;
-            if map
+            let d = &mut *d;
+            if d.by_socket
                 .insert(key.clone(), (reason.as_str().to_owned(), rooms))
                 .is_none()
             {
-                order.push_back(key);
+                d.order.push_back(key);
             }
-            while order.len() > KEEP {
-                if let Some(old) = order.pop_front() {
-                    map.remove(&old);
+            while d.order.len() > KEEP {
+                if let Some(old) = d.order.pop_front() {
+                    d.by_socket.remove(&old);
                 }
             }
         }

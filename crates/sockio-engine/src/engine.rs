@@ -2,7 +2,7 @@
 //! [`Handler`].
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
 use sockio_protocol::engine::Message;
@@ -55,9 +55,7 @@ impl<D> Sessions<D> {
     }
 
     fn shard(&self, sid: &Sid) -> std::sync::MutexGuard<'_, HashMap<Sid, Arc<Session<D>>>> {
-        let mut h = self.hasher.build_hasher();
-        sid.hash(&mut h);
-        let i = (h.finish() as usize) % SHARDS;
+        let i = (self.hasher.hash_one(sid) as usize) % SHARDS;
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 

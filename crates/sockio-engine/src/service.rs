@@ -396,19 +396,16 @@ where
     res
 }
 
-/// The 101 answer to a WebSocket upgrade request, or a plain 400 when it is malformed.
-fn switching_protocols<B>(
-    req: &Request<B>,
-) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
+/// The 101 answer to a WebSocket upgrade request, or the refusal of a malformed one.
+fn switching_protocols<B>(req: &Request<B>) -> Result<Response<Full<Bytes>>, RequestError> {
     let key = req.headers().get(header::SEC_WEBSOCKET_KEY);
     let version_ok = req
         .headers()
         .get(header::SEC_WEBSOCKET_VERSION)
         .is_some_and(|v| v.as_bytes() == b"13");
     let Some(key) = key.filter(|_| version_ok) else {
-        return Err(error_response(
-            &RequestError::BadRequest(BadRequestContext::TransportHandshakeError),
-            true,
+        return Err(RequestError::BadRequest(
+            BadRequestContext::TransportHandshakeError,
         ));
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
@@ -434,7 +431,7 @@ where
 {
     let mut res = match switching_protocols(req) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return error_response(&e, true),
     };
     if let Some(hook) = &shared.config.initial_headers {
         hook(res.headers_mut(), &bare_request(req));
@@ -481,7 +478,7 @@ where
 {
     let res = match switching_protocols(req) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return error_response(&e, true),
     };
     session.lock().upgrade = Upgrade::Probing;
     let on_upgrade = hyper::upgrade::on(&mut *req);
