@@ -13,3 +13,8 @@
 pub use sockio_engine as engine;
 pub use sockio_protocol as protocol;
 pub use sockio_server as server;
+
+// The README's examples are compiled as doctests, so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -86,6 +86,8 @@ impl<D> Sessions<D> {
 }
 
 pub(crate) struct Shared<D> {
+    /// Sessions closed because their outgoing queue passed its bound.
+    pub(crate) slow_client_closes: std::sync::atomic::AtomicU64,
     pub(crate) config: EngineConfig,
     pub(crate) handler: Arc<dyn Handler<D>>,
     pub(crate) sessions: Sessions<D>,
@@ -112,6 +114,7 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
     pub fn new(config: EngineConfig, handler: impl Handler<D>) -> Self {
         Self {
             shared: Arc::new(Shared {
+                slow_client_closes: Default::default(),
                 config,
                 handler: Arc::new(handler),
                 sessions: Sessions::new(),
@@ -143,6 +146,14 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
     /// How many sessions are open.
     pub fn session_count(&self) -> usize {
         self.sockets().len()
+    }
+
+    /// How many sessions were closed as slow clients (their outgoing queue passed
+    /// `max_buffered_bytes`) since the engine started.
+    pub fn slow_client_closes(&self) -> u64 {
+        self.shared
+            .slow_client_closes
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Closes every session with `reason`.

@@ -93,6 +93,8 @@ pub(crate) struct State {
     /// Whether binary goes over the WebSocket as `b4<base64>` text (v3 `b64=1`; decided
     /// by the WebSocket request's own query, as engine.io does per transport).
     pub(crate) ws_base64: bool,
+    /// A WebSocket write is in progress (volatile packets are dropped meanwhile).
+    pub(crate) ws_writing: bool,
     /// The WebSocket an upgrade hands to the session task.
     pub(crate) handoff: Option<WsStream>,
 }
@@ -152,6 +154,7 @@ impl<D: Send + Sync + 'static> Session<D> {
                 closed: None,
                 final_packet: FinalPacket::Close,
                 ws_base64: false,
+                ws_writing: false,
                 heartbeat,
                 handoff: None,
             }),
@@ -188,6 +191,9 @@ impl<D: Send + Sync + 'static> Session<D> {
                 let len = packet.len();
                 if st.queued_bytes + len > limit {
                     drop(st);
+                    self.shared
+                        .slow_client_closes
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(sid = %self.sid, limit, "outgoing queue full: closing slow client");
                     self.close(CloseReason::SlowClient, FinalPacket::Close);
                     return Err(SendError::QueueFull);
@@ -380,11 +386,16 @@ impl<D: Send + Sync + 'static> Socket<D> {
         self.0.enqueue_all(packets)
     }
 
-    /// Whether a packet sent now would go out at once: a WebSocket, or a polling session
-    /// with a GET waiting. Volatile packets are dropped otherwise.
+    /// Whether a packet sent now would go out at once: a WebSocket not in the middle of
+    /// a write, or a polling session with a GET waiting. Volatile packets are dropped
+    /// otherwise.
     pub fn is_writable(&self) -> bool {
         let st = self.0.lock();
-        st.closed.is_none() && (st.transport == TransportKind::WebSocket || st.get_pending)
+        st.closed.is_none()
+            && match st.transport {
+                TransportKind::WebSocket => !st.ws_writing,
+                TransportKind::Polling => st.get_pending,
+            }
     }
 
     /// Whether the session is closed.

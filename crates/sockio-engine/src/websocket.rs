@@ -170,14 +170,28 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
             (st.take(usize::MAX), st.closed)
         };
         if !batch.is_empty() {
-            let mut failed = false;
-            for p in batch {
-                if ws.feed(to_ws_message(p, version, base64)).await.is_err() {
-                    failed = true;
-                    break;
+            session.lock().ws_writing = true;
+            let write = async {
+                for p in batch {
+                    ws.feed(to_ws_message(p, version, base64)).await?;
                 }
-            }
-            if failed || ws.flush().await.is_err() {
+                ws.flush().await
+            };
+            tokio::pin!(write);
+            let written = loop {
+                tokio::select! {
+                    r = &mut write => break r.is_ok(),
+                    // A client too slow to take what is queued is dropped at once; any
+                    // other close lets the write finish first.
+                    _ = session.task_notify.notified() => {
+                        if session.lock().closed == Some(CloseReason::SlowClient) {
+                            return;
+                        }
+                    }
+                }
+            };
+            session.lock().ws_writing = false;
+            if !written {
                 session.close(CloseReason::TransportClose, FinalPacket::Close);
                 return;
             }
