@@ -22,6 +22,8 @@ pub struct Conn {
     connecting: Mutex<Vec<String>>,
     /// While an async connection runs, later packets wait here to keep their order.
     pending: Mutex<Option<VecDeque<Packet>>>,
+    /// The connect-timeout task, stopped once a namespace is joined.
+    connect_timer: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -100,15 +102,16 @@ impl Handler<Conn> for SocketIoHandler {
         config.max_attachments = server.config.max_attachments;
         *lock(&esock.data().decoder) = Some(Decoder::with_config(config));
         let timeout = server.config.connect_timeout;
-        let weak = esock.clone();
-        tokio::spawn(async move {
+        let conn = esock.clone();
+        let timer = tokio::spawn(async move {
             tokio::time::sleep(timeout).await;
-            let conn = weak.data();
-            if !weak.is_closed() && conn.is_idle() {
-                tracing::debug!(sid = %weak.sid(), "no namespace joined in time: closing");
-                conn.close_with(&weak, DisconnectReason::ForcedServerClose);
+            if !conn.is_closed() && conn.data().is_idle() {
+                tracing::debug!(sid = %conn.sid(), "no namespace joined in time: closing");
+                conn.data()
+                    .close_with(&conn, DisconnectReason::ForcedServerClose);
             }
         });
+        *lock(&esock.data().connect_timer) = Some(timer.abort_handle());
         if version == ProtocolVersion::V4 {
             // socket.io-client 2.x expects to be in `/` without asking.
             self.process(esock, Packet::connect("/", None));
@@ -257,10 +260,14 @@ impl SocketIoHandler {
             }
             let conn = esock.data();
             lock(&conn.connecting).retain(|n| n != &nsp);
-            if !esock.is_closed() {
-                match outcome {
-                    Ok(()) => finish_connect(&ns, socket, version),
-                    Err(e) => refuse(&esock, &nsp, e, version),
+            match outcome {
+                Ok(()) if !esock.is_closed() => finish_connect(&ns, socket, version),
+                Ok(()) => socket.discard(),
+                Err(e) => {
+                    socket.discard();
+                    if !esock.is_closed() {
+                        refuse(&esock, &nsp, e, version);
+                    }
                 }
             }
             handler.drain(&esock);
@@ -285,6 +292,9 @@ fn finish_connect(ns: &Namespace, socket: Socket, version: ProtocolVersion) {
     ns.add_socket(&socket);
     let conn = socket.0.conn.data();
     lock(&conn.sockets).push(socket.clone());
+    if let Some(timer) = lock(&conn.connect_timer).take() {
+        timer.abort();
+    }
     let reply = match version {
         ProtocolVersion::V5 => Packet::connect(
             ns.name(),

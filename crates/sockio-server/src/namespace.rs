@@ -30,6 +30,8 @@ pub(crate) struct NsInner {
     /// For a child of a dynamic namespace: the parent whose middlewares and connection
     /// listeners it shares.
     parent: Option<Namespace>,
+    /// For a dynamic namespace (a parent): its children, which its broadcasts reach.
+    children: Option<RwLock<Vec<Weak<NsInner>>>>,
     sockets: RwLock<HashMap<SocketId, Socket>>,
     adapter: Box<dyn Adapter>,
     middlewares: RwLock<Vec<Middleware>>,
@@ -79,10 +81,60 @@ impl Namespace {
         parent: Option<Namespace>,
         adapter: Box<dyn Adapter>,
     ) -> Self {
+        Self::build(name, server, parent, adapter, false)
+    }
+
+    /// The parent of dynamic namespaces: it has no sockets of its own, and what it
+    /// broadcasts reaches every child.
+    pub(crate) fn new_parent(
+        name: &str,
+        server: Weak<ServerInner>,
+        adapter: Box<dyn Adapter>,
+    ) -> Self {
+        Self::build(name, server, None, adapter, true)
+    }
+
+    /// A new child of this dynamic parent.
+    pub(crate) fn new_child(&self, name: &str, adapter: Box<dyn Adapter>) -> Self {
+        let child = Self::build(
+            name,
+            self.0.server.clone(),
+            Some(self.clone()),
+            adapter,
+            false,
+        );
+        if let Some(children) = &self.0.children {
+            let mut list = write(children);
+            list.retain(|c| c.strong_count() > 0);
+            list.push(Arc::downgrade(&child.0));
+        }
+        child
+    }
+
+    /// The namespaces an operation on this one acts on: itself, or a parent's children.
+    pub(crate) fn targets(&self) -> Vec<Namespace> {
+        match &self.0.children {
+            Some(children) => read(children)
+                .iter()
+                .filter_map(Weak::upgrade)
+                .map(Namespace)
+                .collect(),
+            None => vec![self.clone()],
+        }
+    }
+
+    fn build(
+        name: &str,
+        server: Weak<ServerInner>,
+        parent: Option<Namespace>,
+        adapter: Box<dyn Adapter>,
+        is_parent: bool,
+    ) -> Self {
         Self(Arc::new(NsInner {
             name: Arc::from(name),
             server,
             parent,
+            children: is_parent.then(RwLock::default),
             sockets: RwLock::default(),
             adapter,
             middlewares: RwLock::default(),

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use sockio_protocol::socket::{is_reserved_event, Packet, ProtocolVersion, Value};
+use sockio_protocol::socket::{is_reserved_event, Packet, PacketData, ProtocolVersion, Value};
 use tokio::sync::mpsc;
 
 use crate::adapter::BroadcastOptions;
@@ -95,12 +95,19 @@ impl BroadcastOperator {
 
     /// The selected sockets of this server.
     pub fn sockets(&self) -> Vec<Socket> {
-        let mut all = self.ns.socket_ids().into_iter();
         self.ns
-            .adapter()
+            .targets()
+            .iter()
+            .flat_map(|ns| self.select_in(ns))
+            .collect()
+    }
+
+    fn select_in(&self, ns: &Namespace) -> Vec<Socket> {
+        let mut all = ns.socket_ids().into_iter();
+        ns.adapter()
             .select(&self.opts, &mut all)
             .into_iter()
-            .filter_map(|id| self.ns.socket(&id))
+            .filter_map(|id| ns.socket(&id))
             .collect()
     }
 
@@ -110,11 +117,11 @@ impl BroadcastOperator {
         async move { sockets }
     }
 
-    fn event_packet(&self, event: &str, args: impl IntoArgs) -> Result<Packet, EmitError> {
+    fn check(event: &str) -> Result<(), EmitError> {
         if is_reserved_event(event) {
             return Err(EmitError::ReservedEvent(event.to_owned()));
         }
-        Ok(Packet::event(self.ns.name(), event, args.into_args()?))
+        Ok(())
     }
 
     fn deliver(&self, targets: &[Socket], packet: &Packet) {
@@ -122,9 +129,7 @@ impl BroadcastOperator {
         // share the bytes with every recipient.
         let frames = frames(packet, ProtocolVersion::V5);
         let (event, args) = match &packet.data {
-            sockio_protocol::socket::PacketData::Event { event, args } => {
-                (event.as_str(), &args[..])
-            }
+            PacketData::Event { event, args } => (event.as_str(), &args[..]),
             _ => ("", &[][..]),
         };
         for s in targets {
@@ -140,8 +145,12 @@ impl BroadcastOperator {
 
     /// Emits `event` with `args` to every selected socket.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
-        let packet = self.event_packet(event, args)?;
-        self.deliver(&self.sockets(), &packet);
+        Self::check(event)?;
+        let args = args.into_args()?;
+        for ns in self.ns.targets() {
+            let packet = Packet::event(ns.name(), event, args.clone());
+            self.deliver(&self.select_in(&ns), &packet);
+        }
         Ok(())
     }
 
@@ -154,35 +163,39 @@ impl BroadcastOperator {
         event: &str,
         args: impl IntoArgs,
     ) -> impl Future<Output = Result<Vec<Value>, BroadcastAckError>> + Send + 'static {
-        let prepared = self.event_packet(event, args);
-        let targets = self.sockets();
-        let ns = self.ns.clone();
+        let prepared = Self::check(event).and_then(|_| args.into_args());
+        let (tx, mut rx) = mpsc::unbounded_channel::<Option<Value>>();
+        let mut asked: Vec<(Socket, u64)> = Vec::new();
+        if let Ok(args) = &prepared {
+            for ns in self.ns.targets() {
+                let targets = self.select_in(&ns);
+                let id = ns.next_ack_id();
+                for s in &targets {
+                    let tx = tx.clone();
+                    s.register_ack(
+                        id,
+                        Box::new(move |answer| {
+                            let first = answer
+                                .ok()
+                                .map(|args| args.into_iter().next().unwrap_or(Value::Null));
+                            let _ = tx.send(first);
+                        }),
+                    );
+                    asked.push((s.clone(), id));
+                }
+                let packet = Packet::event(ns.name(), event, args.clone()).with_id(id);
+                self.deliver(&targets, &packet);
+            }
+        }
+        drop(tx);
         let timeout = self.timeout;
-        let this = self.clone();
         async move {
-            let Ok(packet) = prepared else {
+            if prepared.is_err() {
                 return Err(BroadcastAckError {
                     responses: Vec::new(),
                 });
-            };
-            let id = ns.next_ack_id();
-            let packet = packet.with_id(id);
-            let (tx, mut rx) = mpsc::unbounded_channel::<Option<Value>>();
-            for s in &targets {
-                let tx = tx.clone();
-                s.register_ack(
-                    id,
-                    Box::new(move |answer| {
-                        let first = answer
-                            .ok()
-                            .map(|args| args.into_iter().next().unwrap_or(Value::Null));
-                        let _ = tx.send(first);
-                    }),
-                );
             }
-            drop(tx);
-            this.deliver(&targets, &packet);
-            let expected = targets.len();
+            let expected = asked.len();
             let mut responses = Vec::with_capacity(expected);
             let mut complete = true;
             let collect = async {
@@ -209,8 +222,8 @@ impl BroadcastOperator {
                 }
             };
             if !in_time {
-                for s in &targets {
-                    s.cancel_ack(id);
+                for (s, id) in &asked {
+                    s.cancel_ack(*id);
                 }
             }
             if in_time && complete {

@@ -232,14 +232,7 @@ impl ServerInner {
         let mut map = write(&self.namespaces);
         let ns = map
             .entry(name.to_owned())
-            .or_insert_with(|| {
-                Namespace::new(
-                    name,
-                    Arc::downgrade(self),
-                    Some(parent),
-                    (self.adapter)(name),
-                )
-            })
+            .or_insert_with(|| parent.new_child(name, (self.adapter)(name)))
             .clone();
         Some(ns)
     }
@@ -339,10 +332,9 @@ impl SocketIo {
     /// connection, a namespace of its own (own sockets, rooms, broadcasts) sharing the
     /// middlewares and connection listeners set on the returned parent.
     pub fn of_dynamic(&self, accept: impl Fn(&str) -> bool + Send + Sync + 'static) -> Namespace {
-        let parent = Namespace::new(
+        let parent = Namespace::new_parent(
             "/_dynamic",
             Arc::downgrade(&self.0),
-            None,
             Box::new(LocalAdapter::default()),
         );
         write(&self.0.dynamic).push((Arc::new(accept), parent.clone()));

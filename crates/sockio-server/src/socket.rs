@@ -64,6 +64,8 @@ pub(crate) struct SocketInner {
     next_listener: AtomicU64,
     acks: Mutex<HashMap<u64, AckCallback>>,
     connected: AtomicBool,
+    /// Set once the disconnection started (or the connection was refused).
+    closing: AtomicBool,
     data: RwLock<Value>,
     extensions: RwLock<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
@@ -132,6 +134,7 @@ impl Socket {
             next_listener: AtomicU64::new(0),
             acks: Mutex::default(),
             connected: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             data: RwLock::new(Value::Object(Vec::new())),
             extensions: RwLock::default(),
         }))
@@ -562,9 +565,10 @@ impl Socket {
 
     /// Joins one or several rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
-        let rooms = rooms.into_rooms();
-        if self.connected() {
-            self.0.ns.adapter().add_all(self.id(), &rooms);
+        // Allowed before the connection completes (from a connection middleware); a
+        // refused socket's rooms are cleaned up.
+        if !self.0.closing.load(Ordering::Acquire) {
+            self.0.ns.adapter().add_all(self.id(), &rooms.into_rooms());
         }
     }
 
@@ -600,13 +604,15 @@ impl Socket {
     /// Runs the disconnection once: `disconnecting` listeners, rooms left, pending acks
     /// failed, `disconnect` listeners.
     pub(crate) fn on_close(&self, reason: DisconnectReason) {
-        if !self.0.connected.swap(false, Ordering::AcqRel) {
+        if !self.connected() || self.0.closing.swap(true, Ordering::AcqRel) {
             return;
         }
+        // `disconnecting` listeners still see a connected socket with its rooms.
         let disconnecting = self.listeners().disconnecting.clone();
         for h in disconnecting {
             h(self, reason);
         }
+        self.0.connected.store(false, Ordering::Release);
         self.0.ns.adapter().del_all(self.id());
         self.0.ns.remove_socket(self);
         self.0.conn.data().remove_socket(self.namespace_name());
@@ -630,6 +636,13 @@ impl Socket {
 
     pub(crate) fn mark_connected(&self) {
         self.0.connected.store(true, Ordering::Release);
+    }
+
+    /// The connection was refused (or its client left) before it completed: forget the
+    /// rooms a middleware may have joined.
+    pub(crate) fn discard(&self) {
+        self.0.closing.store(true, Ordering::Release);
+        self.0.ns.adapter().del_all(self.id());
     }
 }
 
