@@ -152,20 +152,22 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
     });
     socket.on("server-ack", |s, mut ev| {
         let reply = s.emit_with_ack("server-ack-request", Args(ev.args.clone()));
-        let s = s.clone();
+        let (s, ack) = (s.clone(), ev.take_ack());
         tokio::spawn(async move {
             if let Ok(r) = reply.await {
                 let _ = s.emit("server-ack-response", Args(r));
             }
+            if let Some(ack) = ack {
+                let _ = ack.send(args![]);
+            }
         });
-        done(&mut ev);
     });
     socket.on("server-ack-timeout", |s, mut ev| {
         let ms = ev.args.first().and_then(Value::as_u64).unwrap_or(0);
         let reply = s
             .timeout(Duration::from_millis(ms))
             .emit_with_ack("server-ack-request", Args(ev.args.clone()));
-        let s = s.clone();
+        let (s, ack) = (s.clone(), ev.take_ack());
         tokio::spawn(async move {
             let _ = match reply.await {
                 Ok(r) => {
@@ -175,8 +177,10 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
                 }
                 Err(_) => s.emit("server-ack-timeout-result", "timeout"),
             };
+            if let Some(ack) = ack {
+                let _ = ack.send(args![]);
+            }
         });
-        done(&mut ev);
     });
     socket.on("join", |s, mut ev| {
         s.join(rooms_of(ev.args.first()));

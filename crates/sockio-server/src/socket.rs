@@ -692,8 +692,9 @@ impl SocketEmitter<'_> {
         self.socket.send_packet(&packet)
     }
 
-    /// Emits `event` with `args` and an acknowledgement id; resolves to the client's
-    /// answer, or an error on timeout or disconnection.
+    /// Emits `event` with `args` and an acknowledgement id — sent at once, like
+    /// [`SocketEmitter::emit`] — and resolves to the client's answer, or an error on
+    /// timeout or disconnection.
     pub fn emit_with_ack(
         self,
         event: &str,
@@ -701,26 +702,30 @@ impl SocketEmitter<'_> {
     ) -> impl Future<Output = Result<Vec<Value>, AckError>> + Send + 'static {
         let socket = self.socket.clone();
         let timeout = self.timeout;
-        let prepared = args
+        let sent = args
             .into_args()
             .and_then(|args| self.packet(event, args))
-            .map(|packet| {
+            .map_err(AckError::from)
+            .and_then(|packet| {
+                if !socket.connected() {
+                    return Err(AckError::Disconnected);
+                }
                 let id = socket.namespace().next_ack_id();
-                (packet.with_id(id), id)
+                let (tx, rx) = oneshot::channel();
+                socket.register_ack(
+                    id,
+                    Box::new(move |r| {
+                        let _ = tx.send(r);
+                    }),
+                );
+                if let Err(e) = socket.send_packet(&packet.with_id(id)) {
+                    socket.cancel_ack(id);
+                    return Err(e.into());
+                }
+                Ok((id, rx))
             });
         async move {
-            let (packet, id) = prepared?;
-            if !socket.connected() {
-                return Err(AckError::Disconnected);
-            }
-            let (tx, rx) = oneshot::channel();
-            socket.register_ack(
-                id,
-                Box::new(move |r| {
-                    let _ = tx.send(r);
-                }),
-            );
-            socket.send_packet(&packet)?;
+            let (id, rx) = sent?;
             let answer = match timeout {
                 Some(t) => match tokio::time::timeout(t, rx).await {
                     Ok(r) => r,
