@@ -212,7 +212,11 @@ describe("raw Socket.IO over WebSocket: bad input closes only that connection", 
       await bystander.connect();
       victim.send(...frames);
       await victim.waitClose();
-      assert.equal(victim.ws.frames.length, 1, "nothing but the open packet was sent");
+      assert.deepEqual(
+        victim.ws.frames.slice(1).filter((f) => f.data !== "2"),
+        [],
+        "nothing but the open packet (and pings) was sent",
+      );
       assert.deepEqual(await bystander.call("/", "message-with-ack", "alive"), ["alive"]);
       await freshConnectionWorks(add);
     });
@@ -251,8 +255,9 @@ describe("raw Socket.IO over polling: bad input closes only that session", { con
         const packets = await s.recv();
         assert.match(packets[0], /^40\{"sid":"[A-Za-z0-9_-]{20}"\}$/);
       }
-      const res = await s.post(body);
-      assert.ok([200, 400].includes(res.status), `POST → ${res.status}`);
+      // the POST itself may get 200 or 400, or its connection may be dropped
+      const res = await s.post(body).catch(() => null);
+      if (res) assert.ok([200, 400].includes(res.status), `POST → ${res.status}`);
       await pollingClosed(s);
       assert.deepEqual(await bystander.call("/", "message-with-ack", "alive"), ["alive"]);
       await freshConnectionWorks(add);
@@ -291,15 +296,15 @@ describe("raw Socket.IO: connecting", { concurrency: true }, () => {
 
   it("CONNECT over polling: POST 40 then one GET → 40{\"sid\":…}\\x1e42[\"auth\",{}]", T, async (t) => {
     const s = await V4Session.open({ path: SIO_PATH });
+    // (s.recv answers and drops a ping `2` that may lead the payload on a slow machine)
     await s.send("40");
-    const res = await s.get();
-    assert.equal(res.status, 200);
-    const m = /^40\{"sid":"([A-Za-z0-9_-]{20})"\}\x1e42\["auth",\{\}\]$/.exec(res.text);
-    assert.ok(m, `GET body ${JSON.stringify(res.text)}`);
+    const body = (await s.recv()).join(RS);
+    const m = /^40\{"sid":"([A-Za-z0-9_-]{20})"\}\x1e42\["auth",\{\}\]$/.exec(body);
+    assert.ok(m, `GET body ${JSON.stringify(body)}`);
     assert.notEqual(m[1], s.sid);
     await s.send('40/custom,{"k":"v"}');
-    const res2 = await s.get();
-    assert.match(res2.text, /^40\/custom,\{"sid":"[A-Za-z0-9_-]{20}"\}\x1e42\/custom,\["auth",\{"k":"v"\}\]$/);
+    const body2 = (await s.recv()).join(RS);
+    assert.match(body2, /^40\/custom,\{"sid":"[A-Za-z0-9_-]{20}"\}\x1e42\/custom,\["auth",\{"k":"v"\}\]$/);
     await s.send("1");
   });
 
@@ -478,7 +483,6 @@ describe("raw Socket.IO: events, acks, binary, disconnects", { concurrency: true
     assert.equal(await c.next(), "41");
     c.send('42/custom,["disconnect-me",false]');
     assert.equal(await c.next(), "41/custom,");
-    assert.deepEqual(JSON.parse(JSON.stringify(await (await RawWs.open(add)).ws.next())).binary, false);
     // pings go on and nothing closes the connection (no namespace joined now)
     await sleep(1100);
     assert.equal(c.ws.isClosed, false);
@@ -497,10 +501,10 @@ describe("raw Socket.IO: events, acks, binary, disconnects", { concurrency: true
     const id2 = await c.connect("/custom");
     c.send('42/custom,["join","r"]');
     c.send('42["disconnect-me",true]');
-    const frames = [];
     await c.waitClose();
-    for (const f of c.ws.frames.slice(-2)) frames.push(f.data);
-    assert.deepEqual(frames.sort(), ["41", "41/custom,"]);
+    const disconnects = c.ws.frames.filter((f) => !f.binary && f.data.startsWith("41")).map((f) => f.data);
+    // socket.io 4.8 writes them in the order the namespaces were joined
+    assert.deepEqual(disconnects.sort(), ["41", "41/custom,"]);
     assert.deepEqual(await reasonOf(bystander, "/", id1), { reason: "server namespace disconnect", rooms: [] });
     assert.deepEqual(await reasonOf(bystander, "/custom", id2), { reason: "server namespace disconnect", rooms: ["r"] });
   });
@@ -555,6 +559,25 @@ describe("raw Socket.IO: events, acks, binary, disconnects", { concurrency: true
 
 // -------------------------------------------------------------------------------------------------
 
+/**
+ * EIO=3 polling helpers: every POST starts with a ping `2` (in v3 the client pings; without it
+ * the session would expire after pingInterval + pingTimeout = 500 ms), and `recv` GETs until a
+ * payload holds something other than the pong `3`.
+ */
+function v3Polling(s) {
+  return {
+    send: (packets) => s.send(encodeV3(["2", ...packets])),
+    async recv() {
+      for (;;) {
+        const res = await s.get();
+        assert.equal(res.status, 200, `GET → ${res.status} ${res.text}`);
+        const packets = decodeV3(res.text).filter((p) => p !== "3");
+        if (packets.length) return packets;
+      }
+    },
+  };
+}
+
 describe("raw Socket.IO v4 protocol (EIO=3 clients)", { concurrency: true }, () => {
   it("polling: handshake, then the first GET is exactly 2:4013:42[\"auth\",{}]", T, async () => {
     for (const extra of ["", "&b64=1"]) {
@@ -569,23 +592,23 @@ describe("raw Socket.IO v4 protocol (EIO=3 clients)", { concurrency: true }, () 
   it("polling: /custom?x=1&y=two → 40/custom, + auth from the query; errors; acks per namespace", T, async () => {
     const s = await V4Session.open({ path: SIO_PATH, eio: 3, extra: "&b64=1" });
     await s.get();
-    const recv = async () => decodeV3((await s.get()).text).filter((p) => p !== "3");
-    await s.send(encodeV3(["40/custom?x=1&y=two,"]));
+    const { send, recv } = v3Polling(s);
+    await send(["40/custom?x=1&y=two,"]);
     assert.deepEqual(await recv(), ["40/custom,", '42/custom,["auth",{"x":"1","y":"two"}]']);
-    await s.send(encodeV3(["40/nope,"]));
+    await send(["40/nope,"]);
     assert.deepEqual(await recv(), ['44/nope,{"message":"Invalid namespace"}']);
-    await s.send(encodeV3(["40/restricted,"]));
+    await send(["40/restricted,"]);
     assert.deepEqual(await recv(), ['44/restricted,{"code":4001,"hint":"send auth.token"}']);
-    await s.send(encodeV3(["40/restricted?token=let-me-in,"]));
+    await send(["40/restricted?token=let-me-in,"]);
     assert.deepEqual(await recv(), ["40/restricted,", '42/restricted,["auth",{"token":"let-me-in"}]']);
-    await s.send(encodeV3(['421["message-with-ack",1]', '42/custom,2["message-with-ack",2]']));
+    await send(['421["message-with-ack",1]', '42/custom,2["message-with-ack",2]']);
     let got = await recv();
     if (got.length < 2) got = got.concat(await recv());
     assert.deepEqual(got, ["431[1]", "43/custom,2[2]"]);
     // v3 socket ids: / = the Engine.IO sid, others <nsp>#<sid>
-    await s.send(encodeV3(['423["namespace-sockets"]']));
+    await send(['423["namespace-sockets"]']);
     assert.ok(JSON.parse((await recv())[0].slice(3))[0].includes(s.sid));
-    await s.send(encodeV3(['42/custom,4["namespace-sockets"]']));
+    await send(['42/custom,4["namespace-sockets"]']);
     assert.ok(JSON.parse((await recv())[0].slice("43/custom,4".length))[0].includes(`/custom#${s.sid}`));
     await s.send(encodeV3(["1"]));
   });
@@ -593,9 +616,9 @@ describe("raw Socket.IO v4 protocol (EIO=3 clients)", { concurrency: true }, () 
   it("polling b64=1: binary attachments as b4<base64>, both ways", T, async () => {
     const s = await V4Session.open({ path: SIO_PATH, eio: 3, extra: "&b64=1" });
     await s.get();
-    await s.send(encodeV3(['451-["message",{"_placeholder":true,"num":0}]', "b4AQID"]));
-    const res = await s.get();
-    assert.deepEqual(decodeV3(res.text), ['451-["message-back",{"_placeholder":true,"num":0}]', "b4AQID"]);
+    const { send, recv } = v3Polling(s);
+    await send(['451-["message",{"_placeholder":true,"num":0}]', "b4AQID"]);
+    assert.deepEqual(await recv(), ['451-["message-back",{"_placeholder":true,"num":0}]', "b4AQID"]);
     await s.send(encodeV3(["1"]));
   });
 

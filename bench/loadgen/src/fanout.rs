@@ -1,0 +1,457 @@
+//! `fanout`, `fanout-10k`, `fanout-burst`: N members join room `bench`; one more client (not a
+//! member) broadcasts M messages with at most `inflight` outstanding. A message is complete
+//! when every member has received it. Every member must receive every message exactly once.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::{watch, Semaphore};
+
+use crate::client::{clip, drain, next_text, send, wait, Setup, Target, Wait};
+use crate::stats::{latency_json, round3, RssSampler};
+use crate::ws::Ws;
+use crate::{cpu_json, cpu_per, frames, join_all, now_ns, own_util, Config};
+
+/// State shared by the members and the sender.
+struct Shared {
+    total: usize,
+    /// Members that must receive each message (set once setup is over).
+    members: AtomicUsize,
+    /// First-time receipts per message.
+    counts: Vec<AtomicU32>,
+    /// Permits = broadcasts that may be outstanding.
+    window: Semaphore,
+    completed: AtomicUsize,
+    last_complete_ns: AtomicU64,
+    /// First-time receipts of all messages.
+    received: AtomicU64,
+    sent: AtomicUsize,
+    first_send_ns: AtomicU64,
+}
+
+impl Shared {
+    fn deliver(&self, s: usize) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+        let c = self.counts[s].fetch_add(1, Ordering::AcqRel) as usize + 1;
+        if c == self.members.load(Ordering::Relaxed) {
+            self.last_complete_ns.fetch_max(now_ns(), Ordering::Relaxed);
+            self.completed.fetch_add(1, Ordering::Release);
+            self.window.add_permits(1);
+        }
+    }
+}
+
+#[derive(Default)]
+struct MemberOut {
+    joined: bool,
+    /// Receipts per message (saturating).
+    seen: Vec<u8>,
+    /// Latency of each first receipt, ns.
+    lat: Vec<u64>,
+    bad: u64,
+    disconnected: bool,
+}
+
+#[derive(Default)]
+struct SenderOut {
+    bad: u64,
+    error: Option<String>,
+}
+
+pub async fn run(cfg: &Config) -> Value {
+    let n = cfg.clients;
+    let total = cfg.messages;
+    let inflight = if cfg.inflight == 0 {
+        total
+    } else {
+        cfg.inflight.min(total)
+    };
+    let shared = Arc::new(Shared {
+        total,
+        members: AtomicUsize::new(usize::MAX),
+        counts: (0..total).map(|_| AtomicU32::new(0)).collect(),
+        window: Semaphore::new(inflight),
+        completed: AtomicUsize::new(0),
+        last_complete_ns: AtomicU64::new(0),
+        received: AtomicU64::new(0),
+        sent: AtomicUsize::new(0),
+        first_send_ns: AtomicU64::new(0),
+    });
+    let setup = Arc::new(Setup::default());
+    let sender_setup = Arc::new(Setup::default());
+    let gate = Arc::new(Semaphore::new(cfg.concurrency));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (go_tx, go_rx) = watch::channel(false);
+
+    let members: Vec<_> = (0..n)
+        .map(|i| {
+            let (target, shared, setup, gate, stop) = (
+                cfg.target.clone(),
+                shared.clone(),
+                setup.clone(),
+                gate.clone(),
+                stop_rx.clone(),
+            );
+            tokio::spawn(async move { member(i, &target, &shared, &setup, &gate, stop).await })
+        })
+        .collect();
+    let sender = {
+        let (target, shared, setup, stop, size) = (
+            cfg.target.clone(),
+            shared.clone(),
+            sender_setup.clone(),
+            stop_rx.clone(),
+            cfg.size,
+        );
+        tokio::spawn(async move { sender(n, &target, &shared, &setup, go_rx, stop, size).await })
+    };
+
+    let t_setup = std::time::Instant::now();
+    let setup_finished =
+        setup.wait(n, cfg.timeout).await && sender_setup.wait(1, cfg.timeout).await;
+    let joined = setup.ok.load(Ordering::Relaxed);
+    eprintln!(
+        "loadgen: {joined} of {n} members joined in {:.3} s",
+        t_setup.elapsed().as_secs_f64()
+    );
+    let sender_ok = sender_setup.ok.load(Ordering::Relaxed) == 1;
+    shared.members.store(joined, Ordering::Relaxed);
+
+    let mut timed_out = false;
+    let mut stalled = false;
+    let (before, after, sampler, end_ns) = if joined > 0 && sender_ok && setup_finished {
+        let sampler = cfg.server.clone().map(RssSampler::start);
+        let before = cfg.sample();
+        let _ = go_tx.send(true);
+        let start = tokio::time::Instant::now();
+        let mut last_received = 0;
+        let mut last_progress = start;
+        let mut last_progress_ns = now_ns();
+        let mut last_report = start;
+        loop {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            if shared.completed.load(Ordering::Acquire) >= total {
+                break;
+            }
+            let now = tokio::time::Instant::now();
+            let received = shared.received.load(Ordering::Relaxed);
+            if received != last_received {
+                last_received = received;
+                last_progress = now;
+                last_progress_ns = now_ns();
+            } else if now - last_progress >= cfg.stall {
+                stalled = true;
+                break;
+            }
+            if now - start >= cfg.timeout {
+                timed_out = true;
+                break;
+            }
+            if now - last_report >= Duration::from_secs(2) {
+                eprintln!(
+                    "loadgen: {} of {total} messages complete, {received} deliveries",
+                    shared.completed.load(Ordering::Relaxed)
+                );
+                last_report = now;
+            }
+        }
+        let after = cfg.sample();
+        let complete = !(timed_out || stalled);
+        let end_ns = if complete {
+            shared.last_complete_ns.load(Ordering::Relaxed)
+        } else {
+            last_progress_ns
+        };
+        if complete {
+            // Late duplicates, if any, arrive now.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        (before, after, sampler, end_ns)
+    } else {
+        (cfg.sample(), cfg.sample(), None, 0)
+    };
+
+    let _ = stop_tx.send(true);
+    let sender_out = join_all(vec![sender], Duration::from_secs(5))
+        .await
+        .pop()
+        .unwrap_or_else(|| SenderOut {
+            bad: 0,
+            error: Some("sender task did not finish".into()),
+        });
+    let outs = join_all(members, Duration::from_secs(10)).await;
+    let peak_rss = sampler.and_then(RssSampler::finish);
+    let hwm = cfg.server_status("VmHWM");
+
+    // Correctness over the members that joined and the messages that were sent.
+    let sent = shared.sent.load(Ordering::Relaxed);
+    let (mut drops, mut short, mut extra, mut dups, mut bad, mut disconnects) =
+        (0u64, 0, 0, 0u64, 0, 0);
+    let mut deliveries = 0u64;
+    let mut lat = Vec::with_capacity(joined * sent);
+    for o in outs.into_iter().filter(|o| o.joined) {
+        let seen = &o.seen[..sent.min(o.seen.len())];
+        let missing = seen.iter().filter(|&&c| c == 0).count() as u64;
+        let over: u64 = o.seen.iter().map(|&c| u64::from(c.saturating_sub(1))).sum();
+        drops += missing;
+        short += usize::from(missing > 0);
+        extra += usize::from(over > 0);
+        dups += over;
+        bad += o.bad;
+        disconnects += usize::from(o.disconnected);
+        deliveries += o.seen.iter().filter(|&&c| c > 0).count() as u64;
+        lat.extend_from_slice(&o.lat);
+    }
+    bad += sender_out.bad;
+    let first_send = shared.first_send_ns.load(Ordering::Relaxed);
+    let wall = Duration::from_nanos(end_ns.saturating_sub(first_send));
+    let (cpu_secs, cpu_util) = cpu_json(before, after, wall);
+
+    json!({
+        "clients": n,
+        "members_joined": joined,
+        "join_errors": setup.failed.load(Ordering::Relaxed),
+        "sender_error": sender_out.error.or_else(|| sender_setup.first_error()),
+        "first_error": setup.first_error(),
+        "messages": total,
+        "sent": sent,
+        "inflight": inflight,
+        "size": cfg.size,
+        "messages_completed": shared.completed.load(Ordering::Relaxed),
+        "complete": !(timed_out || stalled) && sent == total && joined > 0,
+        "timed_out": timed_out,
+        "stalled": stalled,
+        "deliveries": deliveries,
+        "expected_deliveries": (joined * sent) as u64,
+        "duration_secs": round3(wall.as_secs_f64()),
+        "deliveries_per_sec": if wall.is_zero() { json!(0) } else { json!(round3(deliveries as f64 / wall.as_secs_f64())) },
+        "server_cpu_secs": cpu_secs,
+        "server_cpu_util": cpu_util,
+        "loadgen_cpu_util": own_util(before, after, wall),
+        "server_cpu_us_per_delivery": cpu_per(before, after, deliveries),
+        "latency_us": latency_json(&mut lat),
+        "drops": drops,
+        "clients_short": short,
+        "clients_extra": extra,
+        "duplicates": dups,
+        "bad_frames": bad,
+        "disconnects": disconnects,
+        "server_rss_before_kib": before.rss_kib,
+        "server_rss_after_kib": after.rss_kib,
+        "server_peak_rss_kib": peak_rss,
+        "server_vmhwm_kib": hwm,
+    })
+}
+
+/// Sends `join` and waits for its ack (answering pings meanwhile).
+async fn join(ws: &mut Ws) -> Result<(), String> {
+    send(ws, frames::JOIN).await?;
+    loop {
+        let f = next_text(ws).await?;
+        if frames::is_join_ack(&f) {
+            return Ok(());
+        }
+        if f == frames::PING {
+            send(ws, frames::PONG).await?;
+            continue;
+        }
+        return Err(format!("expected join ack, got {}", clip(&f)));
+    }
+}
+
+async fn member(
+    i: usize,
+    target: &Target,
+    shared: &Shared,
+    setup: &Setup,
+    gate: &Semaphore,
+    mut stop: watch::Receiver<bool>,
+) -> MemberOut {
+    let mut out = MemberOut::default();
+    let opened = {
+        let _permit = gate.acquire().await;
+        match target.open(i).await {
+            Ok(mut ws) => match tokio::time::timeout(target.open_timeout, join(&mut ws)).await {
+                Ok(Ok(())) => Ok(ws),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err("join: timed out".into()),
+            },
+            Err(e) => Err(e),
+        }
+    };
+    let mut ws = match opened {
+        Ok(ws) => ws,
+        Err(e) => {
+            setup.fail(e);
+            return out;
+        }
+    };
+    out.joined = true;
+    out.seen = vec![0; shared.total];
+    out.lat = Vec::with_capacity(shared.total);
+    setup.succeed();
+
+    let stop = stop.changed();
+    tokio::pin!(stop);
+    loop {
+        let (seen, lat, bad) = (&mut out.seen, &mut out.lat, &mut out.bad);
+        let drained = drain(&mut ws, |t| match frames::parse_msg(t) {
+            Some((sent_at, s)) => match seen.get_mut(s as usize) {
+                Some(c) => {
+                    if *c == 0 {
+                        lat.push(now_ns().saturating_sub(sent_at));
+                        shared.deliver(s as usize);
+                    }
+                    *c = c.saturating_add(1);
+                }
+                None => *bad += 1,
+            },
+            None => *bad += 1,
+        });
+        match drained {
+            Ok(binary) => out.bad += binary,
+            Err(_) => {
+                out.disconnected = true;
+                break;
+            }
+        }
+        match wait(&mut ws, &mut stop).await {
+            Ok(Wait::Data) => {}
+            Ok(Wait::Stopped) => break,
+            Err(_) => {
+                out.disconnected = true;
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Reads what the sender (not in the room) got: only pings are expected.
+fn sender_drain(ws: &mut Ws, out: &mut SenderOut) -> Result<(), String> {
+    let mut bad = 0;
+    let binary = drain(ws, |_| bad += 1)?;
+    out.bad += bad + binary;
+    Ok(())
+}
+
+async fn sender(
+    i: usize,
+    target: &Target,
+    shared: &Shared,
+    setup: &Setup,
+    mut go: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
+    size: usize,
+) -> SenderOut {
+    let mut out = SenderOut::default();
+    let mut ws = match target.open(i).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            setup.fail(format!("sender: {e}"));
+            return out;
+        }
+    };
+    setup.succeed();
+    let stop = stop.changed();
+    tokio::pin!(stop);
+    // Wait for the start signal, answering pings meanwhile.
+    while !*go.borrow() {
+        let r = async {
+            sender_drain(&mut ws, &mut out)?;
+            ws.flush().await.map_err(|e| format!("send: {e}"))?;
+            tokio::select! {
+                biased;
+                _ = &mut stop => Ok(false),
+                r = go.changed() => Ok(r.is_ok()),
+                r = ws.fill() => match r {
+                    Ok(true) => Ok(true),
+                    Ok(false) => Err("closed by server".to_string()),
+                    Err(e) => Err(format!("read: {e}")),
+                },
+            }
+        }
+        .await;
+        match r {
+            Ok(true) => {}
+            Ok(false) => return out,
+            Err(e) => {
+                out.error = Some(format!("sender: {e}"));
+                return out;
+            }
+        }
+    }
+
+    shared.first_send_ns.store(now_ns(), Ordering::Relaxed);
+    let total = shared.total;
+    let mut next = 0usize;
+    let mut frame = String::with_capacity(size + 48);
+    while next < total {
+        if let Err(e) = sender_drain(&mut ws, &mut out) {
+            out.error = Some(format!("sender: {e}"));
+            return out;
+        }
+        if let Err(e) = ws.flush().await {
+            out.error = Some(format!("sender: send: {e}"));
+            return out;
+        }
+        let permit = tokio::select! {
+            biased;
+            _ = &mut stop => return out,
+            p = shared.window.acquire() => match p {
+                Ok(p) => p,
+                Err(_) => return out,
+            },
+            r = ws.fill() => match r {
+                Ok(true) => continue,
+                Ok(false) => {
+                    out.error = Some("sender: closed by server".into());
+                    return out;
+                }
+                Err(e) => {
+                    out.error = Some(format!("sender: read: {e}"));
+                    return out;
+                }
+            },
+        };
+        permit.forget();
+        let mut batch = 1;
+        while next + batch < total {
+            match shared.window.try_acquire() {
+                Ok(p) => {
+                    p.forget();
+                    batch += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        for _ in 0..batch {
+            frames::broadcast_frame(&mut frame, now_ns(), next as u64, size);
+            ws.queue_text(frame.as_bytes());
+            next += 1;
+        }
+        if let Err(e) = ws.flush().await {
+            out.error = Some(format!("sender: send: {e}"));
+            return out;
+        }
+        shared.sent.store(next, Ordering::Relaxed);
+    }
+
+    // All sent: keep answering pings until the end.
+    loop {
+        if let Err(e) = sender_drain(&mut ws, &mut out) {
+            out.error = Some(format!("sender: {e}"));
+            return out;
+        }
+        match wait(&mut ws, &mut stop).await {
+            Ok(Wait::Data) => {}
+            Ok(Wait::Stopped) => return out,
+            Err(e) => {
+                out.error = Some(format!("sender: {e}"));
+                return out;
+            }
+        }
+    }
+}

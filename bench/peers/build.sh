@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the benchmark peers of shared/spec/bench-server.md from their registries:
+#   socket.io on Node  -> node bench/peers/node/server.mjs             (npm ci, package-lock.json)
+#   socketioxide       -> target/peers/release/socketioxide-bench-server (crates.io, own Cargo.lock)
+#   ceiling            -> target/release/ceiling-server                 (workspace member)
+# socketioxide builds into target/peers so it never collides with the main build.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+
+(cd "$root/bench/peers/node" && npm ci --no-audit --no-fund)
+CARGO_TARGET_DIR="$root/target/peers" cargo build --release --locked \
+  --manifest-path "$root/bench/peers/socketioxide/Cargo.toml"
+(cd "$root" && cargo build --release -p sockio-bench-ceiling)
