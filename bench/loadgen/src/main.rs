@@ -300,11 +300,38 @@ fn main() -> ExitCode {
             _ => Value::Null,
         },
     });
+    let ok = run_ok(&result);
     if let (Some(h), Some(r)) = (head.as_object_mut(), result.as_object_mut()) {
         h.append(r);
+        h.insert("ok".into(), json!(ok));
     }
     println!("{head}");
     ExitCode::SUCCESS
+}
+
+/// Whether a run is clean: every client set up, everything sent and received exactly once,
+/// every ack right, no disconnect, nothing timed out.
+fn run_ok(r: &Value) -> bool {
+    let zero = |k: &str| r.get(k).is_none_or(|v| v.as_u64() == Some(0));
+    let not_true = |k: &str| r.get(k).and_then(Value::as_bool) != Some(true);
+    let not_false = |k: &str| r.get(k).and_then(Value::as_bool) != Some(false);
+    [
+        "connect_errors",
+        "join_errors",
+        "drops",
+        "duplicates",
+        "bad_frames",
+        "errors",
+        "timeouts",
+        "disconnects",
+    ]
+    .iter()
+    .all(|k| zero(k))
+        && ["timed_out", "setup_timed_out", "stalled"]
+            .iter()
+            .all(|k| not_true(k))
+        && not_false("complete")
+        && r.get("sender_error").is_none_or(Value::is_null)
 }
 
 /// Server CPU and memory readings taken together (server ones `None` without
@@ -413,6 +440,18 @@ mod tests {
         assert_eq!(c.clients, 3);
         assert_eq!(c.target.port, 4000);
         assert_eq!(c.target.sources, vec![Ipv4Addr::LOCALHOST]);
+    }
+
+    #[test]
+    fn ok_summarises_the_checks() {
+        assert!(run_ok(
+            &json!({"drops": 0, "complete": true, "sender_error": null})
+        ));
+        assert!(!run_ok(&json!({"drops": 3, "complete": true})));
+        assert!(!run_ok(&json!({"drops": 0, "complete": false})));
+        assert!(!run_ok(&json!({"errors": 0, "timed_out": true})));
+        assert!(!run_ok(&json!({"sender_error": "closed"})));
+        assert!(run_ok(&json!({"connect_errors": 0, "disconnects": 0})));
     }
 
     #[test]

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Turns a directory of load-generator results (<scenario>.<server>.<run>.json) into the
+BENCHMARKS.md report (stdout) and bench/chart.svg: medians of the runs, every server side
+by side, ratios to the ceiling, the targets of issue 5, and the machine it ran on."""
+
+import glob
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+SERVERS = ["ceiling", "sockio", "socketioxide", "node"]
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:
+        return ""
+
+
+def load(directory):
+    results = {}
+    for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
+        name = os.path.basename(path)[: -len(".json")]
+        try:
+            scenario, server, _run = name.rsplit(".", 2)
+            with open(path) as f:
+                data = json.load(f)
+        except (ValueError, OSError):
+            continue
+        results.setdefault(scenario, {}).setdefault(server, []).append(data)
+    return results
+
+
+def get(d, key):
+    cur = d
+    for part in key.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur if isinstance(cur, (int, float)) else None
+
+
+def median(runs, key):
+    values = [v for v in (get(r, key) for r in runs) if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, digits=2):
+    if v is None:
+        return "—"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    return f"{v:.{digits}f}"
+
+
+def ratio(v, base):
+    if v is None or not base:
+        return "—"
+    return f"{v / base:.2f}×"
+
+
+# scenario -> [(key, label, higher_is_better)]
+TABLES = {
+    "connect": [
+        ("connects_per_sec", "connects/s", True),
+        ("server_cpu_us_per_connect", "server CPU µs / connect", False),
+        ("server_rss_kib_per_conn", "RSS KiB / idle connection", False),
+        ("connect_errors", "connect errors", None),
+    ],
+    "fanout": [
+        ("deliveries_per_sec", "deliveries/s", True),
+        ("server_cpu_us_per_delivery", "server CPU µs / delivery", False),
+        ("latency_us.p50", "latency p50 µs", False),
+        ("latency_us.p99", "latency p99 µs", False),
+        ("drops", "drops", None),
+        ("clients_extra", "duplicates (clients)", None),
+        ("bad_frames", "bad frames", None),
+    ],
+    "fanout-10k": [
+        ("deliveries_per_sec", "deliveries/s", True),
+        ("server_cpu_us_per_delivery", "server CPU µs / delivery", False),
+        ("latency_us.p50", "latency p50 µs", False),
+        ("latency_us.p99", "latency p99 µs", False),
+        ("drops", "drops", None),
+        ("clients_extra", "duplicates (clients)", None),
+    ],
+    "fanout-burst": [
+        ("drops", "drops", None),
+        ("disconnects", "disconnects", None),
+        ("server_peak_rss_kib", "peak RSS KiB", False),
+        ("duration_secs", "duration s", False),
+        ("deliveries_per_sec", "deliveries/s", True),
+    ],
+    "echo": [
+        ("acks_per_sec", "acks/s", True),
+        ("server_cpu_us_per_ack", "server CPU µs / ack", False),
+        ("errors", "errors", None),
+    ],
+    "echo-latency": [
+        ("latency_us.p50", "round trip p50 µs", False),
+        ("latency_us.p99", "round trip p99 µs", False),
+        ("errors", "errors", None),
+    ],
+}
+
+# (scenario, key, description, test(sockio, ceiling) -> bool)
+TARGETS = [
+    ("fanout", "deliveries_per_sec", "fanout 1 000 × 1 000 deliveries/s ≥ 0.85 × ceiling",
+     lambda s, c: s is not None and c and s >= 0.85 * c),
+    ("fanout-10k", "deliveries_per_sec", "fanout-10k deliveries/s ≥ 0.80 × ceiling",
+     lambda s, c: s is not None and c and s >= 0.80 * c),
+    ("connect", "server_rss_kib_per_conn", "RSS per idle WebSocket connection ≤ 10 KiB",
+     lambda s, c: s is not None and s <= 10),
+    ("connect", "server_cpu_us_per_connect", "server CPU per connect ≤ 1.2 × ceiling",
+     lambda s, c: s is not None and c and s <= 1.2 * c),
+    ("echo", "server_cpu_us_per_ack", "server CPU per echo ack ≤ 1.1 × ceiling",
+     lambda s, c: s is not None and c and s <= 1.1 * c),
+]
+
+
+def machine():
+    cpu = sh("lscpu | sed -n 's/^Model name: *//p'") or platform.processor()
+    return [
+        f"- CPU: {cpu}, {os.cpu_count()} cores; server pinned to CPU 1, load generator to CPU 0 (`taskset`)",
+        f"- Memory: {sh('free -g | awk \"/Mem:/{print \\$2}\"')} GiB; kernel {platform.release()}",
+        f"- {sh('rustc --version')}; Node {sh('node --version')}",
+        f"- Date: {sh('date -u +%Y-%m-%dT%H:%MZ')}",
+    ]
+
+
+def chart(results, path):
+    """Grouped bars: throughput of each server as a fraction of the ceiling."""
+    groups = [("fanout", "deliveries_per_sec", "fanout 1k"),
+              ("fanout-10k", "deliveries_per_sec", "fanout 10k"),
+              ("echo", "acks_per_sec", "echo 100")]
+    colors = {"ceiling": "#888888", "sockio": "#d9480f", "socketioxide": "#1c7ed6", "node": "#2b8a3e"}
+    width, bar_h, gap = 760, 16, 14
+    rows = []
+    for scenario, key, label in groups:
+        runs = results.get(scenario, {})
+        base = median(runs.get("ceiling", []), key)
+        for server in SERVERS:
+            v = median(runs.get(server, []), key)
+            if v is not None and base:
+                rows.append((label, server, v / base, v))
+    height = 40 + len(rows) * (bar_h + 4) + len(groups) * gap
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+           f'<text x="10" y="20" font-size="14">Throughput as a fraction of the raw tokio-tungstenite ceiling (median of runs)</text>']
+    y = 36
+    last = None
+    scale = 420
+    for label, server, frac, value in rows:
+        if label != last:
+            y += gap
+            out.append(f'<text x="10" y="{y + 12}" font-weight="bold">{label}</text>')
+            last = label
+        w = max(1, int(min(frac, 1.5) * scale))
+        out.append(f'<text x="100" y="{y + 12}">{server}</text>')
+        out.append(f'<rect x="200" y="{y}" width="{w}" height="{bar_h}" fill="{colors.get(server, "#555")}"/>')
+        out.append(f'<text x="{205 + w}" y="{y + 12}">{frac:.2f}× ({value:,.0f}/s)</text>')
+        y += bar_h + 4
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def main():
+    directory = sys.argv[1]
+    results = load(directory)
+    here = os.path.dirname(os.path.abspath(__file__))
+    chart(results, os.path.join(here, "chart.svg"))
+    print("# Benchmarks\n")
+    print("Produced by `bench/run.sh` (one command: builds every server from its registry, runs each")
+    print("scenario against sockio, socket.io 4.8 on Node, socketioxide 0.18 and a raw tokio-tungstenite")
+    print("ceiling in the same run, 3 runs each, medians), with `bench/report.py`. The load generator")
+    print("(`bench/loadgen`) checks every delivery and every echo on every run. Server contract:")
+    print("`shared/spec/bench-server.md`.\n")
+    print("## Machine\n")
+    print("\n".join(machine()))
+    runs_seen = max((len(v) for s in results.values() for v in s.values()), default=0)
+    print(f"- Runs per cell: {runs_seen} (medians shown); raw JSON: `{directory}`\n")
+    print("![throughput relative to the ceiling](bench/chart.svg)\n")
+    print("## Targets (sockio)\n")
+    print("| target | sockio | ceiling | met |")
+    print("| --- | --- | --- | --- |")
+    for scenario, key, text, test in TARGETS:
+        runs = results.get(scenario, {})
+        s = median(runs.get("sockio", []), key)
+        c = median(runs.get("ceiling", []), key)
+        met = "yes" if test(s, c) else ("no" if s is not None else "—")
+        print(f"| {text} | {fmt(s)} | {fmt(c)} | {met} |")
+    burst = results.get("fanout-burst", {}).get("sockio", [])
+    if burst:
+        d, x, p = (median(burst, k) for k in ("drops", "disconnects", "server_peak_rss_kib"))
+        ok = d == 0 and x == 0 and p is not None and p <= 100 * 1024
+        print(f"| fanout-burst: 0 drops, 0 disconnects, peak RSS ≤ 100 MiB | {fmt(d, 0)} drops, {fmt(x, 0)} disconnects, {fmt(p / 1024 if p else None)} MiB | — | {'yes' if ok else 'no'} |")
+    print()
+    for scenario, metrics in TABLES.items():
+        runs = results.get(scenario)
+        if not runs:
+            continue
+        print(f"## {scenario}\n")
+        servers = [s for s in SERVERS if s in runs]
+        print("| metric | " + " | ".join(servers) + " |")
+        print("| --- |" + " --- |" * len(servers))
+        for key, label, _better in metrics:
+            base = median(runs.get("ceiling", []), key)
+            cells = []
+            for server in servers:
+                v = median(runs[server], key)
+                cell = fmt(v)
+                if base and v is not None and server != "ceiling" and _better is not None:
+                    cell += f" ({ratio(v, base)})"
+                cells.append(cell)
+            print(f"| {label} | " + " | ".join(cells) + " |")
+        print()
+
+
+if __name__ == "__main__":
+    main()

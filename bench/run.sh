@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The benchmark matrix of issue 5, in one command:
+#
+#   bench/run.sh                      # every scenario, every server, 3 runs, then BENCHMARKS.md
+#   bench/run.sh --runs 1 --scenarios "fanout echo" --servers "ceiling sockio"
+#
+# Builds sockio's bench-server, the load generator and the peers (socket.io on Node,
+# socketioxide, the raw tokio-tungstenite ceiling) from their registries, then for each
+# scenario and run starts each server pinned to CPU 1 and the load generator pinned to
+# CPU 0 (taskset), in the same run, on the same machine. Results (one JSON per run) go to
+# target/bench-results/<time>/; bench/report.py turns them into BENCHMARKS.md and
+# bench/chart.svg. Only loopback addresses are used; every process is stopped by pid.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+runs=3
+scenarios="connect fanout fanout-10k fanout-burst echo echo-latency"
+servers="ceiling sockio socketioxide node"
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs="$2"; shift 2 ;;
+    --scenarios) scenarios="$2"; shift 2 ;;
+    --servers) servers="$2"; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+command -v taskset >/dev/null || { apt-get update && apt-get install -y util-linux; }
+cargo build --release --bin bench-server -p sockio-loadgen -p sockio-bench-ceiling
+bench/peers/build.sh
+
+# 10 000 connections need as many descriptors on both sides.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+out="target/bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$out"
+server_cpu=1
+loadgen_cpu=0
+if [ "$(nproc)" -lt 2 ]; then server_cpu=0; fi
+
+start_server() { # name port -> pid on stdout
+  local name="$1" port="$2"
+  case "$name" in
+    sockio) PORT=$port taskset -c $server_cpu target/release/bench-server ;;
+    ceiling) PORT=$port taskset -c $server_cpu target/release/ceiling-server ;;
+    socketioxide) PORT=$port taskset -c $server_cpu target/peers/release/socketioxide-bench-server ;;
+    node) PORT=$port taskset -c $server_cpu node bench/peers/node/server.mjs ;;
+    *) echo "unknown server $name" >&2; return 2 ;;
+  esac 2>>"$out/servers.log" &
+  echo $!
+}
+
+wait_port() {
+  for _ in $(seq 200); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+stop() {
+  kill -TERM "$1" 2>/dev/null || return 0
+  for _ in $(seq 30); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
+
+port=39000
+for scenario in $scenarios; do
+  for run in $(seq "$runs"); do
+    for server in $servers; do
+      port=$((port + 1))
+      pid=$(start_server "$server" "$port")
+      if ! wait_port "$port"; then
+        echo "$server did not start" >&2; stop "$pid"; exit 1
+      fi
+      echo "== $scenario run $run: $server (pid $pid, port $port)" >&2
+      taskset -c $loadgen_cpu target/release/loadgen --port "$port" --scenario "$scenario" \
+        --server-pid "$pid" "${extra[@]}" >"$out/$scenario.$server.$run.json" \
+        || echo "loadgen failed for $scenario/$server/$run" >&2
+      stop "$pid"
+      sleep 1 # let sockets in TIME_WAIT and the CPU settle
+    done
+  done
+done
+
+python3 bench/report.py "$out" >BENCHMARKS.md
+echo "wrote BENCHMARKS.md and bench/chart.svg from $out" >&2
