@@ -29,7 +29,8 @@ while [ $# -gt 0 ]; do
 done
 
 command -v taskset >/dev/null || { apt-get update && apt-get install -y util-linux; }
-cargo build --release --bin bench-server -p sockio-loadgen -p sockio-bench-ceiling
+cargo build --release --bin bench-server
+cargo build --release -p sockio-loadgen -p sockio-bench-ceiling
 bench/peers/build.sh
 
 # 10 000 connections need as many descriptors on both sides.

@@ -36,6 +36,7 @@ mod polling;
 mod service;
 mod session;
 pub mod sid;
+mod signal;
 mod websocket;
 
 use std::convert::Infallible;

@@ -137,9 +137,7 @@ pub(crate) async fn poll<D: Send + Sync + 'static>(
     };
     let max = session.shared.config.max_packets_per_poll;
     loop {
-        let notified = session.out_notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
+        session.out_notify.clear();
         let batch = {
             let mut st = session.lock();
             let ready = st.has_queued()
@@ -179,7 +177,7 @@ pub(crate) async fn poll<D: Send + Sync + 'static>(
             }
             return res;
         }
-        notified.await;
+        session.out_notify.wait().await;
     }
 }
 

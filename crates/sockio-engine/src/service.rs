@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{Either, Full};
@@ -310,10 +310,25 @@ fn polling_format(version: ProtocolVersion, q: &EngineQuery) -> PollingFormat {
     }
 }
 
+/// What a session keeps of its request. Headers and URI are copied into allocations of
+/// their own: hyper's parsed values share its 8 KiB read buffer, which a plain clone
+/// would keep alive for the whole life of the session.
 fn handshake_of<B>(req: &Request<B>) -> Handshake {
+    let mut headers = HeaderMap::with_capacity(req.headers().len());
+    for (name, value) in req.headers() {
+        let name =
+            HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());
+        let value = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        headers.append(name, value);
+    }
+    let uri = req
+        .uri()
+        .to_string()
+        .parse()
+        .unwrap_or_else(|_| req.uri().clone());
     Handshake {
-        headers: req.headers().clone(),
-        uri: req.uri().clone(),
+        headers,
+        uri,
         remote_addr: req.extensions().get::<RemoteAddr>().map(|a| a.0),
         issued: SystemTime::now(),
     }

@@ -21,6 +21,7 @@ use crate::error::{CloseReason, SendError};
 use crate::handshake::Handshake;
 use crate::heartbeat::{Heartbeat, HeartbeatAction};
 use crate::sid::Sid;
+use crate::signal::Signal;
 use crate::websocket::WsStream;
 
 /// The transport a session currently uses.
@@ -96,7 +97,7 @@ pub(crate) struct State {
     /// A WebSocket write is in progress (volatile packets are dropped meanwhile).
     pub(crate) ws_writing: bool,
     /// The WebSocket an upgrade hands to the session task.
-    pub(crate) handoff: Option<WsStream>,
+    pub(crate) handoff: Option<Box<WsStream>>,
 }
 
 impl State {
@@ -106,6 +107,17 @@ impl State {
         let batch: Vec<EncodedPacket> = self.queue.drain(..n).collect();
         self.queued_bytes -= batch.iter().map(EncodedPacket::len).sum::<usize>();
         batch
+    }
+
+    /// Moves every queued packet into `out` (kept allocated across calls).
+    pub(crate) fn take_into(&mut self, out: &mut Vec<EncodedPacket>) {
+        out.extend(self.queue.drain(..));
+        self.queued_bytes = 0;
+    }
+
+    /// When the heartbeat next needs attention.
+    pub(crate) fn heartbeat_deadline(&self) -> Instant {
+        self.heartbeat.next_deadline()
     }
 
     pub(crate) fn has_queued(&self) -> bool {
@@ -122,7 +134,7 @@ pub(crate) struct Session<D> {
     pub(crate) shared: Arc<Shared<D>>,
     state: Mutex<State>,
     /// Wakes whoever writes the queue out: a pending GET or the WebSocket task.
-    pub(crate) out_notify: Notify,
+    pub(crate) out_notify: Signal,
     /// Wakes the session task: close, or a WebSocket handed over.
     pub(crate) task_notify: Notify,
 }
@@ -158,7 +170,7 @@ impl<D: Send + Sync + 'static> Session<D> {
                 heartbeat,
                 handoff: None,
             }),
-            out_notify: Notify::new(),
+            out_notify: Signal::default(),
             task_notify: Notify::new(),
             shared,
         })
@@ -202,7 +214,7 @@ impl<D: Send + Sync + 'static> Session<D> {
                 st.queue.push_back(packet);
             }
         }
-        self.out_notify.notify_waiters();
+        self.out_notify.raise();
         Ok(())
     }
 
@@ -236,7 +248,7 @@ impl<D: Send + Sync + 'static> Session<D> {
         } else {
             self.shared.sessions.remove(&self.sid);
         }
-        self.out_notify.notify_waiters();
+        self.out_notify.raise();
         self.task_notify.notify_one();
         tracing::debug!(sid = %self.sid, %reason, "session closed");
         self.shared.handler.on_close(&Socket(self.clone()), reason);

@@ -24,11 +24,12 @@ use crate::session::{FinalPacket, Session, TransportKind, Upgrade};
 /// A server-side WebSocket over an upgraded hyper connection.
 pub(crate) type WsStream = WebSocketStream<TokioIo<Upgraded>>;
 
-/// Wraps an upgraded connection. Buffers start small (reads 4 KiB) so idle sessions stay
-/// lean; messages beyond `max_payload` are refused with close code 1009.
+/// Wraps an upgraded connection. The read buffer starts at 1 KiB — idle sessions stay lean
+/// and it grows to the size of any larger frame — and messages beyond `max_payload` are
+/// refused with close code 1009.
 pub(crate) async fn accept(upgraded: Upgraded, max_payload: usize) -> WsStream {
     let config = WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(8 * 1024)
         .max_message_size(Some(max_payload))
         .max_frame_size(Some(max_payload));
@@ -143,7 +144,7 @@ async fn polling_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>) -> O
                 return None;
             }
             if let Some(ws) = st.handoff.take() {
-                return Some(ws);
+                return Some(*ws);
             }
         }
         let deadline = session.heartbeat_deadline();
@@ -161,18 +162,29 @@ async fn polling_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>) -> O
 async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mut ws: WsStream) {
     let version = session.protocol;
     let base64 = session.lock().ws_base64;
+    let mut batch: Vec<EncodedPacket> = Vec::new();
+    // One timer for the life of the session, moved only when the deadline does: creating
+    // and dropping a timer entry on every wake-up costs more than the write itself.
+    let mut deadline = session.heartbeat_deadline();
+    let sleep = tokio::time::sleep_until(deadline);
+    tokio::pin!(sleep);
     loop {
-        let out_notified = session.out_notify.notified();
-        tokio::pin!(out_notified);
-        out_notified.as_mut().enable();
-        let (batch, closed) = {
+        // Cleared before looking, so a packet queued after the look raises it again.
+        session.out_notify.clear();
+        let closed = {
             let mut st = session.lock();
-            (st.take(usize::MAX), st.closed)
+            st.take_into(&mut batch);
+            st.ws_writing = !batch.is_empty();
+            let next = st.heartbeat_deadline();
+            if next != deadline {
+                deadline = next;
+                sleep.as_mut().reset(deadline);
+            }
+            st.closed
         };
         if !batch.is_empty() {
-            session.lock().ws_writing = true;
             let write = async {
-                for p in batch {
+                for p in batch.drain(..) {
                     ws.feed(to_ws_message(p, version, base64)).await?;
                 }
                 ws.flush().await
@@ -180,6 +192,7 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
             tokio::pin!(write);
             let written = loop {
                 tokio::select! {
+                    biased;
                     r = &mut write => break r.is_ok(),
                     // A client too slow to take what is queued is dropped at once; any
                     // other close lets the write finish first.
@@ -190,7 +203,6 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
                     }
                 }
             };
-            session.lock().ws_writing = false;
             if !written {
                 session.close(CloseReason::TransportClose, FinalPacket::Close);
                 return;
@@ -200,13 +212,8 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
             close_gracefully(&mut ws).await;
             return;
         }
-        let deadline = session.heartbeat_deadline();
         tokio::select! {
-            _ = &mut out_notified => {}
-            _ = session.task_notify.notified() => {}
-            _ = sleep_until(deadline) => {
-                session.heartbeat_tick();
-            }
+            biased;
             msg = ws.next() => match classify(msg, version) {
                 Incoming::Packet(p) => {
                     session.receive(p);
@@ -224,6 +231,16 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
                     return;
                 }
             },
+            _ = session.out_notify.wait() => {}
+            _ = session.task_notify.notified() => {}
+            _ = &mut sleep => {
+                session.heartbeat_tick();
+                // Never leave an elapsed timer armed: it would fire again at once.
+                deadline = session
+                    .heartbeat_deadline()
+                    .max(tokio::time::Instant::now() + std::time::Duration::from_millis(1));
+                sleep.as_mut().reset(deadline);
+            }
         }
     }
 }
@@ -261,7 +278,7 @@ pub(crate) async fn probe<D: Send + Sync + 'static>(
             return Err(false);
         }
         session.lock().upgrade = Upgrade::Probed;
-        session.out_notify.notify_waiters();
+        session.out_notify.raise();
         match next_packet(&mut ws, version).await {
             Ok(Packet::Upgrade) => Ok(()),
             Ok(_) => Err(false),
@@ -279,7 +296,7 @@ pub(crate) async fn probe<D: Send + Sync + 'static>(
                     st.transport = TransportKind::WebSocket;
                     st.upgrade = Upgrade::Done;
                     st.ws_base64 = ws_base64;
-                    st.handoff = Some(ws);
+                    st.handoff = Some(Box::new(ws));
                     None
                 }
             };
@@ -289,7 +306,7 @@ pub(crate) async fn probe<D: Send + Sync + 'static>(
             }
             tracing::debug!(sid = %session.sid, "upgraded to websocket");
             session.task_notify.notify_one();
-            session.out_notify.notify_waiters();
+            session.out_notify.raise();
         }
         failed => {
             let too_big = matches!(failed, Ok(Err(true)));
@@ -300,7 +317,7 @@ pub(crate) async fn probe<D: Send + Sync + 'static>(
                     st.upgrade = Upgrade::None;
                 }
             }
-            session.out_notify.notify_waiters();
+            session.out_notify.raise();
             if too_big {
                 close_too_big(&mut ws).await;
             } else {

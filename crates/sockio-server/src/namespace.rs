@@ -298,6 +298,14 @@ impl Namespace {
         read(&self.0.sockets).get(id).cloned()
     }
 
+    /// The sockets of `ids` that are on this server, under one lock.
+    pub(crate) fn sockets_by_ids(&self, ids: &[SocketId]) -> Vec<Socket> {
+        let sockets = read(&self.0.sockets);
+        ids.iter()
+            .filter_map(|id| sockets.get(id).cloned())
+            .collect()
+    }
+
     /// Every socket of this namespace on this server.
     pub fn sockets(&self) -> Vec<Socket> {
         read(&self.0.sockets).values().cloned().collect()

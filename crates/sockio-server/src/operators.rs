@@ -103,12 +103,16 @@ impl BroadcastOperator {
     }
 
     fn select_in(&self, ns: &Namespace) -> Vec<Socket> {
-        let mut all = ns.socket_ids().into_iter();
-        ns.adapter()
-            .select(&self.opts, &mut all)
-            .into_iter()
-            .filter_map(|id| ns.socket(&id))
-            .collect()
+        if self.opts.rooms.is_empty() && self.opts.except.is_empty() {
+            return ns.sockets();
+        }
+        let ids = if self.opts.rooms.is_empty() {
+            let mut all = ns.socket_ids().into_iter();
+            ns.adapter().select(&self.opts, &mut all)
+        } else {
+            ns.adapter().select(&self.opts, &mut std::iter::empty())
+        };
+        ns.sockets_by_ids(&ids)
     }
 
     /// The selected sockets (of every server, with a cluster adapter).

@@ -64,6 +64,8 @@ pub(crate) struct SocketInner {
     next_listener: AtomicU64,
     acks: Mutex<HashMap<u64, AckCallback>>,
     connected: AtomicBool,
+    /// Whether any `on_any_outgoing` listener exists (checked once per broadcast recipient).
+    has_any_outgoing: AtomicBool,
     /// Set once the disconnection started (or the connection was refused).
     closing: AtomicBool,
     data: RwLock<Value>,
@@ -134,6 +136,7 @@ impl Socket {
             next_listener: AtomicU64::new(0),
             acks: Mutex::default(),
             connected: AtomicBool::new(false),
+            has_any_outgoing: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             data: RwLock::new(Value::Object(Vec::new())),
             extensions: RwLock::default(),
@@ -340,7 +343,11 @@ impl Socket {
 
     /// Removes an outgoing catch-all listener.
     pub fn off_any_outgoing(&self, id: ListenerId) {
-        self.listeners_mut().any_outgoing.retain(|(i, _)| *i != id);
+        let mut l = self.listeners_mut();
+        l.any_outgoing.retain(|(i, _)| *i != id);
+        self.0
+            .has_any_outgoing
+            .store(!l.any_outgoing.is_empty(), Ordering::Release);
     }
 
     /// Runs `handler` when the socket is about to disconnect; its rooms are still there.
@@ -458,6 +465,9 @@ impl Socket {
     }
 
     pub(crate) fn notify_outgoing(&self, event: &str, args: &[Value]) {
+        if !self.has_outgoing_listeners() {
+            return;
+        }
         let any = self.listeners().any_outgoing.clone();
         for (_, h) in any {
             h(self, event, args);
@@ -465,7 +475,7 @@ impl Socket {
     }
 
     pub(crate) fn has_outgoing_listeners(&self) -> bool {
-        !self.listeners().any_outgoing.is_empty()
+        self.0.has_any_outgoing.load(Ordering::Acquire)
     }
 
     // --- outgoing -----------------------------------------------------------------------
