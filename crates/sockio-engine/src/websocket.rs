@@ -174,7 +174,7 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
         let closed = {
             let mut st = session.lock();
             st.take_into(&mut batch);
-            st.ws_writing = !batch.is_empty();
+            st.ws_writing = false;
             let next = st.heartbeat_deadline();
             if next != deadline {
                 deadline = next;
@@ -190,15 +190,23 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
                 ws.flush().await
             };
             tokio::pin!(write);
-            let written = loop {
-                tokio::select! {
-                    biased;
-                    r = &mut write => break r.is_ok(),
-                    // A client too slow to take what is queued is dropped at once; any
-                    // other close lets the write finish first.
-                    _ = session.task_notify.notified() => {
-                        if session.lock().closed == Some(CloseReason::SlowClient) {
-                            return;
+            // Most writes complete at once. One that cannot (the client's socket buffer is
+            // full) marks the transport busy, and volatile packets are dropped meanwhile.
+            let first = futures_util::FutureExt::now_or_never(&mut write);
+            let written = if let Some(r) = first {
+                r.is_ok()
+            } else {
+                session.lock().ws_writing = true;
+                loop {
+                    tokio::select! {
+                        biased;
+                        r = &mut write => break r.is_ok(),
+                        // A client too slow to take what is queued is dropped at once; any
+                        // other close lets the write finish first.
+                        _ = session.task_notify.notified() => {
+                            if session.lock().closed == Some(CloseReason::SlowClient) {
+                                return;
+                            }
                         }
                     }
                 }

@@ -338,6 +338,7 @@ impl Socket {
         self.listeners_mut()
             .any_outgoing
             .push((id, Arc::new(handler)));
+        self.0.has_any_outgoing.store(true, Ordering::Release);
         id
     }
 
