@@ -126,9 +126,10 @@ TARGETS = [
 
 def machine():
     cpu = sh("lscpu | sed -n 's/^Model name: *//p'") or platform.processor()
+    mem_gib = sh("free -g | awk '/Mem:/{print $2}'")
     return [
         f"- CPU: {cpu}, {os.cpu_count()} cores; server pinned to CPU 1, load generator to CPU 0 (`taskset`)",
-        f"- Memory: {sh('free -g | awk \"/Mem:/{print \\$2}\"')} GiB; kernel {platform.release()}",
+        f"- Memory: {mem_gib} GiB; kernel {platform.release()}",
         f"- {sh('rustc --version')}; Node {sh('node --version')}",
         f"- Date: {sh('date -u +%Y-%m-%dT%H:%MZ')}",
     ]

@@ -42,15 +42,16 @@ server_cpu=1
 loadgen_cpu=0
 if [ "$(nproc)" -lt 2 ]; then server_cpu=0; fi
 
-start_server() { # name port -> pid on stdout
-  local name="$1" port="$2"
+start_server() { # name port -> pid on stdout (the server's own pid: taskset execs it)
+  local name="$1" port="$2" cmd
   case "$name" in
-    sockio) PORT=$port taskset -c $server_cpu target/release/bench-server ;;
-    ceiling) PORT=$port taskset -c $server_cpu target/release/ceiling-server ;;
-    socketioxide) PORT=$port taskset -c $server_cpu target/peers/release/socketioxide-bench-server ;;
-    node) PORT=$port taskset -c $server_cpu node bench/peers/node/server.mjs ;;
+    sockio) cmd=(target/release/bench-server) ;;
+    ceiling) cmd=(target/release/ceiling-server) ;;
+    socketioxide) cmd=(target/peers/release/socketioxide-bench-server) ;;
+    node) cmd=(node bench/peers/node/server.mjs) ;;
     *) echo "unknown server $name" >&2; return 2 ;;
-  esac 2>>"$out/servers.log" &
+  esac
+  PORT=$port taskset -c $server_cpu "${cmd[@]}" >>"$out/servers.log" 2>&1 &
   echo $!
 }
 

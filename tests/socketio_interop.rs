@@ -27,3 +27,10 @@ fn socket_io_client_v2_and_mixed_rooms() {
 fn raw_socket_io_packets_and_bad_input() {
     suite(&["socketio/raw.test.mjs"]);
 }
+
+#[test]
+fn socket_io_client_with_the_msgpack_parser() {
+    let _one_at_a_time = serial();
+    let server = Server::start_with_env(&[("PARSER", "msgpack")]);
+    run_node_tests(&server.url(), &["socketio/msgpack.test.mjs"]);
+}

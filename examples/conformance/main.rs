@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use sockio::engine::cors::{AllowOrigin, Cors};
 use sockio::engine::{Engine, EngineConfig, Handler, Message};
-use sockio::server::{args, Args, Bytes, ConnectError, Event, Namespace, Socket, SocketIo, Value};
+use sockio::server::{
+    args, Args, Bytes, ConnectError, Event, Namespace, Parser, Socket, SocketIo, Value,
+};
 use tower_layer::Layer;
 
 /// Sends every message back to its sender.
@@ -502,9 +504,15 @@ async fn main() -> std::io::Result<()> {
     let node_id: Arc<str> = Arc::from(std::env::var("NODE_ID").unwrap_or_default());
     let memory = Arc::new(Memory::default());
 
+    // PARSER=msgpack serves clients using socket.io-msgpack-parser instead.
+    let parser = match std::env::var("PARSER").as_deref() {
+        Ok("msgpack") => Parser::MsgPack,
+        _ => Parser::Default,
+    };
     let io = SocketIo::builder()
         .engine_config(engine_config("/socket.io/"))
         .connect_timeout(Duration::from_millis(1000))
+        .parser(parser)
         .build();
     for name in ["/", "/custom"] {
         setup_namespace(&io.of(name), &memory, &node_id);

@@ -109,10 +109,17 @@ impl State {
         batch
     }
 
-    /// Moves every queued packet into `out` (kept allocated across calls).
-    pub(crate) fn take_into(&mut self, out: &mut Vec<EncodedPacket>) {
-        out.extend(self.queue.drain(..));
-        self.queued_bytes = 0;
+    /// Moves up to `max` queued packets into `out` (kept allocated across calls). Once
+    /// the queue is empty, the room a burst made it grow to is given back.
+    pub(crate) fn take_into(&mut self, out: &mut Vec<EncodedPacket>, max: usize) {
+        let n = self.queue.len().min(max);
+        for p in self.queue.drain(..n) {
+            self.queued_bytes -= p.len();
+            out.push(p);
+        }
+        if self.queue.is_empty() && self.queue.capacity() > 64 {
+            self.queue.shrink_to(16);
+        }
     }
 
     /// When the heartbeat next needs attention.

@@ -21,6 +21,9 @@ use tokio_tungstenite::WebSocketStream;
 use crate::error::CloseReason;
 use crate::session::{FinalPacket, Session, TransportKind, Upgrade};
 
+/// Most packets the WebSocket task writes per flush.
+const WRITE_BATCH: usize = 64;
+
 /// A server-side WebSocket over an upgraded hyper connection.
 pub(crate) type WsStream = WebSocketStream<TokioIo<Upgraded>>;
 
@@ -173,7 +176,12 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
         session.out_notify.clear();
         let closed = {
             let mut st = session.lock();
-            st.take_into(&mut batch);
+            // Bounded batches keep this task's buffers small whatever the queue holds.
+            st.take_into(&mut batch, WRITE_BATCH);
+            if st.has_queued() {
+                // The rest goes in the next round, after a look at incoming frames.
+                session.out_notify.raise();
+            }
             st.ws_writing = false;
             let next = st.heartbeat_deadline();
             if next != deadline {

@@ -9,6 +9,7 @@ use sockio_protocol::socket::{Decoder, DecoderConfig, Packet, PacketData, Protoc
 
 use crate::error::{ConnectError, DisconnectReason};
 use crate::namespace::Namespace;
+use crate::server::Parser;
 use crate::server::ServerInner;
 use crate::socket::{EngineSocket, Socket};
 
@@ -119,7 +120,19 @@ impl Handler<Conn> for SocketIoHandler {
     }
 
     fn on_message(&self, esock: &EngineSocket, message: Message) {
-        let decoded = {
+        let msgpack = self
+            .server
+            .upgrade()
+            .is_some_and(|s| s.config.parser == Parser::MsgPack);
+        let decoded = if msgpack {
+            // One packet per binary message; text is not part of this format.
+            match &message {
+                Message::Binary(b) => sockio_protocol::socket::decode_msgpack(b).map(Some),
+                Message::Text(_) => {
+                    Err(sockio_protocol::socket::DecodeError::UnexpectedText { missing: 0 })
+                }
+            }
+        } else {
             let mut decoder = lock(&esock.data().decoder);
             let Some(decoder) = decoder.as_mut() else {
                 return;
@@ -221,7 +234,7 @@ impl SocketIoHandler {
         let Some(ns) = server.namespace_for_connection(&nsp) else {
             tracing::debug!(sid = %esock.sid(), nsp, "CONNECT to an unknown namespace");
             let err = Packet::connect_error_message(nsp.as_str(), "Invalid namespace", None);
-            let _ = esock.send_all(crate::socket::frames(&err, version));
+            let _ = esock.send_all(crate::socket::frames(&err, version, server.config.parser));
             return Flow::Done;
         };
         let auth = match auth {
@@ -266,7 +279,7 @@ impl SocketIoHandler {
                 Err(e) => {
                     socket.discard();
                     if !esock.is_closed() {
-                        refuse(&esock, &nsp, e, version);
+                        refuse(&esock, &nsp, e, version, ns.parser());
                     }
                 }
             }
@@ -276,7 +289,13 @@ impl SocketIoHandler {
     }
 }
 
-fn refuse(esock: &EngineSocket, nsp: &str, err: ConnectError, version: ProtocolVersion) {
+fn refuse(
+    esock: &EngineSocket,
+    nsp: &str,
+    err: ConnectError,
+    version: ProtocolVersion,
+    parser: Parser,
+) {
     tracing::debug!(sid = %esock.sid(), nsp, error = %err, "connection refused by a middleware");
     let packet = match version {
         ProtocolVersion::V5 => Packet::connect_error_message(nsp, err.message.as_str(), err.data),
@@ -284,7 +303,7 @@ fn refuse(esock: &EngineSocket, nsp: &str, err: ConnectError, version: ProtocolV
             Packet::connect_error(nsp, err.data.unwrap_or(Value::String(err.message)))
         }
     };
-    let _ = esock.send_all(crate::socket::frames(&packet, version));
+    let _ = esock.send_all(crate::socket::frames(&packet, version, parser));
 }
 
 fn finish_connect(ns: &Namespace, socket: Socket, version: ProtocolVersion) {

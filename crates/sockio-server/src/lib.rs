@@ -42,6 +42,6 @@ pub use event::{__to_value, AckSender, Args, Event, IntoArgs};
 pub use ids::{IntoRooms, Room, SocketId};
 pub use namespace::Namespace;
 pub use operators::BroadcastOperator;
-pub use server::{SocketIo, SocketIoBuilder, SocketIoConfig};
+pub use server::{Parser, SocketIo, SocketIoBuilder, SocketIoConfig};
 pub use socket::{ListenerId, Socket, SocketEmitter};
 pub use sockio_protocol::socket::{from_value, to_value, Value};

@@ -39,6 +39,7 @@ pub(crate) struct NsInner {
     server_side: RwLock<HashMap<String, Vec<ServerSideHandler>>>,
     server_side_ack: RwLock<HashMap<String, ServerSideAckHandler>>,
     ack_ids: AtomicU64,
+    parser: crate::server::Parser,
 }
 
 /// A namespace. Cheap to clone; every clone is the same namespace.
@@ -130,6 +131,10 @@ impl Namespace {
         adapter: Box<dyn Adapter>,
         is_parent: bool,
     ) -> Self {
+        let parser = server
+            .upgrade()
+            .map(|s| s.config.parser)
+            .unwrap_or_default();
         Self(Arc::new(NsInner {
             name: Arc::from(name),
             server,
@@ -142,7 +147,13 @@ impl Namespace {
             server_side: RwLock::default(),
             server_side_ack: RwLock::default(),
             ack_ids: AtomicU64::new(0),
+            parser,
         }))
+    }
+
+    /// The packet format of the server (default or msgpack).
+    pub(crate) fn parser(&self) -> crate::server::Parser {
+        self.0.parser
     }
 
     /// The name, e.g. `/chat`.

@@ -131,7 +131,7 @@ impl BroadcastOperator {
     fn deliver(&self, targets: &[Socket], packet: &Packet) {
         // EVENT and ACK packets encode the same in protocols v4 and v5: encode once and
         // share the bytes with every recipient.
-        let frames = frames(packet, ProtocolVersion::V5);
+        let frames = frames(packet, ProtocolVersion::V5, self.ns.parser());
         let (event, args) = match &packet.data {
             PacketData::Event { event, args } => (event.as_str(), &args[..]),
             _ => ("", &[][..]),

@@ -22,6 +22,17 @@ use crate::socket::Socket;
 type Matcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 type AdapterFactory = Arc<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
 
+/// The packet format of a server (socket.io's `parser` option). Both sides must use the
+/// same one; it is not negotiated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Parser {
+    /// socket.io-parser: JSON text plus binary attachments (the default).
+    #[default]
+    Default,
+    /// socket.io-msgpack-parser: each packet one msgpack-encoded binary message.
+    MsgPack,
+}
+
 /// Settings of the Socket.IO layer (the Engine.IO ones are in [`EngineConfig`]).
 #[derive(Clone)]
 pub struct SocketIoConfig {
@@ -33,6 +44,8 @@ pub struct SocketIoConfig {
     pub max_attachments: usize,
     /// Remove a dynamic namespace's child when its last socket leaves (default false).
     pub cleanup_empty_child_namespaces: bool,
+    /// The packet format (default: socket.io-parser).
+    pub parser: Parser,
 }
 
 impl std::fmt::Debug for SocketIoConfig {
@@ -63,6 +76,7 @@ pub struct SocketIoBuilder {
     connect_timeout: Duration,
     max_attachments: usize,
     cleanup_empty_child_namespaces: bool,
+    parser: Parser,
     adapter: AdapterFactory,
 }
 
@@ -73,6 +87,7 @@ impl SocketIoBuilder {
             connect_timeout: Duration::from_secs(45),
             max_attachments: sockio_protocol::socket::DEFAULT_MAX_ATTACHMENTS,
             cleanup_empty_child_namespaces: false,
+            parser: Parser::Default,
             adapter: Arc::new(|_| Box::new(LocalAdapter::default())),
         }
     }
@@ -155,6 +170,12 @@ impl SocketIoBuilder {
         self.cleanup_empty_child_namespaces = yes;
         self
     }
+    /// The packet format (socket.io's `parser` option): [`Parser::MsgPack`] for clients
+    /// using socket.io-msgpack-parser.
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
+        self
+    }
     /// The adapter each namespace gets (default: [`LocalAdapter`]).
     pub fn adapter(
         mut self,
@@ -171,6 +192,7 @@ impl SocketIoBuilder {
             connect_timeout: self.connect_timeout,
             max_attachments: self.max_attachments,
             cleanup_empty_child_namespaces: self.cleanup_empty_child_namespaces,
+            parser: self.parser,
         };
         let inner = Arc::new(ServerInner {
             config,

@@ -23,6 +23,7 @@ use crate::event::{AckSender, Event, IntoArgs};
 use crate::ids::{IntoRooms, Room, SocketId};
 use crate::namespace::Namespace;
 use crate::operators::BroadcastOperator;
+use crate::server::Parser;
 
 pub(crate) type EngineSocket = sockio_engine::Socket<Conn>;
 
@@ -105,9 +106,18 @@ impl PartialEq for Socket {
     }
 }
 
-/// Encodes a packet as the Engine.IO packets that carry it: the text (as a `message`,
-/// `4…`) then each attachment.
-pub(crate) fn frames(packet: &Packet, version: ProtocolVersion) -> Vec<EncodedPacket> {
+/// Encodes a packet as the Engine.IO packets that carry it: with the default parser the
+/// text (as a `message`, `4…`) then each attachment; with msgpack one binary message.
+pub(crate) fn frames(
+    packet: &Packet,
+    version: ProtocolVersion,
+    parser: Parser,
+) -> Vec<EncodedPacket> {
+    if parser == Parser::MsgPack {
+        return vec![EncodedPacket::Binary(
+            sockio_protocol::socket::encode_msgpack(packet),
+        )];
+    }
     let encoded = packet.encode_with(version);
     let mut text = String::with_capacity(encoded.text.len() + 1);
     text.push('4');
@@ -208,6 +218,11 @@ impl Socket {
     /// socket.io-client 2.x).
     pub fn protocol(&self) -> ProtocolVersion {
         self.0.version
+    }
+
+    /// The packet format of this server.
+    pub(crate) fn parser(&self) -> Parser {
+        self.0.ns.parser()
     }
 
     /// The Engine.IO revision of the client.
@@ -484,7 +499,7 @@ impl Socket {
     pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
         self.0
             .conn
-            .send_all(frames(packet, self.0.version))
+            .send_all(frames(packet, self.0.version, self.parser()))
             .map_err(|_| EmitError::Disconnected)
     }
 

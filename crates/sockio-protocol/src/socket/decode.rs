@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::json::{self, JsonError};
+use super::msgpack::MsgpackError;
 use super::packet::{Packet, PacketData, PacketType};
 use super::query;
 use super::value::Value;
@@ -89,6 +90,10 @@ pub enum DecodeError {
     /// A binary message arrived while no attachment was expected.
     #[error("binary message while no attachment is expected")]
     UnexpectedBinary,
+    /// A msgpack-encoded packet ([`decode_msgpack`](super::decode_msgpack)) that is not
+    /// valid msgpack or not a valid packet map.
+    #[error("invalid msgpack packet: {0}")]
+    InvalidMsgpack(#[from] MsgpackError),
 }
 
 /// Settings of a [`Decoder`].
