@@ -23,6 +23,12 @@ impl Signal {
         self.waker.wake();
     }
 
+    /// Drops the registered waiter: the waiting task is about to look at the state itself,
+    /// so raises made while it works (by itself, say) need not wake it again.
+    pub(crate) fn unregister(&self) {
+        drop(self.waker.take());
+    }
+
     /// Forgets a raise that came before the caller looked at the state it announces.
     pub(crate) fn clear(&self) {
         self.raised.store(false, Ordering::Release);

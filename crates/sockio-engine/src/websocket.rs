@@ -232,6 +232,9 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
             biased;
             msg = ws.next() => match classify(msg, version) {
                 Incoming::Packet(p) => {
+                    // Answers queued while handling this packet are written by this very
+                    // task on its next round: no wake-up needed for them.
+                    session.out_notify.unregister();
                     session.receive(p);
                 }
                 Incoming::Invalid(e) => session.parse_error(&e),
