@@ -223,5 +223,14 @@ def main():
         print()
 
 
+def notes():
+    """The hand-written analysis kept beside the script (what bounds the targets not met)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+    if os.path.exists(path):
+        with open(path) as f:
+            print(f.read().rstrip())
+
+
 if __name__ == "__main__":
     main()
+    notes()
