@@ -48,6 +48,18 @@ pub trait Adapter: Send + Sync + 'static {
         opts: &BroadcastOptions,
         all: &mut dyn Iterator<Item = SocketId>,
     ) -> Vec<SocketId>;
+    /// Calls `f` with each socket id `opts` selects, each once, without collecting them
+    /// (the broadcast path). The default collects with [`Adapter::select`].
+    fn for_each_selected(
+        &self,
+        opts: &BroadcastOptions,
+        all: &mut dyn Iterator<Item = SocketId>,
+        f: &mut dyn FnMut(&SocketId),
+    ) {
+        for id in self.select(opts, all) {
+            f(&id);
+        }
+    }
     /// How many servers share this namespace (1 for a local adapter).
     fn server_count(&self) -> usize {
         1
@@ -163,6 +175,24 @@ impl Adapter for LocalAdapter {
             .get(room)
             .map(|m| m.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    fn for_each_selected(
+        &self,
+        opts: &BroadcastOptions,
+        all: &mut dyn Iterator<Item = SocketId>,
+        f: &mut dyn FnMut(&SocketId),
+    ) {
+        // The common case — one room, no exception — walks the member set in place.
+        if let ([room], []) = (&opts.rooms[..], &opts.except[..]) {
+            if let Some(members) = read(self.rooms_of(room)).get(room) {
+                members.iter().for_each(f);
+            }
+            return;
+        }
+        for id in self.select(opts, all) {
+            f(&id);
+        }
     }
 
     fn select(

@@ -154,3 +154,16 @@ impl<T: IntoRooms, const N: usize> IntoRooms for [T; N] {
         self.into_iter().flat_map(IntoRooms::into_rooms).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms_from_many_shapes() {
+        assert_eq!("a".into_rooms(), vec![Room::from("a")]);
+        assert_eq!(["a", "b"].into_rooms().len(), 2);
+        assert_eq!(vec![String::from("x")].into_rooms(), vec![Room::from("x")]);
+        assert_eq!(SocketId::from("id").into_rooms(), vec![Room::from("id")]);
+    }
+}

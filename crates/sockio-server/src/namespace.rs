@@ -309,12 +309,20 @@ impl Namespace {
         read(&self.0.sockets).get(id).cloned()
     }
 
-    /// The sockets of `ids` that are on this server, under one lock.
-    pub(crate) fn sockets_by_ids(&self, ids: &[SocketId]) -> Vec<Socket> {
+    /// The sockets of this server that `opts` selects, looked up under one lock.
+    pub(crate) fn selected_sockets(
+        &self,
+        opts: &crate::adapter::BroadcastOptions,
+        all: &mut dyn Iterator<Item = SocketId>,
+    ) -> Vec<Socket> {
         let sockets = read(&self.0.sockets);
-        ids.iter()
-            .filter_map(|id| sockets.get(id).cloned())
-            .collect()
+        let mut out = Vec::new();
+        self.0.adapter.for_each_selected(opts, all, &mut |id| {
+            if let Some(s) = sockets.get(id) {
+                out.push(s.clone());
+            }
+        });
+        out
     }
 
     /// Every socket of this namespace on this server.

@@ -106,13 +106,12 @@ impl BroadcastOperator {
         if self.opts.rooms.is_empty() && self.opts.except.is_empty() {
             return ns.sockets();
         }
-        let ids = if self.opts.rooms.is_empty() {
-            let mut all = ns.socket_ids().into_iter();
-            ns.adapter().select(&self.opts, &mut all)
+        let mut all: Box<dyn Iterator<Item = _>> = if self.opts.rooms.is_empty() {
+            Box::new(ns.socket_ids().into_iter())
         } else {
-            ns.adapter().select(&self.opts, &mut std::iter::empty())
+            Box::new(std::iter::empty())
         };
-        ns.sockets_by_ids(&ids)
+        ns.selected_sockets(&self.opts, &mut all)
     }
 
     /// The selected sockets (of every server, with a cluster adapter).
