@@ -13,7 +13,6 @@ use bytes::Bytes;
 use sockio_protocol::engine::payload::EncodedPacket;
 use sockio_protocol::engine::{Message, Packet, ProtocolVersion};
 use sockio_protocol::Utf8Bytes;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::engine::Shared;
@@ -143,7 +142,7 @@ pub(crate) struct Session<D> {
     /// Wakes whoever writes the queue out: a pending GET or the WebSocket task.
     pub(crate) out_notify: Signal,
     /// Wakes the session task: close, or a WebSocket handed over.
-    pub(crate) task_notify: Notify,
+    pub(crate) task_notify: Signal,
 }
 
 impl<D: Send + Sync + 'static> Session<D> {
@@ -178,7 +177,7 @@ impl<D: Send + Sync + 'static> Session<D> {
                 handoff: None,
             }),
             out_notify: Signal::default(),
-            task_notify: Notify::new(),
+            task_notify: Signal::default(),
             shared,
         })
     }
@@ -256,7 +255,7 @@ impl<D: Send + Sync + 'static> Session<D> {
             self.shared.sessions.remove(&self.sid);
         }
         self.out_notify.raise();
-        self.task_notify.notify_one();
+        self.task_notify.raise();
         tracing::debug!(sid = %self.sid, %reason, "session closed");
         self.shared.handler.on_close(&Socket(self.clone()), reason);
     }

@@ -152,7 +152,7 @@ async fn polling_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>) -> O
         }
         let deadline = session.heartbeat_deadline();
         tokio::select! {
-            _ = session.task_notify.notified() => {}
+            _ = session.task_notify.wait() => {}
             _ = sleep_until(deadline) => {
                 if !session.heartbeat_tick() {
                     return None;
@@ -211,7 +211,7 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
                         r = &mut write => break r.is_ok(),
                         // A client too slow to take what is queued is dropped at once; any
                         // other close lets the write finish first.
-                        _ = session.task_notify.notified() => {
+                        _ = session.task_notify.wait() => {
                             if session.lock().closed == Some(CloseReason::SlowClient) {
                                 return;
                             }
@@ -251,7 +251,7 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
                 }
             },
             _ = session.out_notify.wait() => {}
-            _ = session.task_notify.notified() => {}
+            _ = session.task_notify.wait() => {}
             _ = &mut sleep => {
                 session.heartbeat_tick();
                 // Never leave an elapsed timer armed: it would fire again at once.
@@ -324,7 +324,7 @@ pub(crate) async fn probe<D: Send + Sync + 'static>(
                 return;
             }
             tracing::debug!(sid = %session.sid, "upgraded to websocket");
-            session.task_notify.notify_one();
+            session.task_notify.raise();
             session.out_notify.raise();
         }
         failed => {
