@@ -364,30 +364,7 @@ fn parse_packet(text: &str, config: &DecoderConfig) -> Result<(Packet, usize), D
             None => PacketData::Disconnect,
             Some(_) => return Err(DecodeError::UnexpectedPayload(kind)),
         },
-        PacketType::Event | PacketType::BinaryEvent => {
-            let mut items = match payload {
-                None => return Err(DecodeError::MissingPayload(kind)),
-                Some(Value::Array(items)) => items,
-                Some(other) => {
-                    return Err(DecodeError::NotAnArray {
-                        packet_type: kind,
-                        found: other.type_name(),
-                    })
-                }
-            };
-            if items.is_empty() {
-                return Err(DecodeError::MissingEventName);
-            }
-            let event = match items.remove(0) {
-                Value::String(name) if is_reserved_event(&name) => {
-                    return Err(DecodeError::ReservedEventName(name))
-                }
-                Value::String(name) => name,
-                Value::Number(n) => query::number_to_string(&n),
-                other => return Err(DecodeError::InvalidEventName(other.type_name())),
-            };
-            PacketData::Event { event, args: items }
-        }
+        PacketType::Event | PacketType::BinaryEvent => event_payload(kind, payload)?,
         PacketType::Ack | PacketType::BinaryAck => match payload {
             None => PacketData::Ack { args: Vec::new() },
             Some(Value::Array(args)) => PacketData::Ack { args },
@@ -1186,4 +1163,35 @@ mod tests {
         }
         assert!(accepted > 1000, "only {accepted} inputs accepted");
     }
+}
+
+/// The payload rules of EVENT / BINARY_EVENT, shared by both parsers: a non-empty array whose
+/// first element is the event name — a string that is not reserved, or a number (kept as
+/// its decimal text, the listener name Node.js dispatches it to).
+pub(super) fn event_payload(
+    kind: PacketType,
+    payload: Option<Value>,
+) -> Result<PacketData, DecodeError> {
+    let mut items = match payload {
+        None => return Err(DecodeError::MissingPayload(kind)),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(DecodeError::NotAnArray {
+                packet_type: kind,
+                found: other.type_name(),
+            })
+        }
+    };
+    if items.is_empty() {
+        return Err(DecodeError::MissingEventName);
+    }
+    let event = match items.remove(0) {
+        Value::String(name) if is_reserved_event(&name) => {
+            return Err(DecodeError::ReservedEventName(name))
+        }
+        Value::String(name) => name,
+        Value::Number(n) => query::number_to_string(&n),
+        other => return Err(DecodeError::InvalidEventName(other.type_name())),
+    };
+    Ok(PacketData::Event { event, args: items })
 }

@@ -42,9 +42,8 @@ use serde_json::Number;
 
 use super::decode::DecodeError;
 use super::packet::{Packet, PacketData, PacketType};
-use super::query::number_to_string;
 use super::value::Value;
-use super::{is_reserved_event, DEFAULT_MAX_DEPTH};
+use super::DEFAULT_MAX_DEPTH;
 
 /// Why a msgpack packet was refused at the msgpack level or as a packet map (carried by
 /// [`DecodeError::InvalidMsgpack`]; payloads that are invalid for their packet type give
@@ -470,30 +469,7 @@ fn packet_data(kind: PacketType, payload: Option<Value>) -> Result<PacketData, D
             None => PacketData::Disconnect,
             Some(_) => return Err(DecodeError::UnexpectedPayload(kind)),
         },
-        PacketType::Event | PacketType::BinaryEvent => {
-            let mut items = match payload {
-                None => return Err(DecodeError::MissingPayload(kind)),
-                Some(Value::Array(items)) => items,
-                Some(other) => {
-                    return Err(DecodeError::NotAnArray {
-                        packet_type: kind,
-                        found: other.type_name(),
-                    })
-                }
-            };
-            if items.is_empty() {
-                return Err(DecodeError::MissingEventName);
-            }
-            let event = match items.remove(0) {
-                Value::String(name) if is_reserved_event(&name) => {
-                    return Err(DecodeError::ReservedEventName(name))
-                }
-                Value::String(name) => name,
-                Value::Number(n) => number_to_string(&n),
-                other => return Err(DecodeError::InvalidEventName(other.type_name())),
-            };
-            PacketData::Event { event, args: items }
-        }
+        PacketType::Event | PacketType::BinaryEvent => super::decode::event_payload(kind, payload)?,
         PacketType::Ack | PacketType::BinaryAck => match payload {
             None => return Err(DecodeError::MissingPayload(kind)),
             Some(Value::Array(args)) => PacketData::Ack { args },
@@ -1843,7 +1819,7 @@ mod tests {
             2 => Packet::disconnect(nsp),
             3 | 4 => {
                 let name = random_string(rng);
-                if is_reserved_event(&name) {
+                if super::super::is_reserved_event(&name) {
                     return Packet::event(nsp, "ok", args);
                 }
                 Packet::event(nsp, name, args)
