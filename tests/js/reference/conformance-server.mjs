@@ -17,7 +17,7 @@
 //
 //   node tests/js/reference/conformance-server.mjs
 
-import http from "node:http";
+import { serveEngines } from "./http-front.mjs";
 import { Server as EngineServer } from "engine.io";
 import { Server } from "socket.io";
 
@@ -330,72 +330,9 @@ restricted.use((socket, next) => {
 setupNamespace(restricted);
 
 // ---------------------------------------------------------------------------------------------
-// HTTP routing (as tests/js/reference/engine-server.mjs)
+// HTTP routing, shared with tests/js/reference/engine-server.mjs
 
-const routes = [
+serveEngines([
   ["/engine.io/", echo],
   ["/socket.io/", engine],
-];
-
-function route(req) {
-  for (const [prefix, eng] of routes) {
-    // engine.io's own check: prefix match on the raw URL
-    if (req.url.slice(0, prefix.length) === prefix) return eng;
-  }
-  return null;
-}
-
-function badEio(req) {
-  const eio = new URL(req.url, "http://x").searchParams.get("EIO");
-  return eio !== "3" && eio !== "4";
-}
-
-const UNSUPPORTED = JSON.stringify({ code: 5, message: "Unsupported protocol version" });
-
-const server = http.createServer((req, res) => {
-  const eng = route(req);
-  if (!eng) {
-    res.writeHead(404, { "Content-Type": "text/plain" });
-    res.end("Not Found");
-    return;
-  }
-  if (badEio(req) && req.method !== "OPTIONS") {
-    res.writeHead(400, {
-      "Content-Type": "application/json",
-      "Access-Control-Allow-Origin": "*",
-    });
-    res.end(UNSUPPORTED);
-    return;
-  }
-  eng.handleRequest(req, res);
-});
-
-server.on("upgrade", (req, socket, head) => {
-  const eng = route(req);
-  if (!eng || badEio(req)) {
-    socket.on("error", () => {});
-    const body = eng ? "Unsupported protocol version" : "Not Found";
-    socket.end(
-      `HTTP/1.1 ${eng ? "400 Bad Request" : "404 Not Found"}\r\n` +
-        "Connection: close\r\nContent-type: text/html\r\n" +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    return;
-  }
-  eng.handleUpgrade(req, socket, head);
-});
-
-const port = Number(process.env.PORT ?? 0);
-server.listen(port, "127.0.0.1", () => {
-  process.stdout.write(`listening ${server.address().port}\n`);
-});
-
-function shutdown() {
-  echo.close();
-  engine.close();
-  server.close(() => process.exit(0));
-  server.closeAllConnections?.();
-  setTimeout(() => process.exit(0), 500).unref();
-}
-process.on("SIGTERM", shutdown);
-process.on("SIGINT", shutdown);
+]);
