@@ -1083,6 +1083,69 @@ async fn except_leaves_out_rooms() {
 }
 
 #[tokio::test]
+async fn outgoing_listeners_may_change_rooms_during_a_room_broadcast() {
+    // The broadcast walks the room's members in place; a listener that joins or leaves
+    // rooms while it runs must neither block nor be skipped.
+    let io = SocketIo::new();
+    let (mut c, s) = three(&io).await;
+    for sock in &s {
+        sock.join("r");
+        sock.on_any_outgoing(|sock, name, _| {
+            if name == "r" {
+                sock.leave("r");
+                sock.join("after");
+            }
+        });
+    }
+    io.to("r").emit("r", 1).unwrap();
+    let [a, b, d] = &mut c[..] else {
+        unreachable!()
+    };
+    expect_once(&mut [a, b, d], "r", &[json("1")]).await;
+    io.to("r").emit("r", 2).unwrap();
+    io.to("after").emit("after", 3).unwrap();
+    expect_once(&mut [a, b, d], "after", &[json("3")]).await;
+}
+
+#[tokio::test]
+async fn a_socket_joined_by_a_middleware_is_reached_once_connected() {
+    let io = SocketIo::new();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let release = Arc::new(Mutex::new(Some(release_rx)));
+    let (joined_tx, mut joined_rx) = mpsc::unbounded_channel::<()>();
+    io.use_(move |s| {
+        let release = release.clone();
+        let joined = joined_tx.clone();
+        async move {
+            s.join("lobby");
+            let _ = joined.send(());
+            let wait = release.lock().unwrap().take();
+            if let Some(wait) = wait {
+                let _ = wait.await;
+            }
+            Ok(())
+        }
+    });
+    let mut sockets = capture(&io.sockets());
+    let addr = serve(&io).await;
+    let mut client = RawClient::open(addr).await;
+    client.send_connect("/", None).await;
+    recv(&mut joined_rx).await;
+    // Still in the middleware: in the room already, but not connected, so not reached.
+    io.to("lobby").emit("early", 1).unwrap();
+    io.emit("early-all", 1).unwrap();
+    release_tx.send(()).unwrap();
+    let sid = client.connect_answer("/", WAIT).await.expect("connected");
+    let socket = recv(&mut sockets).await;
+    assert_eq!(socket.id().as_str(), sid);
+    assert!(socket.rooms().contains(&Room::from("lobby")));
+    io.to("lobby").emit("late", 2).unwrap();
+    let ev = client.expect_event("late").await;
+    assert_eq!(ev.args, [json("2")]);
+    client.expect_nothing(QUIET).await;
+}
+
+#[tokio::test]
 async fn io_to_socket_id_targets_one_client() {
     let io = SocketIo::new();
     let (mut c, s) = three(&io).await;

@@ -88,6 +88,9 @@ pub(crate) struct State {
     pub(crate) get_pending: bool,
     pub(crate) post_pending: bool,
     pub(crate) closed: Option<CloseReason>,
+    /// The outgoing queue overflowed: the session task closes the session (reason
+    /// [`CloseReason::SlowClient`]) — not the sender, which may be walking a room.
+    pub(crate) overflowed: bool,
     pub(crate) final_packet: FinalPacket,
     heartbeat: Heartbeat,
     /// Whether binary goes over the WebSocket as `b4<base64>` text (v3 `b64=1`; decided
@@ -170,6 +173,7 @@ impl<D: Send + Sync + 'static> Session<D> {
                 get_pending: false,
                 post_pending: false,
                 closed: None,
+                overflowed: false,
                 final_packet: FinalPacket::Close,
                 ws_base64: false,
                 ws_writing: false,
@@ -204,16 +208,25 @@ impl<D: Send + Sync + 'static> Session<D> {
             if st.closed.is_some() {
                 return Err(SendError::Closed);
             }
+            if st.overflowed {
+                return Err(SendError::QueueFull);
+            }
             let limit = self.shared.config.max_buffered_bytes;
             for packet in packets {
                 let len = packet.len();
                 if st.queued_bytes + len > limit {
+                    // What was queued is discarded now; the close itself (and the
+                    // application's close handlers) run on the session's own task, so a
+                    // sender never re-enters the application from here.
+                    st.overflowed = true;
+                    st.queue.clear();
+                    st.queued_bytes = 0;
                     drop(st);
                     self.shared
                         .slow_client_closes
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(sid = %self.sid, limit, "outgoing queue full: closing slow client");
-                    self.close(CloseReason::SlowClient, FinalPacket::Close);
+                    self.task_notify.raise();
                     return Err(SendError::QueueFull);
                 }
                 st.queued_bytes += len;
@@ -222,6 +235,15 @@ impl<D: Send + Sync + 'static> Session<D> {
         }
         self.out_notify.raise();
         Ok(())
+    }
+
+    /// Carries out the close an overflow asked for; true when there was one.
+    pub(crate) fn close_if_overflowed(self: &Arc<Self>) -> bool {
+        if !self.lock().overflowed {
+            return false;
+        }
+        self.close(CloseReason::SlowClient, FinalPacket::Close);
+        true
     }
 
     /// Closes the session once: removes it, wakes its writers and task, tells the handler.

@@ -141,6 +141,9 @@ pub(crate) async fn run_session<D: Send + Sync + 'static>(
 
 async fn polling_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>) -> Option<WsStream> {
     loop {
+        if session.close_if_overflowed() {
+            return None;
+        }
         {
             let mut st = session.lock();
             if st.closed.is_some() {
@@ -174,6 +177,7 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
     loop {
         // Cleared before looking, so a packet queued after the look raises it again.
         session.out_notify.clear();
+        session.close_if_overflowed();
         let closed = {
             let mut st = session.lock();
             // Bounded batches keep this task's buffers small whatever the queue holds.
@@ -212,7 +216,7 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
                         // A client too slow to take what is queued is dropped at once; any
                         // other close lets the write finish first.
                         _ = session.task_notify.wait() => {
-                            if session.lock().closed == Some(CloseReason::SlowClient) {
+                            if session.close_if_overflowed() {
                                 return;
                             }
                         }

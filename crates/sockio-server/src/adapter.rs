@@ -1,9 +1,11 @@
 //! Adapters: where a namespace keeps its rooms, and how its broadcasts reach sockets.
 //!
 //! [`Adapter`] is the boundary a cluster adapter (Redis) implements to carry every
-//! operation across servers; [`LocalAdapter`] is the in-memory one. Its room index is
-//! split in shards, each behind its own read-write lock, so concurrent broadcasts only
-//! share read locks and joins elsewhere do not stop them.
+//! operation across servers; [`LocalAdapter`] is the in-memory one, built on
+//! [`RoomIndex`]. The index keeps, per room, the members' handles themselves (not only
+//! their ids), so a broadcast walks one array instead of looking every recipient up by id.
+//! It is split in shards, each behind its own read-write lock, so concurrent broadcasts
+//! only share read locks and joins elsewhere do not stop them.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
@@ -11,6 +13,7 @@ use std::hash::BuildHasher;
 use std::sync::RwLock;
 
 use crate::ids::{Room, SocketId};
+use crate::socket::Socket;
 
 /// Which sockets an operation targets: those in any of `rooms` (all when empty) and in
 /// none of `except`.
@@ -29,8 +32,8 @@ pub struct BroadcastOptions {
 /// Room membership of one namespace, as the server sees it. Implementations decide how
 /// far their view reaches; the local one holds this server's sockets.
 pub trait Adapter: Send + Sync + 'static {
-    /// Adds socket `id` to `rooms`.
-    fn add_all(&self, id: &SocketId, rooms: &[Room]);
+    /// Adds `socket` to `rooms`.
+    fn add_all(&self, socket: &Socket, rooms: &[Room]);
     /// Removes socket `id` from `room`.
     fn del(&self, id: &SocketId, room: &Room);
     /// Removes socket `id` from every room.
@@ -41,23 +44,15 @@ pub trait Adapter: Send + Sync + 'static {
     fn rooms(&self) -> Vec<Room>;
     /// The members of `room`.
     fn room_members(&self, room: &Room) -> Vec<SocketId>;
-    /// The ids of the sockets `opts` selects, each once. `all` lists every socket of the
-    /// namespace (used when `opts.rooms` is empty).
-    fn select(
-        &self,
-        opts: &BroadcastOptions,
-        all: &mut dyn Iterator<Item = SocketId>,
-    ) -> Vec<SocketId>;
-    /// Calls `f` with each socket id `opts` selects, each once, without collecting them
-    /// (the broadcast path). The default collects with [`Adapter::select`].
-    fn for_each_selected(
-        &self,
-        opts: &BroadcastOptions,
-        all: &mut dyn Iterator<Item = SocketId>,
-        f: &mut dyn FnMut(&SocketId),
-    ) {
-        for id in self.select(opts, all) {
-            f(&id);
+    /// The connected sockets of this server `opts` selects, each once.
+    fn select(&self, opts: &BroadcastOptions) -> Vec<Socket>;
+    /// Calls `f` with each connected socket of this server `opts` selects, each once,
+    /// without collecting them (the broadcast path). `f` may run while the adapter's
+    /// locks are held: it must not call back into the adapter, nor run application code.
+    /// The default walks [`Adapter::select`].
+    fn for_each_selected(&self, opts: &BroadcastOptions, f: &mut dyn FnMut(&Socket)) {
+        for s in self.select(opts) {
+            f(&s);
         }
     }
     /// How many servers share this namespace (1 for a local adapter).
@@ -66,20 +61,157 @@ pub trait Adapter: Send + Sync + 'static {
     }
 }
 
+/// The in-memory adapter: rooms of this server only.
+#[derive(Default)]
+pub struct LocalAdapter {
+    index: RoomIndex<Socket>,
+}
+
+impl Adapter for LocalAdapter {
+    fn add_all(&self, socket: &Socket, rooms: &[Room]) {
+        self.index.add_all(socket, rooms);
+    }
+
+    fn del(&self, id: &SocketId, room: &Room) {
+        self.index.del(id, room);
+    }
+
+    fn del_all(&self, id: &SocketId) {
+        self.index.del_all(id);
+    }
+
+    fn socket_rooms(&self, id: &SocketId) -> Vec<Room> {
+        self.index.member_rooms(id)
+    }
+
+    fn rooms(&self) -> Vec<Room> {
+        self.index.rooms()
+    }
+
+    fn room_members(&self, room: &Room) -> Vec<SocketId> {
+        self.index.room_members(room)
+    }
+
+    fn select(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+        let mut out = Vec::new();
+        self.for_each_selected(opts, &mut |s| out.push(s.clone()));
+        out
+    }
+
+    fn for_each_selected(&self, opts: &BroadcastOptions, f: &mut dyn FnMut(&Socket)) {
+        // A socket a connection middleware made join a room is not reached before it is
+        // connected (socket.io looks recipients up among the namespace's connected sockets).
+        self.index
+            .for_each_selected(&opts.rooms, &opts.except, &mut |s: &Socket| {
+                if s.connected() {
+                    f(s)
+                }
+            });
+    }
+}
+
+/// What a [`RoomIndex`] keeps of each member: a cheap handle that knows its id.
+pub trait Member: Clone + Send + Sync + 'static {
+    /// The member's id (also the name of its own room).
+    fn id(&self) -> &SocketId;
+}
+
+impl Member for Socket {
+    fn id(&self) -> &SocketId {
+        Socket::id(self)
+    }
+}
+
 const SHARDS: usize = 16;
 
-/// The in-memory adapter: rooms of this server only.
-pub struct LocalAdapter {
-    rooms: Vec<RwLock<HashMap<Room, HashSet<SocketId>>>>,
-    sids: Vec<RwLock<HashMap<SocketId, HashSet<Room>>>>,
+/// Below this many members, a room finds a member by scanning its list; from it on, the
+/// room keeps a position index (most rooms are a socket's own room, with one member).
+const INDEXED_FROM: usize = 16;
+
+/// The members of one room: their handles in one array (what a broadcast walks) and,
+/// for big rooms, where each sits in it.
+struct Members<M> {
+    list: Vec<M>,
+    positions: Option<Box<HashMap<SocketId, usize>>>,
+}
+
+impl<M: Member> Members<M> {
+    fn new() -> Self {
+        Self {
+            list: Vec::new(),
+            positions: None,
+        }
+    }
+
+    fn position(&self, id: &SocketId) -> Option<usize> {
+        match &self.positions {
+            Some(p) => p.get(id).copied(),
+            None => self.list.iter().position(|m| m.id() == id),
+        }
+    }
+
+    fn insert(&mut self, member: &M) {
+        if self.position(member.id()).is_some() {
+            return;
+        }
+        self.list.push(member.clone());
+        let at = self.list.len() - 1;
+        match &mut self.positions {
+            Some(p) => {
+                p.insert(member.id().clone(), at);
+            }
+            None if self.list.len() >= INDEXED_FROM => {
+                let p = self
+                    .list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| (m.id().clone(), i))
+                    .collect();
+                self.positions = Some(Box::new(p));
+            }
+            None => {}
+        }
+    }
+
+    fn remove(&mut self, id: &SocketId) {
+        let Some(at) = self.position(id) else {
+            return;
+        };
+        self.list.swap_remove(at);
+        if let Some(p) = &mut self.positions {
+            p.remove(id);
+            if let Some(moved) = self.list.get(at) {
+                p.insert(moved.id().clone(), at);
+            }
+        }
+        if self.list.len() < INDEXED_FROM / 2 {
+            self.positions = None;
+        }
+        if self.list.capacity() > 2 * self.list.len() + 8 {
+            self.list.shrink_to(self.list.len() + self.list.len() / 2);
+        }
+    }
+}
+
+/// A member and the rooms it is in.
+struct Entry<M> {
+    member: M,
+    rooms: HashSet<Room>,
+}
+
+/// Rooms and their members, sharded by name. Generic over the handle it keeps so that it
+/// can be tested on its own; [`LocalAdapter`] keeps [`Socket`]s.
+pub struct RoomIndex<M> {
+    rooms: Vec<RwLock<HashMap<Room, Members<M>>>>,
+    members: Vec<RwLock<HashMap<SocketId, Entry<M>>>>,
     hasher: RandomState,
 }
 
-impl Default for LocalAdapter {
+impl<M> Default for RoomIndex<M> {
     fn default() -> Self {
         Self {
             rooms: (0..SHARDS).map(|_| RwLock::default()).collect(),
-            sids: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            members: (0..SHARDS).map(|_| RwLock::default()).collect(),
             hasher: RandomState::new(),
         }
     }
@@ -93,134 +225,136 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
 
-impl LocalAdapter {
+impl<M: Member> RoomIndex<M> {
     fn shard(&self, s: &str) -> usize {
         (self.hasher.hash_one(s) as usize) % SHARDS
     }
 
-    fn rooms_of(&self, room: &str) -> &RwLock<HashMap<Room, HashSet<SocketId>>> {
+    fn room_shard(&self, room: &str) -> &RwLock<HashMap<Room, Members<M>>> {
         &self.rooms[self.shard(room)]
     }
 
-    fn sids_of(&self, id: &str) -> &RwLock<HashMap<SocketId, HashSet<Room>>> {
-        &self.sids[self.shard(id)]
+    fn member_shard(&self, id: &str) -> &RwLock<HashMap<SocketId, Entry<M>>> {
+        &self.members[self.shard(id)]
     }
 
     fn is_in_any(&self, id: &SocketId, rooms: &[Room]) -> bool {
-        let shard = read(self.sids_of(id));
-        shard
+        read(self.member_shard(id))
             .get(id)
-            .is_some_and(|mine| rooms.iter().any(|r| mine.contains(r)))
+            .is_some_and(|e| rooms.iter().any(|r| e.rooms.contains(r)))
     }
-}
 
-impl Adapter for LocalAdapter {
-    fn add_all(&self, id: &SocketId, rooms: &[Room]) {
-        write(self.sids_of(id))
+    /// Adds `member` to `rooms`.
+    pub fn add_all(&self, member: &M, rooms: &[Room]) {
+        let id = member.id();
+        write(self.member_shard(id))
             .entry(id.clone())
-            .or_default()
+            .or_insert_with(|| Entry {
+                member: member.clone(),
+                rooms: HashSet::new(),
+            })
+            .rooms
             .extend(rooms.iter().cloned());
         for room in rooms {
-            write(self.rooms_of(room))
+            write(self.room_shard(room))
                 .entry(room.clone())
-                .or_default()
-                .insert(id.clone());
+                .or_insert_with(Members::new)
+                .insert(member);
         }
     }
 
-    fn del(&self, id: &SocketId, room: &Room) {
-        if let Some(mine) = write(self.sids_of(id)).get_mut(id) {
-            mine.remove(room);
-        }
-        let mut shard = write(self.rooms_of(room));
+    fn leave_room(&self, id: &SocketId, room: &Room) {
+        let mut shard = write(self.room_shard(room));
         if let Some(members) = shard.get_mut(room) {
             members.remove(id);
-            if members.is_empty() {
+            if members.list.is_empty() {
                 shard.remove(room);
             }
         }
     }
 
-    fn del_all(&self, id: &SocketId) {
-        let Some(mine) = write(self.sids_of(id)).remove(id) else {
+    /// Removes member `id` from `room`.
+    pub fn del(&self, id: &SocketId, room: &Room) {
+        // A member in no room stays known (every-member selections still reach it),
+        // until `del_all`.
+        if let Some(entry) = write(self.member_shard(id)).get_mut(id) {
+            entry.rooms.remove(room);
+        }
+        self.leave_room(id, room);
+    }
+
+    /// Removes member `id` from every room.
+    pub fn del_all(&self, id: &SocketId) {
+        let Some(entry) = write(self.member_shard(id)).remove(id) else {
             return;
         };
-        for room in mine {
-            let mut shard = write(self.rooms_of(&room));
-            if let Some(members) = shard.get_mut(&room) {
-                members.remove(id);
-                if members.is_empty() {
-                    shard.remove(&room);
-                }
-            }
+        for room in &entry.rooms {
+            self.leave_room(id, room);
         }
     }
 
-    fn socket_rooms(&self, id: &SocketId) -> Vec<Room> {
-        read(self.sids_of(id))
+    /// The rooms of member `id`.
+    pub fn member_rooms(&self, id: &SocketId) -> Vec<Room> {
+        read(self.member_shard(id))
             .get(id)
-            .map(|r| r.iter().cloned().collect())
+            .map(|e| e.rooms.iter().cloned().collect())
             .unwrap_or_default()
     }
 
-    fn rooms(&self) -> Vec<Room> {
+    /// Every room with at least one member.
+    pub fn rooms(&self) -> Vec<Room> {
         self.rooms
             .iter()
             .flat_map(|s| read(s).keys().cloned().collect::<Vec<_>>())
             .collect()
     }
 
-    fn room_members(&self, room: &Room) -> Vec<SocketId> {
-        read(self.rooms_of(room))
+    /// The ids of the members of `room`.
+    pub fn room_members(&self, room: &Room) -> Vec<SocketId> {
+        read(self.room_shard(room))
             .get(room)
-            .map(|m| m.iter().cloned().collect())
+            .map(|m| m.list.iter().map(|m| m.id().clone()).collect())
             .unwrap_or_default()
     }
 
-    fn for_each_selected(
-        &self,
-        opts: &BroadcastOptions,
-        all: &mut dyn Iterator<Item = SocketId>,
-        f: &mut dyn FnMut(&SocketId),
-    ) {
-        // The common case — one room, no exception — walks the member set in place.
-        if let ([room], []) = (&opts.rooms[..], &opts.except[..]) {
-            if let Some(members) = read(self.rooms_of(room)).get(room) {
-                members.iter().for_each(f);
+    /// Calls `f` once with each member in any of `rooms` (every member when `rooms` is
+    /// empty) and in none of `except`, under the index's read locks.
+    pub fn for_each_selected(&self, rooms: &[Room], except: &[Room], f: &mut dyn FnMut(&M)) {
+        match rooms {
+            [] => {
+                for shard in &self.members {
+                    for e in read(shard).values() {
+                        if !except.iter().any(|r| e.rooms.contains(r)) {
+                            f(&e.member);
+                        }
+                    }
+                }
             }
-            return;
-        }
-        for id in self.select(opts, all) {
-            f(&id);
-        }
-    }
-
-    fn select(
-        &self,
-        opts: &BroadcastOptions,
-        all: &mut dyn Iterator<Item = SocketId>,
-    ) -> Vec<SocketId> {
-        let except = !opts.except.is_empty();
-        if opts.rooms.is_empty() {
-            return all
-                .filter(|id| !except || !self.is_in_any(id, &opts.except))
-                .collect();
-        }
-        let mut seen: HashSet<SocketId> = HashSet::new();
-        let mut out = Vec::new();
-        for room in &opts.rooms {
-            let shard = read(self.rooms_of(room));
-            if let Some(members) = shard.get(room) {
-                for id in members {
-                    if (opts.rooms.len() == 1 || seen.insert(id.clone()))
-                        && (!except || !self.is_in_any(id, &opts.except))
-                    {
-                        out.push(id.clone());
+            // The common case: one room, walked in place.
+            [room] => {
+                if let Some(members) = read(self.room_shard(room)).get(room) {
+                    for m in &members.list {
+                        if except.is_empty() || !self.is_in_any(m.id(), except) {
+                            f(m);
+                        }
+                    }
+                }
+            }
+            _ => {
+                let mut seen: HashSet<SocketId> = HashSet::new();
+                for room in rooms {
+                    if let Some(members) = read(self.room_shard(room)).get(room) {
+                        for m in &members.list {
+                            if seen.insert(m.id().clone())
+                                && (except.is_empty() || !self.is_in_any(m.id(), except))
+                            {
+                                f(m);
+                            }
+                        }
                     }
                 }
             }
         }
-        out
     }
 }
 
@@ -228,59 +362,108 @@ impl Adapter for LocalAdapter {
 mod tests {
     use super::*;
 
-    fn id(s: &str) -> SocketId {
-        SocketId::from(s)
+    #[derive(Clone)]
+    struct M(SocketId);
+    impl Member for M {
+        fn id(&self) -> &SocketId {
+            &self.0
+        }
+    }
+
+    fn m(s: &str) -> M {
+        M(SocketId::from(s))
     }
     fn room(s: &str) -> Room {
         Room::from(s)
     }
-    fn sorted(mut v: Vec<SocketId>) -> Vec<SocketId> {
+    fn ids(v: Vec<SocketId>) -> Vec<String> {
+        let mut v: Vec<String> = v.into_iter().map(|i| i.to_string()).collect();
         v.sort();
         v
+    }
+    fn selected(i: &RoomIndex<M>, rooms: &[&str], except: &[&str]) -> Vec<String> {
+        let rooms: Vec<Room> = rooms.iter().map(|r| room(r)).collect();
+        let except: Vec<Room> = except.iter().map(|r| room(r)).collect();
+        let mut out = Vec::new();
+        i.for_each_selected(&rooms, &except, &mut |m| out.push(m.0.clone()));
+        ids(out)
     }
 
     #[test]
     fn rooms_are_pruned_when_empty() {
-        let a = LocalAdapter::default();
-        a.add_all(&id("s1"), &[room("s1"), room("r")]);
-        a.add_all(&id("s2"), &[room("s2"), room("r")]);
-        assert_eq!(sorted(a.room_members(&room("r"))), vec![id("s1"), id("s2")]);
-        a.del(&id("s1"), &room("r"));
-        a.del_all(&id("s2"));
+        let a = RoomIndex::default();
+        a.add_all(&m("s1"), &[room("s1"), room("r")]);
+        a.add_all(&m("s2"), &[room("s2"), room("r")]);
+        assert_eq!(ids(a.room_members(&room("r"))), ["s1", "s2"]);
+        a.del(&SocketId::from("s1"), &room("r"));
+        a.del_all(&SocketId::from("s2"));
         let mut rooms = a.rooms();
         rooms.sort();
         assert_eq!(rooms, vec![room("s1")]);
-        assert!(a.socket_rooms(&id("s2")).is_empty());
+        assert!(a.member_rooms(&SocketId::from("s2")).is_empty());
+        // A member that left every room is still one of all members, until `del_all`.
+        a.del(&SocketId::from("s1"), &room("s1"));
+        assert!(a.rooms().is_empty());
+        assert_eq!(selected(&a, &[], &[]), ["s1"]);
+        a.del_all(&SocketId::from("s1"));
+        assert_eq!(selected(&a, &[], &[]), Vec::<String>::new());
     }
 
     #[test]
-    fn select_unions_rooms_once_and_applies_except() {
-        let a = LocalAdapter::default();
-        a.add_all(&id("s1"), &[room("s1"), room("r1"), room("r2")]);
-        a.add_all(&id("s2"), &[room("s2"), room("r2"), room("x")]);
-        a.add_all(&id("s3"), &[room("s3")]);
-        let opts = BroadcastOptions {
-            rooms: vec![room("r1"), room("r2")],
-            ..Default::default()
+    fn selection_unions_rooms_once_and_applies_except() {
+        let a = RoomIndex::default();
+        a.add_all(&m("s1"), &[room("s1"), room("r1"), room("r2")]);
+        a.add_all(&m("s2"), &[room("s2"), room("r2"), room("x")]);
+        a.add_all(&m("s3"), &[room("s3")]);
+        assert_eq!(selected(&a, &["r1", "r2"], &[]), ["s1", "s2"]);
+        assert_eq!(selected(&a, &["r1", "r2"], &["x"]), ["s1"]);
+        assert_eq!(selected(&a, &["r2"], &["s1"]), ["s2"]);
+        assert_eq!(selected(&a, &[], &["s3"]), ["s1", "s2"]);
+        assert_eq!(selected(&a, &[], &[]), ["s1", "s2", "s3"]);
+        assert_eq!(selected(&a, &["nobody"], &[]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn joining_twice_keeps_one_membership() {
+        let a = RoomIndex::default();
+        a.add_all(&m("s1"), &[room("r")]);
+        a.add_all(&m("s1"), &[room("r"), room("r")]);
+        assert_eq!(ids(a.room_members(&room("r"))), ["s1"]);
+    }
+
+    #[test]
+    fn big_rooms_stay_consistent_through_joins_and_leaves() {
+        let a = RoomIndex::default();
+        let n = 200;
+        for i in 0..n {
+            a.add_all(&m(&format!("s{i}")), &[room("big")]);
+        }
+        // Leave every third member, in an order that moves others around.
+        for i in (0..n).rev().step_by(3) {
+            a.del(&SocketId::from(format!("s{i}")), &room("big"));
+        }
+        let expected: Vec<String> = {
+            let mut v: Vec<String> = (0..n)
+                .filter(|i| (n - 1 - i) % 3 != 0)
+                .map(|i| format!("s{i}"))
+                .collect();
+            v.sort();
+            v
         };
-        let all = || vec![id("s1"), id("s2"), id("s3")].into_iter();
-        assert_eq!(
-            sorted(a.select(&opts, &mut all())),
-            vec![id("s1"), id("s2")]
-        );
-        let opts = BroadcastOptions {
-            rooms: vec![room("r1"), room("r2")],
-            except: vec![room("x")],
-            ..Default::default()
-        };
-        assert_eq!(a.select(&opts, &mut all()), vec![id("s1")]);
-        let opts = BroadcastOptions {
-            except: vec![room("s3")],
-            ..Default::default()
-        };
-        assert_eq!(
-            sorted(a.select(&opts, &mut all())),
-            vec![id("s1"), id("s2")]
-        );
+        assert_eq!(selected(&a, &["big"], &[]), expected);
+        // Shrinking below the index threshold and growing again still finds everyone.
+        for id in &expected[..expected.len() - 3] {
+            a.del(&SocketId::from(id.as_str()), &room("big"));
+        }
+        assert_eq!(selected(&a, &["big"], &[]).len(), 3);
+        for i in 0..40 {
+            a.add_all(&m(&format!("t{i}")), &[room("big")]);
+        }
+        assert_eq!(selected(&a, &["big"], &[]).len(), 43);
+        for i in 0..40 {
+            a.del(&SocketId::from(format!("t{i}")), &room("big"));
+            a.add_all(&m(&format!("t{i}")), &[room("big")]);
+        }
+        assert_eq!(selected(&a, &["big"], &[]).len(), 43);
     }
 }

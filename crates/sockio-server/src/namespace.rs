@@ -286,9 +286,7 @@ impl Namespace {
 
     pub(crate) fn add_socket(&self, socket: &Socket) {
         write(&self.0.sockets).insert(socket.id().clone(), socket.clone());
-        self.0
-            .adapter
-            .add_all(socket.id(), &[Room::from(socket.id())]);
+        self.0.adapter.add_all(socket, &[Room::from(socket.id())]);
     }
 
     pub(crate) fn remove_socket(&self, socket: &Socket) {
@@ -309,29 +307,9 @@ impl Namespace {
         read(&self.0.sockets).get(id).cloned()
     }
 
-    /// The sockets of this server that `opts` selects, looked up under one lock.
-    pub(crate) fn selected_sockets(
-        &self,
-        opts: &crate::adapter::BroadcastOptions,
-        all: &mut dyn Iterator<Item = SocketId>,
-    ) -> Vec<Socket> {
-        let sockets = read(&self.0.sockets);
-        let mut out = Vec::new();
-        self.0.adapter.for_each_selected(opts, all, &mut |id| {
-            if let Some(s) = sockets.get(id) {
-                out.push(s.clone());
-            }
-        });
-        out
-    }
-
     /// Every socket of this namespace on this server.
     pub fn sockets(&self) -> Vec<Socket> {
         read(&self.0.sockets).values().cloned().collect()
-    }
-
-    pub(crate) fn socket_ids(&self) -> Vec<SocketId> {
-        read(&self.0.sockets).keys().cloned().collect()
     }
 
     /// How many sockets this namespace has on this server.

@@ -106,12 +106,7 @@ impl BroadcastOperator {
         if self.opts.rooms.is_empty() && self.opts.except.is_empty() {
             return ns.sockets();
         }
-        let mut all: Box<dyn Iterator<Item = _>> = if self.opts.rooms.is_empty() {
-            Box::new(ns.socket_ids().into_iter())
-        } else {
-            Box::new(std::iter::empty())
-        };
-        ns.selected_sockets(&self.opts, &mut all)
+        ns.adapter().select(&self.opts)
     }
 
     /// The selected sockets (of every server, with a cluster adapter).
@@ -127,9 +122,41 @@ impl BroadcastOperator {
         Ok(())
     }
 
-    fn deliver(&self, targets: &[Socket], packet: &Packet) {
+    /// Sends `packet`, encoded once, to every socket of `ns` the selection holds.
+    fn deliver(&self, ns: &Namespace, packet: &Packet) {
         // EVENT and ACK packets encode the same in protocols v4 and v5: encode once and
         // share the bytes with every recipient.
+        let frames = frames(packet, ProtocolVersion::V5, self.ns.parser());
+        let volatile = self.opts.volatile;
+        // Queued while the adapter walks its room in place (queueing runs no application
+        // code); sockets with outgoing listeners are served after, outside its locks,
+        // since a listener may join or leave rooms.
+        let mut listened: Vec<Socket> = Vec::new();
+        ns.adapter().for_each_selected(&self.opts, &mut |s| {
+            if volatile && !s.is_writable() {
+                return;
+            }
+            if s.has_outgoing_listeners() {
+                listened.push(s.clone());
+            } else {
+                let _ = s.send_frames(&frames);
+            }
+        });
+        if listened.is_empty() {
+            return;
+        }
+        let (event, args) = match &packet.data {
+            PacketData::Event { event, args } => (event.as_str(), &args[..]),
+            _ => ("", &[][..]),
+        };
+        for s in listened {
+            s.notify_outgoing(event, args);
+            let _ = s.send_frames(&frames);
+        }
+    }
+
+    /// Sends `packet` to `targets` (already selected).
+    fn deliver_to(&self, targets: &[Socket], packet: &Packet) {
         let frames = frames(packet, ProtocolVersion::V5, self.ns.parser());
         let (event, args) = match &packet.data {
             PacketData::Event { event, args } => (event.as_str(), &args[..]),
@@ -152,7 +179,7 @@ impl BroadcastOperator {
         let args = args.into_args()?;
         for ns in self.ns.targets() {
             let packet = Packet::event(ns.name(), event, args.clone());
-            self.deliver(&self.select_in(&ns), &packet);
+            self.deliver(&ns, &packet);
         }
         Ok(())
     }
@@ -187,7 +214,7 @@ impl BroadcastOperator {
                     asked.push((s.clone(), id));
                 }
                 let packet = Packet::event(ns.name(), event, args.clone()).with_id(id);
-                self.deliver(&targets, &packet);
+                self.deliver_to(&targets, &packet);
             }
         }
         drop(tx);

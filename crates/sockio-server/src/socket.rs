@@ -594,7 +594,7 @@ impl Socket {
         // Allowed before the connection completes (from a connection middleware); a
         // refused socket's rooms are cleaned up.
         if !self.0.closing.load(Ordering::Acquire) {
-            self.0.ns.adapter().add_all(self.id(), &rooms.into_rooms());
+            self.0.ns.adapter().add_all(self, &rooms.into_rooms());
         }
     }
 
