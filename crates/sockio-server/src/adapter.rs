@@ -132,7 +132,7 @@ const INDEXED_FROM: usize = 16;
 /// for big rooms, where each sits in it.
 struct Members<M> {
     list: Vec<M>,
-    positions: Option<Box<HashMap<SocketId, usize>>>,
+    positions: Option<HashMap<SocketId, usize>>,
 }
 
 impl<M: Member> Members<M> {
@@ -167,7 +167,7 @@ impl<M: Member> Members<M> {
                     .enumerate()
                     .map(|(i, m)| (m.id().clone(), i))
                     .collect();
-                self.positions = Some(Box::new(p));
+                self.positions = Some(p);
             }
             None => {}
         }
