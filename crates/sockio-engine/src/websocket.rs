@@ -68,13 +68,11 @@ fn classify(msg: Option<Result<WsMessage, WsError>>, version: ProtocolVersion) -
     match msg {
         None => Incoming::Closed(CloseReason::TransportClose),
         Some(Ok(WsMessage::Text(t))) => {
-            // SAFETY-free: tungstenite checked the frame is UTF-8.
-            match Utf8Bytes::try_from(bytes::Bytes::from(t)) {
-                Ok(text) => match Packet::decode_text(text, version) {
-                    Ok(p) => Incoming::Packet(p),
-                    Err(e) => Incoming::Invalid(e),
-                },
-                Err(_) => Incoming::Invalid(sockio_protocol::engine::DecodeError::InvalidUtf8),
+            // SAFETY: tungstenite's `Utf8Bytes` holds text it validated as UTF-8.
+            let text = unsafe { Utf8Bytes::from_bytes_unchecked(bytes::Bytes::from(t)) };
+            match Packet::decode_text(text, version) {
+                Ok(p) => Incoming::Packet(p),
+                Err(e) => Incoming::Invalid(e),
             }
         }
         Some(Ok(WsMessage::Binary(b))) => match Packet::decode_binary(b, version) {
@@ -177,8 +175,7 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
     loop {
         // Cleared before looking, so a packet queued after the look raises it again.
         session.out_notify.clear();
-        session.close_if_overflowed();
-        let closed = {
+        let (closed, overflowed) = {
             let mut st = session.lock();
             // Bounded batches keep this task's buffers small whatever the queue holds.
             st.take_into(&mut batch, WRITE_BATCH);
@@ -192,8 +189,12 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
                 deadline = next;
                 sleep.as_mut().reset(deadline);
             }
-            st.closed
+            (st.closed, st.overflowed)
         };
+        if overflowed {
+            session.close(CloseReason::SlowClient, FinalPacket::Close);
+            return;
+        }
         if !batch.is_empty() {
             let write = async {
                 for p in batch.drain(..) {

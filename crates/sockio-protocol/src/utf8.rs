@@ -31,6 +31,15 @@ impl Utf8Bytes {
         Ok(Self(bytes))
     }
 
+    /// Wraps bytes another layer already validated as UTF-8 (a WebSocket library's text
+    /// frame, say), without checking them again.
+    ///
+    /// # Safety
+    /// `bytes` must be valid UTF-8.
+    pub unsafe fn from_bytes_unchecked(bytes: Bytes) -> Self {
+        Self(bytes)
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor either validates the bytes or takes them from a

@@ -83,6 +83,8 @@ enum Flow {
 /// The Engine.IO handler of the Socket.IO server.
 pub(crate) struct SocketIoHandler {
     pub(crate) server: Weak<ServerInner>,
+    /// The server's packet format (fixed when it is built).
+    pub(crate) parser: Parser,
 }
 
 fn version_of(esock: &EngineSocket) -> ProtocolVersion {
@@ -120,11 +122,7 @@ impl Handler<Conn> for SocketIoHandler {
     }
 
     fn on_message(&self, esock: &EngineSocket, message: Message) {
-        let msgpack = self
-            .server
-            .upgrade()
-            .is_some_and(|s| s.config.parser == Parser::MsgPack);
-        let decoded = if msgpack {
+        let decoded = if self.parser == Parser::MsgPack {
             // One packet per binary message; text is not part of this format.
             match &message {
                 Message::Binary(b) => sockio_protocol::socket::decode_msgpack(b).map(Some),
@@ -261,6 +259,7 @@ impl SocketIoHandler {
         }
         let handler = SocketIoHandler {
             server: self.server.clone(),
+            parser: self.parser,
         };
         let esock = esock.clone();
         tokio::spawn(async move {

@@ -206,6 +206,7 @@ impl SocketIoBuilder {
             inner.config.engine.clone(),
             SocketIoHandler {
                 server: Arc::downgrade(&inner),
+                parser: inner.config.parser,
             },
         );
         let _ = inner.engine.set(engine);

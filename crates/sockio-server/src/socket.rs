@@ -106,26 +106,50 @@ impl PartialEq for Socket {
     }
 }
 
+/// The Engine.IO packets that carry one Socket.IO packet: the packet, then its binary
+/// attachments (none, most of the time: then nothing is allocated for them).
+#[derive(Debug, Clone)]
+pub(crate) struct Frames {
+    first: EncodedPacket,
+    attachments: Vec<EncodedPacket>,
+}
+
+impl Frames {
+    /// Every frame, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &EncodedPacket> {
+        std::iter::once(&self.first).chain(self.attachments.iter())
+    }
+}
+
+impl IntoIterator for Frames {
+    type Item = EncodedPacket;
+    type IntoIter =
+        std::iter::Chain<std::iter::Once<EncodedPacket>, std::vec::IntoIter<EncodedPacket>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        std::iter::once(self.first).chain(self.attachments)
+    }
+}
+
 /// Encodes a packet as the Engine.IO packets that carry it: with the default parser the
 /// text (as a `message`, `4…`) then each attachment; with msgpack one binary message.
-pub(crate) fn frames(
-    packet: &Packet,
-    version: ProtocolVersion,
-    parser: Parser,
-) -> Vec<EncodedPacket> {
+pub(crate) fn frames(packet: &Packet, version: ProtocolVersion, parser: Parser) -> Frames {
     if parser == Parser::MsgPack {
-        return vec![EncodedPacket::Binary(
-            sockio_protocol::socket::encode_msgpack(packet),
-        )];
+        return Frames {
+            first: EncodedPacket::Binary(sockio_protocol::socket::encode_msgpack(packet)),
+            attachments: Vec::new(),
+        };
     }
-    let encoded = packet.encode_with(version);
-    let mut text = String::with_capacity(encoded.text.len() + 1);
-    text.push('4');
-    text.push_str(&encoded.text);
-    let mut out = Vec::with_capacity(1 + encoded.attachments.len());
-    out.push(EncodedPacket::Text(Utf8Bytes::from(text)));
-    out.extend(encoded.attachments.into_iter().map(EncodedPacket::Binary));
-    out
+    // The Engine.IO `message` type digit first, in the same buffer.
+    let encoded = sockio_protocol::socket::encode_after(packet, version, "4");
+    Frames {
+        first: EncodedPacket::Text(Utf8Bytes::from(encoded.text)),
+        attachments: encoded
+            .attachments
+            .into_iter()
+            .map(EncodedPacket::Binary)
+            .collect(),
+    }
 }
 
 impl Socket {
@@ -425,6 +449,18 @@ impl Socket {
         for (_, h) in &any {
             h(self, &event.name, &event.args);
         }
+        // The usual case, one lasting listener: called without collecting the list.
+        let single = {
+            let l = self.listeners();
+            match l.events.get(&event.name).map(Vec::as_slice) {
+                Some([only]) if !only.once => Some(only.handler.clone()),
+                _ => None,
+            }
+        };
+        if let Some(handler) = single {
+            handler(self, event);
+            return;
+        }
         let handlers: Vec<EventHandler> = {
             let mut l = self.listeners_mut();
             match l.events.get_mut(&event.name) {
@@ -503,7 +539,7 @@ impl Socket {
             .map_err(|_| EmitError::Disconnected)
     }
 
-    pub(crate) fn send_frames(&self, frames: &[EncodedPacket]) -> Result<(), EmitError> {
+    pub(crate) fn send_frames(&self, frames: &Frames) -> Result<(), EmitError> {
         self.0
             .conn
             .send_all(frames.iter().cloned())

@@ -80,6 +80,19 @@ pub fn encode(packet: &Packet) -> Encoded {
 /// assert_eq!(reply.text, "0/custom,");
 /// ```
 pub fn encode_with(packet: &Packet, version: ProtocolVersion) -> Encoded {
+    encode_after(packet, version, "")
+}
+
+/// [`encode_with`], the text starting with `prefix`: `"4"` gives the Engine.IO
+/// `message` packet that carries it, in one allocation.
+///
+/// ```
+/// use sockio_protocol::socket::{encode_after, Packet, ProtocolVersion, Value};
+///
+/// let e = encode_after(&Packet::ack("/", 3, vec![Value::from("ok")]), ProtocolVersion::V5, "4");
+/// assert_eq!(e.text, r#"433["ok"]"#);
+/// ```
+pub fn encode_after(packet: &Packet, version: ProtocolVersion, prefix: &str) -> Encoded {
     let mut binaries = 0;
     let payload_len = match &packet.data {
         PacketData::Connect(Some(v)) | PacketData::ConnectError(v) => {
@@ -113,8 +126,9 @@ pub fn encode_with(packet: &Packet, version: ProtocolVersion) -> Encoded {
         (PacketData::ConnectError(_), _) => PacketType::ConnectError,
     };
 
-    let mut text = String::with_capacity(payload_len + packet.nsp.len() + 24);
+    let mut text = String::with_capacity(prefix.len() + payload_len + packet.nsp.len() + 24);
     let mut attachments = Vec::with_capacity(binaries);
+    text.push_str(prefix);
     text.push(kind.as_char());
     if binaries > 0 {
         let _ = write!(text, "{binaries}-");

@@ -106,32 +106,67 @@ pub(crate) fn write_value(out: &mut String, value: &Value, binary: &mut BinaryMo
 
 /// Writes a JSON string literal, escaped as `JSON.stringify` does.
 pub(crate) fn write_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
-    let mut run_start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x00..=0x1f => "",
-            _ => continue,
+    let mut at = 0;
+    loop {
+        let run = plain_len(&bytes[at..]);
+        // `at` and `at + run` are at ASCII bytes (or the end), hence char boundaries.
+        out.push_str(&s[at..at + run]);
+        at += run;
+        let Some(&b) = bytes.get(at) else {
+            break;
         };
-        // `i` is the index of an ASCII byte, hence a char boundary.
-        out.push_str(&s[run_start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{:04x}", b);
-        } else {
-            out.push_str(escape);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                let _ = write!(out, "\\u{:04x}", b);
+            }
         }
-        run_start = i + 1;
+        at += 1;
     }
-    out.push_str(&s[run_start..]);
     out.push('"');
+}
+
+/// How many leading bytes of `bytes` a JSON string holds as they are: up to the first
+/// `"`, `\` or control character. Eight bytes at a time (the usual payload has none).
+pub(crate) fn plain_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut i = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        // The classic "has a byte below n" test (n <= 0x80) for n = 0x20, and for n = 1
+        // on x ^ '"' and x ^ '\\' (a zero byte where x has one). Flags are exact about
+        // whether such a byte exists. The three share `!x & HIGHS`: '"' and '\\' are
+        // ASCII, so xoring with them keeps every byte's high bit.
+        let below = x.wrapping_sub(ONES * 0x20)
+            | (x ^ QUOTES).wrapping_sub(ONES)
+            | (x ^ BACKSLASHES).wrapping_sub(ONES);
+        if below & !x & HIGHS != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// Writes a number as JavaScript's `Number.prototype.toString` would.
@@ -368,18 +403,16 @@ impl Parser<'_> {
         self.pos += 1;
         let start = self.pos;
         // Fast path: no escapes.
-        loop {
-            match self.peek() {
-                None => return Err(self.error("unterminated string")),
-                Some(b'"') => {
-                    let s = self.slice(start, self.pos)?.to_owned();
-                    self.pos += 1;
-                    return Ok(s);
-                }
-                Some(b'\\') => break,
-                Some(0x00..=0x1f) => return Err(self.error("control character in string")),
-                Some(_) => self.pos += 1,
+        self.pos += plain_len(&self.bytes[start..]);
+        match self.peek() {
+            None => return Err(self.error("unterminated string")),
+            Some(b'"') => {
+                let s = self.slice(start, self.pos)?.to_owned();
+                self.pos += 1;
+                return Ok(s);
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.error("control character in string")),
         }
         let mut out = String::with_capacity(self.pos - start + 16);
         out.push_str(self.slice(start, self.pos)?);
@@ -397,12 +430,7 @@ impl Parser<'_> {
                 Some(0x00..=0x1f) => return Err(self.error("control character in string")),
                 Some(_) => {
                     let run_start = self.pos;
-                    while let Some(b) = self.peek() {
-                        if b == b'"' || b == b'\\' || b < 0x20 {
-                            break;
-                        }
-                        self.pos += 1;
-                    }
+                    self.pos += plain_len(&self.bytes[run_start..]);
                     out.push_str(self.slice(run_start, self.pos)?);
                 }
             }
@@ -537,6 +565,45 @@ mod tests {
 
     fn roundtrip(text: &str) -> String {
         parse(text, 128).unwrap().to_json()
+    }
+
+    #[test]
+    fn plain_len_stops_at_the_first_byte_to_escape() {
+        let naive = |b: &[u8]| {
+            b.iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(b.len())
+        };
+        // Every byte value at every position of strings around the 8-byte chunk size,
+        // over a background of ASCII and of bytes with the high bit set.
+        for background in [b'a', 0xc3, 0x7f, 0x80, 0xff, 0x21] {
+            for len in [0usize, 1, 7, 8, 9, 15, 16, 17, 24, 33] {
+                for at in 0..len {
+                    for special in 0u8..=255 {
+                        let mut v = vec![background; len];
+                        v[at] = special;
+                        assert_eq!(
+                            plain_len(&v),
+                            naive(&v),
+                            "{background:#x} {len} {at} {special:#x}"
+                        );
+                        if at + 1 < len {
+                            v[at + 1] = b'"';
+                            assert_eq!(plain_len(&v), naive(&v));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_strings_with_escapes_round_trip() {
+        let text = "plain text, then \"quoted\" and a \\ backslash, a tab\t, a bell\u{7}, é and ✓ — repeated";
+        let long = text.repeat(9);
+        let json = Value::String(long.clone()).to_json();
+        assert_eq!(json, serde_json::to_string(&long).unwrap());
+        assert_eq!(parse(&json, 8).unwrap(), Value::String(long));
     }
 
     #[test]

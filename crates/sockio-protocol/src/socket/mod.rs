@@ -53,7 +53,7 @@ mod value;
 
 pub use de::from_value;
 pub use decode::{DecodeError, Decoder, DecoderConfig};
-pub use encode::{encode, encode_with, Encoded};
+pub use encode::{encode, encode_after, encode_with, Encoded};
 pub use json::JsonError;
 pub use msgpack::{decode_msgpack, encode_msgpack, MsgpackError};
 pub use packet::{Packet, PacketData, PacketType};
