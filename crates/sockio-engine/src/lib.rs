@@ -38,6 +38,7 @@ mod session;
 pub mod sid;
 mod signal;
 mod websocket;
+mod ws_io;
 
 use std::convert::Infallible;
 use std::time::Duration;

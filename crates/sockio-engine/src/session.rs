@@ -227,6 +227,7 @@ impl<D: Send + Sync + 'static> Session<D> {
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(sid = %self.sid, limit, "outgoing queue full: closing slow client");
                     self.task_notify.raise();
+                    self.out_notify.raise();
                     return Err(SendError::QueueFull);
                 }
                 st.queued_bytes += len;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use sockio_protocol::engine::payload::{self, EncodedPacket};
 use sockio_protocol::engine::{Packet, ProtocolVersion};
 use sockio_protocol::Utf8Bytes;
@@ -20,12 +19,13 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::error::CloseReason;
 use crate::session::{FinalPacket, Session, TransportKind, Upgrade};
+use crate::ws_io::WsIo;
 
 /// Most packets the WebSocket task writes per flush.
 const WRITE_BATCH: usize = 64;
 
 /// A server-side WebSocket over an upgraded hyper connection.
-pub(crate) type WsStream = WebSocketStream<TokioIo<Upgraded>>;
+pub(crate) type WsStream = WebSocketStream<WsIo>;
 
 /// Wraps an upgraded connection. The read buffer starts at 1 KiB — idle sessions stay lean
 /// and it grows to the size of any larger frame — and messages beyond `max_payload` are
@@ -36,7 +36,7 @@ pub(crate) async fn accept(upgraded: Upgraded, max_payload: usize) -> WsStream {
         .write_buffer_size(8 * 1024)
         .max_message_size(Some(max_payload))
         .max_frame_size(Some(max_payload));
-    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await
+    WebSocketStream::from_raw_socket(WsIo::new(upgraded), Role::Server, Some(config)).await
 }
 
 fn to_ws_message(packet: EncodedPacket, version: ProtocolVersion, base64: bool) -> WsMessage {
@@ -255,8 +255,8 @@ async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mu
                     return;
                 }
             },
+            // Whatever raises `task_notify` (a close, an overflow) raises this too.
             _ = session.out_notify.wait() => {}
-            _ = session.task_notify.wait() => {}
             _ = &mut sleep => {
                 session.heartbeat_tick();
                 // Never leave an elapsed timer armed: it would fire again at once.
