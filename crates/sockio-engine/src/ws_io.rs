@@ -30,7 +30,9 @@ impl WsIo {
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => WsIo::Tcp {
                 stream: parts.io.into_inner(),
-                unread: parts.read_buf,
+                // A copy (usually of nothing): the slice would keep hyper's whole read
+                // buffer alive for the life of the connection.
+                unread: Bytes::copy_from_slice(&parts.read_buf),
             },
             Err(upgraded) => WsIo::Upgraded(TokioIo::new(upgraded)),
         }

@@ -12,7 +12,7 @@ use crate::error::{BroadcastAckError, EmitError};
 use crate::event::IntoArgs;
 use crate::ids::{IntoRooms, Room};
 use crate::namespace::Namespace;
-use crate::socket::{frames, Socket};
+use crate::socket::{frames, Frames, Socket};
 
 /// A selection of sockets of one namespace and flags for what is sent to them.
 /// Built by `to` / `in_` / `except` / `local` / `volatile` / `timeout` on the server,
@@ -133,31 +133,27 @@ impl BroadcastOperator {
         // since a listener may join or leave rooms.
         let mut listened: Vec<Socket> = Vec::new();
         ns.adapter().for_each_selected(&self.opts, &mut |s| {
-            if volatile && !s.is_writable() {
-                return;
-            }
             if s.has_outgoing_listeners() {
                 listened.push(s.clone());
-            } else {
+            } else if !volatile || s.is_writable() {
                 let _ = s.send_frames(&frames);
             }
         });
-        if listened.is_empty() {
-            return;
-        }
-        let (event, args) = match &packet.data {
-            PacketData::Event { event, args } => (event.as_str(), &args[..]),
-            _ => ("", &[][..]),
-        };
-        for s in listened {
-            s.notify_outgoing(event, args);
-            let _ = s.send_frames(&frames);
-        }
+        self.send_each(&listened, packet, &frames);
     }
 
     /// Sends `packet` to `targets` (already selected).
     fn deliver_to(&self, targets: &[Socket], packet: &Packet) {
         let frames = frames(packet, ProtocolVersion::V5, self.ns.parser());
+        self.send_each(targets, packet, &frames);
+    }
+
+    /// Sends `frames`, the encoding of `packet`, to each of `targets`, after telling
+    /// their outgoing listeners.
+    fn send_each(&self, targets: &[Socket], packet: &Packet, frames: &Frames) {
+        if targets.is_empty() {
+            return;
+        }
         let (event, args) = match &packet.data {
             PacketData::Event { event, args } => (event.as_str(), &args[..]),
             _ => ("", &[][..]),
@@ -169,7 +165,7 @@ impl BroadcastOperator {
             if s.has_outgoing_listeners() {
                 s.notify_outgoing(event, args);
             }
-            let _ = s.send_frames(&frames);
+            let _ = s.send_frames(frames);
         }
     }
 
