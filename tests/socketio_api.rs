@@ -1777,6 +1777,18 @@ async fn connect_timeout_closes_a_connection_that_never_joins() {
     joined.expect_nothing(Duration::from_millis(300)).await;
     assert!(!joined.is_closed());
     assert_eq!(io.sockets().len(), 1);
+
+    // Later connections are watched too (after the first ones were all checked), and a
+    // connection that joined once is not closed for having left every namespace since.
+    let mut late_idle = RawClient::open(addr).await;
+    let (mut left, _) = RawClient::connect_main(addr).await;
+    left.disconnect("/").await;
+    late_idle
+        .wait_closed(WAIT)
+        .await
+        .expect("the later idle connection is closed");
+    left.expect_nothing(Duration::from_millis(300)).await;
+    assert!(!left.is_closed());
 }
 
 // --- further semantics ------------------------------------------------------------------

@@ -54,7 +54,7 @@ pub use engine::{Engine, Handler};
 pub use error::{CloseReason, RequestError, SendError};
 pub use handshake::{Handshake, RemoteAddr};
 pub use service::{EngineLayer, EngineMiddleware, EngineService};
-pub use session::{Socket, TransportKind};
+pub use session::{Socket, TransportKind, WeakSocket};
 pub use sid::Sid;
 pub use sockio_protocol::engine::{Message, ProtocolVersion};
 pub use sockio_protocol::Utf8Bytes;

@@ -362,10 +362,31 @@ impl<D> std::fmt::Debug for Socket<D> {
     }
 }
 
+/// A handle on a session that does not keep it alive; see [`Socket::downgrade`].
+pub struct WeakSocket<D>(std::sync::Weak<Session<D>>);
+
+impl<D> Clone for WeakSocket<D> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<D> WeakSocket<D> {
+    /// The session, unless it is gone (closed and no longer referenced).
+    pub fn upgrade(&self) -> Option<Socket<D>> {
+        self.0.upgrade().map(Socket)
+    }
+}
+
 impl<D: Send + Sync + 'static> Socket<D> {
     /// The session id.
     pub fn sid(&self) -> Sid {
         self.0.sid
+    }
+
+    /// A handle that does not keep the session alive.
+    pub fn downgrade(&self) -> WeakSocket<D> {
+        WeakSocket(Arc::downgrade(&self.0))
     }
 
     /// The Engine.IO revision the client speaks.

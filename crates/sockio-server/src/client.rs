@@ -2,6 +2,7 @@
 //! (with their async middlewares), and routing packets to namespace sockets in order.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use sockio_engine::{CloseReason, Handler, Message, ProtocolVersion as EngineVersion, Sid};
@@ -23,8 +24,8 @@ pub struct Conn {
     connecting: Mutex<Vec<String>>,
     /// While an async connection runs, later packets wait here to keep their order.
     pending: Mutex<Option<VecDeque<Packet>>>,
-    /// The connect-timeout task, stopped once a namespace is joined.
-    connect_timer: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Whether a namespace was ever joined (the connect timeout no longer applies).
+    pub(crate) joined: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -43,7 +44,7 @@ impl Conn {
         lock(&self.sockets).retain(|s| s.namespace_name() != nsp);
     }
 
-    fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         lock(&self.sockets).is_empty() && lock(&self.connecting).is_empty()
     }
 
@@ -57,7 +58,7 @@ impl Conn {
 
     /// Closes the connection for a Socket.IO-level reason: the sockets get `reason`,
     /// then the Engine.IO session closes.
-    fn close_with(&self, esock: &EngineSocket, reason: DisconnectReason) {
+    pub(crate) fn close_with(&self, esock: &EngineSocket, reason: DisconnectReason) {
         self.close_sockets(reason);
         esock.close();
     }
@@ -104,17 +105,7 @@ impl Handler<Conn> for SocketIoHandler {
         let mut config = DecoderConfig::new(version);
         config.max_attachments = server.config.max_attachments;
         *lock(&esock.data().decoder) = Some(Decoder::with_config(config));
-        let timeout = server.config.connect_timeout;
-        let conn = esock.clone();
-        let timer = tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if !conn.is_closed() && conn.data().is_idle() {
-                tracing::debug!(sid = %conn.sid(), "no namespace joined in time: closing");
-                conn.data()
-                    .close_with(&conn, DisconnectReason::ForcedServerClose);
-            }
-        });
-        *lock(&esock.data().connect_timer) = Some(timer.abort_handle());
+        server.connect_deadlines.watch(esock.downgrade());
         if version == ProtocolVersion::V4 {
             // socket.io-client 2.x expects to be in `/` without asking.
             self.process(esock, Packet::connect("/", None));
@@ -310,9 +301,7 @@ fn finish_connect(ns: &Namespace, socket: Socket, version: ProtocolVersion) {
     ns.add_socket(&socket);
     let conn = socket.0.conn.data();
     lock(&conn.sockets).push(socket.clone());
-    if let Some(timer) = lock(&conn.connect_timer).take() {
-        timer.abort();
-    }
+    conn.joined.store(true, Ordering::Release);
     let reply = match version {
         ProtocolVersion::V5 => Packet::connect(
             ns.name(),

@@ -26,6 +26,7 @@
 
 pub mod adapter;
 mod client;
+mod connect_timeout;
 mod error;
 mod event;
 mod ids;

@@ -12,6 +12,7 @@ use sockio_engine::{
 
 use crate::adapter::{Adapter, LocalAdapter};
 use crate::client::{Conn, SocketIoHandler};
+use crate::connect_timeout::ConnectDeadlines;
 use crate::error::{ConnectError, DisconnectReason, EmitError};
 use crate::event::IntoArgs;
 use crate::ids::IntoRooms;
@@ -201,6 +202,7 @@ impl SocketIoBuilder {
             engine: OnceLock::new(),
             state: RwLock::default(),
             adapter: self.adapter,
+            connect_deadlines: ConnectDeadlines::new(self.connect_timeout),
         });
         let engine = Engine::new(
             inner.config.engine.clone(),
@@ -223,6 +225,7 @@ pub(crate) struct ServerInner {
     engine: OnceLock<Engine<Conn>>,
     state: RwLock<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     adapter: AdapterFactory,
+    pub(crate) connect_deadlines: Arc<ConnectDeadlines>,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
