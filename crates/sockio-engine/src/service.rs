@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use futures_util::future::{Either as Branch, FutureExt as _};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
@@ -407,7 +408,7 @@ where
         hook(res.headers_mut(), &bare_request(req));
     }
     start_session(shared, &session);
-    tokio::spawn(websocket::run_session(session, None));
+    tokio::spawn(websocket::run_polling(session));
     res
 }
 
@@ -456,12 +457,14 @@ where
     let format = polling_format(version, q);
     let ws_base64 = version == ProtocolVersion::V3 && q.b64;
     let shared = shared.clone();
-    tokio::spawn(async move {
+    // Opening and running are chained, not nested in one async block: the task then holds
+    // the larger of the two futures rather than both, and the WebSocket once.
+    let open = async move {
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
             Err(e) => {
                 tracing::debug!(error = %e, "websocket upgrade failed");
-                return;
+                return None;
             }
         };
         let ws = websocket::accept(upgraded, shared.config.max_payload).await;
@@ -477,8 +480,12 @@ where
         let open = open_packet(&shared, &session, TransportKind::WebSocket);
         let _ = session.enqueue(open);
         start_session(&shared, &session);
-        websocket::run_session(session, Some(ws)).await;
-    });
+        Some((session, ws))
+    };
+    tokio::spawn(open.then(|opened| match opened {
+        Some((session, ws)) => Branch::Left(websocket::run_websocket(session, ws)),
+        None => Branch::Right(std::future::ready(())),
+    }));
     res
 }
 

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use futures_util::future::{Either, FutureExt as _};
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use sockio_protocol::engine::payload::{self, EncodedPacket};
@@ -122,22 +123,20 @@ async fn close_gracefully(ws: &mut WsStream) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
 }
 
-/// The one task of a session: heartbeat while polling, then the WebSocket once there is one.
-pub(crate) async fn run_session<D: Send + Sync + 'static>(
+/// The task of a session opened by polling: its heartbeat, then its WebSocket once an
+/// upgrade hands one over. Chained, so the task holds one phase's state at a time.
+pub(crate) fn run_polling<D: Send + Sync + 'static>(
     session: Arc<Session<D>>,
-    ws: Option<WsStream>,
-) {
-    let ws = match ws {
-        Some(ws) => ws,
-        None => match polling_phase(&session).await {
-            Some(ws) => ws,
-            None => return,
-        },
-    };
-    websocket_phase(&session, ws).await;
+) -> impl std::future::Future<Output = ()> + Send {
+    let next = session.clone();
+    polling_phase(session).then(move |ws| match ws {
+        Some(ws) => Either::Left(run_websocket(next, ws)),
+        None => Either::Right(std::future::ready(())),
+    })
 }
 
-async fn polling_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>) -> Option<WsStream> {
+async fn polling_phase<D: Send + Sync + 'static>(session: Arc<Session<D>>) -> Option<WsStream> {
+    let session = &session;
     loop {
         if session.close_if_overflowed() {
             return None;
@@ -163,7 +162,13 @@ async fn polling_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>) -> O
     }
 }
 
-async fn websocket_phase<D: Send + Sync + 'static>(session: &Arc<Session<D>>, mut ws: WsStream) {
+/// The task of a session on WebSocket: writes its queue, reads the client's frames, runs
+/// its heartbeat.
+pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
+    session: Arc<Session<D>>,
+    mut ws: WsStream,
+) {
+    let session = &session;
     let version = session.protocol;
     let base64 = session.lock().ws_base64;
     let mut batch: Vec<EncodedPacket> = Vec::new();
