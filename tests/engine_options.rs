@@ -229,6 +229,26 @@ async fn no_cors_headers_without_a_policy() {
 }
 
 #[tokio::test]
+async fn the_handshake_keeps_headers_and_url() {
+    let (port, engine) = start(EngineConfig::default()).await;
+    request(
+        port,
+        "GET",
+        "/engine.io/?EIO=4&transport=polling&room=a%20b",
+        &[("X-Custom", "hello"), ("User-Agent", "test-agent/1")],
+    )
+    .await;
+    let socket = engine.sockets().pop().expect("one session");
+    let hs = socket.handshake();
+    let header = |name: &str| hs.headers.get(name).and_then(|v| v.to_str().ok());
+    assert_eq!(header("x-custom"), Some("hello"));
+    assert_eq!(header("user-agent"), Some("test-agent/1"));
+    assert_eq!(hs.uri.path(), "/engine.io/");
+    assert_eq!(hs.query_string(), "EIO=4&transport=polling&room=a%20b");
+    assert_eq!(hs.query_param("room").as_deref(), Some("a b"));
+}
+
+#[tokio::test]
 async fn sessions_are_listed_and_closed_by_the_server() {
     let (port, engine) = start(EngineConfig::default()).await;
     let hs = request(port, "GET", "/engine.io/?EIO=4&transport=polling", &[]).await;

@@ -10,8 +10,8 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::future::{Either as Branch, FutureExt as _};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri};
 use http_body::Body;
 use http_body_util::{Either, Full};
 use sockio_protocol::engine::payload::EncodedPacket;
@@ -315,18 +315,36 @@ fn polling_format(version: ProtocolVersion, q: &EngineQuery) -> PollingFormat {
 /// their own: hyper's parsed values share its 8 KiB read buffer, which a plain clone
 /// would keep alive for the whole life of the session.
 fn handshake_of<B>(req: &Request<B>) -> Handshake {
-    let mut headers = HeaderMap::with_capacity(req.headers().len());
-    for (name, value) in req.headers() {
-        let name =
-            HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());
-        let value = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
-        headers.append(name, value);
+    // hyper's header values and URL share its read buffer; kept as they are, they would
+    // keep that whole buffer alive for the session. They are copied into one buffer of
+    // their own instead (header names are already copies).
+    let target = req.uri().path_and_query().map_or("", |pq| pq.as_str());
+    let values_len: usize = req.headers().values().map(|v| v.len()).sum();
+    let mut buf = bytes::BytesMut::with_capacity(values_len + target.len());
+    for value in req.headers().values() {
+        buf.extend_from_slice(value.as_bytes());
     }
-    let uri = req
-        .uri()
-        .to_string()
-        .parse()
-        .unwrap_or_else(|_| req.uri().clone());
+    buf.extend_from_slice(target.as_bytes());
+    let buf = buf.freeze();
+    let mut headers = HeaderMap::with_capacity(req.headers().len());
+    let mut at = 0;
+    for (name, value) in req.headers() {
+        let end = at + value.len();
+        let copy = HeaderValue::from_maybe_shared(buf.slice(at..end))
+            .map(|mut v| {
+                v.set_sensitive(value.is_sensitive());
+                v
+            })
+            .unwrap_or_else(|_| value.clone());
+        headers.append(name.clone(), copy);
+        at = end;
+    }
+    let uri = match req.uri().scheme() {
+        // The usual origin-form target (`/engine.io/?EIO=4&…`).
+        None => Uri::from_maybe_shared(buf.slice(at..)).ok(),
+        Some(_) => req.uri().to_string().parse().ok(),
+    }
+    .unwrap_or_else(|| req.uri().clone());
     Handshake {
         headers,
         uri,
