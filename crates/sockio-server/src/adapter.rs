@@ -201,6 +201,31 @@ struct Entry<M> {
 
 /// Rooms and their members, sharded by name. Generic over the handle it keeps so that it
 /// can be tested on its own; [`LocalAdapter`] keeps [`Socket`]s.
+///
+/// ```
+/// use sockio_server::adapter::{Member, RoomIndex};
+/// use sockio_server::{Room, SocketId};
+///
+/// #[derive(Clone)]
+/// struct Player(SocketId);
+/// impl Member for Player {
+///     fn id(&self) -> &SocketId {
+///         &self.0
+///     }
+/// }
+///
+/// let index = RoomIndex::default();
+/// let (a, b) = (Player("a".into()), Player("b".into()));
+/// index.add_all(&a, &[Room::from("a"), Room::from("lobby")]);
+/// index.add_all(&b, &[Room::from("b"), Room::from("lobby")]);
+///
+/// // Everyone in the lobby but `b`:
+/// let mut reached = Vec::new();
+/// index.for_each_selected(&[Room::from("lobby")], &[Room::from("b")], &mut |p| {
+///     reached.push(p.0.to_string())
+/// });
+/// assert_eq!(reached, ["a"]);
+/// ```
 pub struct RoomIndex<M> {
     rooms: Vec<RwLock<HashMap<Room, Members<M>>>>,
     members: Vec<RwLock<HashMap<SocketId, Entry<M>>>>,
