@@ -113,3 +113,85 @@ async fn a_client_that_stops_reading_is_disconnected_not_buffered_forever() {
         .expect("the fast client got everything, then `after`")
         .unwrap();
 }
+
+/// One HTTP/1.1 request on its own connection; the response body.
+async fn http(port: u16, method: &str, path: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut res = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut res))
+        .await
+        .expect("response in time")
+        .unwrap();
+    let res = String::from_utf8_lossy(&res).into_owned();
+    res.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_client_that_stops_polling_is_disconnected_too() {
+    let io = SocketIo::builder().max_buffered_bytes(256 * 1024).build();
+    let reasons: Arc<Mutex<Vec<DisconnectReason>>> = Arc::default();
+    let sockets: Arc<Mutex<Vec<sockio::server::Socket>>> = Arc::default();
+    let (seen, kept) = (reasons.clone(), sockets.clone());
+    io.on_connection(move |socket| {
+        kept.lock().unwrap().push(socket.clone());
+        let seen = seen.clone();
+        socket.on_disconnect(move |_, reason| seen.lock().unwrap().push(reason));
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = io.clone();
+    tokio::spawn(async move { server.serve(listener).await });
+
+    let open = http(port, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("sid in the open packet")
+        .to_owned();
+    let session = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    assert_eq!(http(port, "POST", &session, "40").await, "ok");
+    let socket = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Some(s) = sockets.lock().unwrap().first() {
+                return s.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("connected");
+
+    // No GET ever comes: everything stays queued, until the emit that would pass the
+    // bound (256 KiB, in 64 KiB messages) fails.
+    let chunk = "x".repeat(64 * 1024);
+    let sent = (1..=100)
+        .find(|_| socket.emit("data", &chunk).is_err())
+        .expect("an emit fails at the bound");
+    assert!(sent <= 5, "refused at the bound, not later: message {sent}");
+    assert_eq!(io.engine().slow_client_closes(), 1);
+    // The connection's own task then disconnects it.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while reasons.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("disconnected");
+    assert_eq!(
+        *reasons.lock().unwrap(),
+        vec![DisconnectReason::TransportError]
+    );
+    assert!(io.sockets().is_empty());
+    // The session is gone: a late poll is told so.
+    let late = http(port, "GET", &session, "").await;
+    assert!(late.contains("Session ID unknown"), "{late}");
+}
