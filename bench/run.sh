@@ -28,7 +28,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-command -v taskset >/dev/null || { apt-get update && apt-get install -y util-linux; }
+# What a fresh Debian machine lacks: taskset (pinning), Node.js and npm (the socket.io
+# peer), python3 (the report).
+missing=()
+command -v taskset >/dev/null || missing+=(util-linux)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update && apt-get install -y "${missing[@]}"
+fi
 cargo build --release --bin bench-server
 cargo build --release -p sockio-loadgen -p sockio-bench-ceiling
 bench/peers/build.sh
