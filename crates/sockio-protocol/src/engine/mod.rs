@@ -68,14 +68,71 @@ pub struct OpenPayload {
 }
 
 impl OpenPayload {
-    /// The `open` packet text: `0{"sid":...}`.
+    /// The `open` packet text: `0{"sid":...}`, exactly what `JSON.stringify` gives.
     pub fn to_packet_text(&self) -> String {
-        let mut s = String::with_capacity(128);
-        s.push('0');
-        // Serializing plain strings and integers cannot fail.
-        if let Ok(json) = serde_json::to_string(self) {
-            s.push_str(&json);
+        use std::fmt::Write as _;
+        let mut s = String::with_capacity(112 + self.sid.len());
+        s.push_str("0{\"sid\":");
+        crate::socket::json::write_str(&mut s, &self.sid);
+        s.push_str(",\"upgrades\":[");
+        for (i, u) in self.upgrades.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            crate::socket::json::write_str(&mut s, u);
         }
+        let _ = write!(
+            s,
+            "],\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{}}}",
+            self.ping_interval, self.ping_timeout, self.max_payload
+        );
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_packet_text_is_the_json_node_writes() {
+        let cases = [
+            OpenPayload {
+                sid: "lv_VI97HAXpY6yYWAAAC".into(),
+                upgrades: vec!["websocket".into()],
+                ping_interval: 25000,
+                ping_timeout: 20000,
+                max_payload: 1_000_000,
+            },
+            OpenPayload {
+                sid: "a\"b\\c\u{1}é".into(),
+                upgrades: vec![],
+                ping_interval: 0,
+                ping_timeout: u64::MAX,
+                max_payload: 1,
+            },
+            OpenPayload {
+                sid: String::new(),
+                upgrades: vec!["websocket".into(), "webtransport".into()],
+                ping_interval: 300,
+                ping_timeout: 200,
+                max_payload: 100,
+            },
+        ];
+        for open in cases {
+            let expected = format!("0{}", serde_json::to_string(&open).expect("serializable"));
+            assert_eq!(open.to_packet_text(), expected);
+        }
+        assert_eq!(
+            OpenPayload {
+                sid: "abc".into(),
+                upgrades: vec!["websocket".into()],
+                ping_interval: 25000,
+                ping_timeout: 20000,
+                max_payload: 1_000_000,
+            }
+            .to_packet_text(),
+            r#"0{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#
+        );
     }
 }

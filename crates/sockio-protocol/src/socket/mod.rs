@@ -44,7 +44,7 @@
 mod de;
 mod decode;
 mod encode;
-mod json;
+pub(crate) mod json;
 mod msgpack;
 mod packet;
 mod query;
