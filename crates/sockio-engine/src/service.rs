@@ -41,13 +41,14 @@ struct EngineQuery {
 impl EngineQuery {
     fn parse(query: Option<&str>) -> Self {
         let mut q = Self::default();
-        for (k, v) in sockio_protocol::urlencoded::pairs(query.unwrap_or("")) {
-            match k.as_str() {
-                "EIO" if q.eio.is_none() => q.eio = Some(v),
-                "transport" if q.transport.is_none() => q.transport = Some(v),
-                "sid" if q.sid.is_none() => q.sid = Some(v),
+        // Names are compared where they lie; only the values kept are copied.
+        for (k, v) in sockio_protocol::urlencoded::pairs_borrowed(query.unwrap_or("")) {
+            match &*k {
+                "EIO" if q.eio.is_none() => q.eio = Some(v.into_owned()),
+                "transport" if q.transport.is_none() => q.transport = Some(v.into_owned()),
+                "sid" if q.sid.is_none() => q.sid = Some(v.into_owned()),
                 "b64" => q.b64 = true,
-                "j" if q.j.is_none() => q.j = Some(v),
+                "j" if q.j.is_none() => q.j = Some(v.into_owned()),
                 _ => {}
             }
         }

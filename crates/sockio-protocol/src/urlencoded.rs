@@ -6,18 +6,42 @@
 //! assert_eq!(pairs[2], ("name".to_string(), "a b c".to_string()));
 //! ```
 
+use std::borrow::Cow;
+
 /// The decoded `(name, value)` pairs of `input`, in order. Pairs that do not decode to
 /// UTF-8 are skipped; `%` not followed by two hex digits is kept literally (as browsers do).
 pub fn pairs(input: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    pairs_borrowed(input).map(|(k, v)| (k.into_owned(), v.into_owned()))
+}
+
+/// [`pairs`], borrowing from `input` every name and value that has nothing to decode.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use sockio_protocol::urlencoded;
+/// let pairs: Vec<_> = urlencoded::pairs_borrowed("EIO=4&name=a%20b").collect();
+/// assert!(matches!(pairs[0], (Cow::Borrowed("EIO"), Cow::Borrowed("4"))));
+/// assert_eq!(pairs[1].1, "a b");
+/// ```
+pub fn pairs_borrowed(input: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> + '_ {
     input
         .split('&')
         .filter(|p| !p.is_empty())
         .filter_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let k = String::from_utf8(decode_lenient(k.as_bytes())).ok()?;
-            let v = String::from_utf8(decode_lenient(v.as_bytes())).ok()?;
-            Some((k, v))
+            Some((decode_component(k)?, decode_component(v)?))
         })
+}
+
+/// One name or value decoded leniently ([`decode_lenient`]), borrowed when it holds no
+/// `+` or `%`; `None` when the decoded bytes are not UTF-8.
+pub fn decode_component(s: &str) -> Option<Cow<'_, str>> {
+    if !s.bytes().any(|b| b == b'+' || b == b'%') {
+        return Some(Cow::Borrowed(s));
+    }
+    String::from_utf8(decode_lenient(s.as_bytes()))
+        .ok()
+        .map(Cow::Owned)
 }
 
 /// The decoded value of the first pair named `name`.
