@@ -227,6 +227,34 @@ pub async fn wait<F: std::future::Future + Unpin>(
     }
 }
 
+/// Waits for the start signal `go`, handling what arrives meanwhile with `on_early` (pings
+/// are answered by the flush): `Ok(true)` once started, `Ok(false)` if `stop` came first.
+pub async fn wait_for_go<F: std::future::Future + Unpin>(
+    ws: &mut Ws,
+    go: &mut tokio::sync::watch::Receiver<bool>,
+    stop: &mut F,
+    mut on_early: impl FnMut(&mut Ws) -> Result<(), String>,
+) -> Result<bool, String> {
+    while !*go.borrow() {
+        on_early(ws)?;
+        ws.flush().await.map_err(|e| format!("send: {e}"))?;
+        let running = tokio::select! {
+            biased;
+            _ = &mut *stop => false,
+            r = go.changed() => r.is_ok(),
+            r = ws.fill() => match r {
+                Ok(true) => true,
+                Ok(false) => return Err("closed by server".to_string()),
+                Err(e) => return Err(format!("read: {e}")),
+            },
+        };
+        if !running {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Has the kernel pick the source port at `connect`, knowing the whole address pair,
 /// instead of at `bind` (`IP_BIND_ADDRESS_NO_PORT`). Binding a source address with port 0
 /// otherwise searches for a port free for *any* destination, which, with the previous

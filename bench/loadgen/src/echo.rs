@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
 
-use crate::client::{drain, wait, Setup, Target, Wait};
+use crate::client::{drain, wait, wait_for_go, Setup, Target, Wait};
 use crate::frames::{self, EchoReply};
 use crate::stats::{latency_json, round3};
 use crate::{cpu_json, cpu_per, join_all, now_ns, own_util, Config};
@@ -175,32 +175,20 @@ async fn client(
     let stop = stop.changed();
     tokio::pin!(stop);
 
-    // Wait for the start signal, answering pings meanwhile.
-    while !*go.borrow() {
-        let mut unexpected = 0;
-        let r = async {
-            unexpected += drain(&mut ws, |_| unexpected += 1)?;
-            ws.flush().await.map_err(|e| format!("send: {e}"))?;
-            tokio::select! {
-                biased;
-                _ = &mut stop => Ok(false),
-                r = go.changed() => Ok(r.is_ok()),
-                r = ws.fill() => match r {
-                    Ok(true) => Ok(true),
-                    Ok(false) => Err("closed by server".to_string()),
-                    Err(e) => Err(format!("read: {e}")),
-                },
-            }
-        }
-        .await;
-        out.errors += unexpected;
-        match r {
-            Ok(true) => {}
-            Ok(false) => return out,
-            Err(_) => {
-                out.disconnected = true;
-                return out;
-            }
+    // Wait for the start signal; anything but pings before it counts as an error.
+    let mut unexpected = 0;
+    let started = wait_for_go(&mut ws, &mut go, &mut stop, |ws| {
+        unexpected += drain(ws, |_| unexpected += 1)?;
+        Ok(())
+    })
+    .await;
+    out.errors += unexpected;
+    match started {
+        Ok(true) => {}
+        Ok(false) => return out,
+        Err(_) => {
+            out.disconnected = true;
+            return out;
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
 
-use crate::client::{clip, drain, next_text, send, wait, Setup, Target, Wait};
+use crate::client::{clip, drain, next_text, send, wait, wait_for_go, Setup, Target, Wait};
 use crate::stats::{latency_json, round3, RssSampler};
 use crate::ws::Ws;
 use crate::{cpu_json, cpu_per, frames, join_all, now_ns, own_util, Config};
@@ -358,29 +358,12 @@ async fn sender(
     let stop = stop.changed();
     tokio::pin!(stop);
     // Wait for the start signal, answering pings meanwhile.
-    while !*go.borrow() {
-        let r = async {
-            sender_drain(&mut ws, &mut out)?;
-            ws.flush().await.map_err(|e| format!("send: {e}"))?;
-            tokio::select! {
-                biased;
-                _ = &mut stop => Ok(false),
-                r = go.changed() => Ok(r.is_ok()),
-                r = ws.fill() => match r {
-                    Ok(true) => Ok(true),
-                    Ok(false) => Err("closed by server".to_string()),
-                    Err(e) => Err(format!("read: {e}")),
-                },
-            }
-        }
-        .await;
-        match r {
-            Ok(true) => {}
-            Ok(false) => return out,
-            Err(e) => {
-                out.error = Some(format!("sender: {e}"));
-                return out;
-            }
+    match wait_for_go(&mut ws, &mut go, &mut stop, |ws| sender_drain(ws, &mut out)).await {
+        Ok(true) => {}
+        Ok(false) => return out,
+        Err(e) => {
+            out.error = Some(format!("sender: {e}"));
+            return out;
         }
     }
 
