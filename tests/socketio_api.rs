@@ -611,8 +611,8 @@ async fn packets_sent_during_async_middleware_are_handled_after_connection_in_or
         l.push("connection");
         let l = l.clone();
         s.on("n", move |_, mut e| {
-            l.push(format!("n {}", e.args[0]));
-            let _ = e.ack(args!["ok", e.args[0].clone()]);
+            l.push(format!("n {}", e.args()[0]));
+            let _ = e.ack(args!["ok", e.args()[0].clone()]);
         });
     });
     let addr = serve(&io).await;
@@ -678,9 +678,9 @@ async fn once_listener_runs_once() {
     io.on_connection(move |s| {
         install_sync(s);
         let l1 = l.clone();
-        s.once("ev", move |_, e| l1.push(format!("once {}", e.args[0])));
+        s.once("ev", move |_, e| l1.push(format!("once {}", e.args()[0])));
         let l2 = l.clone();
-        s.on("ev", move |_, e| l2.push(format!("on {}", e.args[0])));
+        s.on("ev", move |_, e| l2.push(format!("on {}", e.args()[0])));
     });
     let addr = serve(&io).await;
     let (mut c, _) = RawClient::connect_main(addr).await;
@@ -823,7 +823,7 @@ async fn packet_middleware_can_change_args_or_refuse() {
             match e.name.as_str() {
                 "forbidden" => Err("forbidden event".to_owned()),
                 "double" => {
-                    for a in &mut e.args {
+                    for a in e.args_mut().iter_mut() {
                         *a = Value::from(a.as_i64().unwrap_or(0) * 2);
                     }
                     Ok(())
@@ -833,7 +833,11 @@ async fn packet_middleware_can_change_args_or_refuse() {
         });
         let l1 = l.clone();
         s.use_(move |_, e| {
-            l1.push(format!("mw2 {} {}", e.name, Value::Array(e.args.clone())));
+            l1.push(format!(
+                "mw2 {} {}",
+                e.name,
+                Value::Array(e.args().to_vec())
+            ));
             Ok(())
         });
         let l2 = l.clone();
@@ -843,7 +847,10 @@ async fn packet_middleware_can_change_args_or_refuse() {
         for name in ["forbidden", "double"] {
             let l4 = l.clone();
             s.on(name, move |_, mut e| {
-                l4.push(format!("listener {name} {}", Value::Array(e.args.clone())));
+                l4.push(format!(
+                    "listener {name} {}",
+                    Value::Array(e.args().to_vec())
+                ));
                 let _ = e.ack("handled");
             });
         }
@@ -1422,7 +1429,7 @@ async fn dynamic_namespaces_via_regex_are_separate() {
     });
     parent.on_connection(|s| {
         s.on("shout", |s, e| {
-            let _ = s.namespace().emit("heard", e.args[0].clone());
+            let _ = s.namespace().emit("heard", e.args()[0].clone());
         });
     });
     let addr = serve(&io).await;

@@ -111,11 +111,11 @@ fn select(ns: &Namespace, selector: Option<&Value>) -> sockio::server::Broadcast
 }
 
 fn rest(ev: &Event, from: usize) -> Args {
-    Args(ev.args.iter().skip(from).cloned().collect())
+    Args::from(ev.args().iter().skip(from).cloned().collect::<Vec<_>>())
 }
 
 fn event_name(ev: &Event, i: usize) -> Option<String> {
-    ev.args.get(i).and_then(Value::as_str).map(str::to_owned)
+    ev.args().get(i).and_then(Value::as_str).map(str::to_owned)
 }
 
 fn request_binary() -> Value {
@@ -145,19 +145,19 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
     let _ = socket.emit("auth", socket.auth());
     let ns = socket.namespace().clone();
 
-    socket.on("message", |s, ev| {
-        let _ = s.emit("message-back", Args(ev.args));
+    socket.on("message", |s, mut ev| {
+        let _ = s.emit("message-back", ev.take_args());
     });
     socket.on("message-with-ack", |_, mut ev| {
-        let args = Args(ev.args.clone());
+        let args = ev.clone_args();
         let _ = ev.ack(args);
     });
     socket.on("server-ack", |s, mut ev| {
-        let reply = s.emit_with_ack("server-ack-request", Args(ev.args.clone()));
+        let reply = s.emit_with_ack("server-ack-request", ev.clone_args());
         let (s, ack) = (s.clone(), ev.take_ack());
         tokio::spawn(async move {
             if let Ok(r) = reply.await {
-                let _ = s.emit("server-ack-response", Args(r));
+                let _ = s.emit("server-ack-response", Args::from(r));
             }
             if let Some(ack) = ack {
                 let _ = ack.send(args![]);
@@ -165,17 +165,17 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
         });
     });
     socket.on("server-ack-timeout", |s, mut ev| {
-        let ms = ev.args.first().and_then(Value::as_u64).unwrap_or(0);
+        let ms = ev.args().first().and_then(Value::as_u64).unwrap_or(0);
         let reply = s
             .timeout(Duration::from_millis(ms))
-            .emit_with_ack("server-ack-request", Args(ev.args.clone()));
+            .emit_with_ack("server-ack-request", ev.clone_args());
         let (s, ack) = (s.clone(), ev.take_ack());
         tokio::spawn(async move {
             let _ = match reply.await {
                 Ok(r) => {
                     let mut out = vec![Value::from("ok")];
                     out.extend(r);
-                    s.emit("server-ack-timeout-result", Args(out))
+                    s.emit("server-ack-timeout-result", Args::from(out))
                 }
                 Err(_) => s.emit("server-ack-timeout-result", "timeout"),
             };
@@ -185,18 +185,18 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
         });
     });
     socket.on("join", |s, mut ev| {
-        s.join(rooms_of(ev.args.first()));
+        s.join(rooms_of(ev.args().first()));
         let _ = ev.ack(sorted_rooms(s));
     });
     socket.on("leave", |s, mut ev| {
-        s.leave(rooms_of(ev.args.first()));
+        s.leave(rooms_of(ev.args().first()));
         let _ = ev.ack(sorted_rooms(s));
     });
     socket.on("get-rooms", |s, mut ev| {
         let _ = ev.ack(sorted_rooms(s));
     });
     socket.on("room-members", |s, mut ev| {
-        let room = rooms_of(ev.args.first());
+        let room = rooms_of(ev.args().first());
         let members = s.namespace().in_(room).sockets();
         let _ = ev.ack(sorted_ids(members));
     });
@@ -205,7 +205,7 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
     });
     socket.on("to-rooms", |s, mut ev| {
         if let Some(event) = event_name(&ev, 1) {
-            let _ = s.to(rooms_of(ev.args.first())).emit(&event, rest(&ev, 2));
+            let _ = s.to(rooms_of(ev.args().first())).emit(&event, rest(&ev, 2));
         }
         done(&mut ev);
     });
@@ -213,7 +213,7 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
         if let Some(event) = event_name(&ev, 1) {
             let _ = s
                 .namespace()
-                .to(rooms_of(ev.args.first()))
+                .to(rooms_of(ev.args().first()))
                 .emit(&event, rest(&ev, 2));
         }
         done(&mut ev);
@@ -222,8 +222,8 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
         if let Some(event) = event_name(&ev, 2) {
             let _ = s
                 .namespace()
-                .to(rooms_of(ev.args.first()))
-                .except(rooms_of(ev.args.get(1)))
+                .to(rooms_of(ev.args().first()))
+                .except(rooms_of(ev.args().get(1)))
                 .emit(&event, rest(&ev, 3));
         }
         done(&mut ev);
@@ -269,7 +269,7 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
         let _ = ev.ack(reply);
     });
     socket.on("disconnect-me", |s, ev| {
-        let close = matches!(ev.args.first(), Some(Value::Bool(true)));
+        let close = matches!(ev.args().first(), Some(Value::Bool(true)));
         s.disconnect(close);
     });
     socket.on("close-transport", |s, _| {
@@ -305,11 +305,11 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
         let _ = ev.ack(s.namespace().server_count());
     });
     socket.on("set-data", |s, mut ev| {
-        let _ = s.set_data(ev.args.first().cloned().unwrap_or(Value::Null));
+        let _ = s.set_data(ev.args().first().cloned().unwrap_or(Value::Null));
         done(&mut ev);
     });
     socket.on("fetch-sockets", |s, mut ev| {
-        let selected = select(s.namespace(), ev.args.first());
+        let selected = select(s.namespace(), ev.args().first());
         let mut ack = ev.take_ack();
         tokio::spawn(async move {
             let mut sockets = selected.fetch_sockets().await;
@@ -334,16 +334,16 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
         });
     });
     socket.on("sockets-join", |s, mut ev| {
-        select(s.namespace(), ev.args.first()).sockets_join(rooms_of(ev.args.get(1)));
+        select(s.namespace(), ev.args().first()).sockets_join(rooms_of(ev.args().get(1)));
         done(&mut ev);
     });
     socket.on("sockets-leave", |s, mut ev| {
-        select(s.namespace(), ev.args.first()).sockets_leave(rooms_of(ev.args.get(1)));
+        select(s.namespace(), ev.args().first()).sockets_leave(rooms_of(ev.args().get(1)));
         done(&mut ev);
     });
     socket.on("disconnect-sockets", |s, mut ev| {
-        let close = matches!(ev.args.get(1), Some(Value::Bool(true)));
-        let selected = select(s.namespace(), ev.args.first());
+        let close = matches!(ev.args().get(1), Some(Value::Bool(true)));
+        let selected = select(s.namespace(), ev.args().first());
         done(&mut ev);
         selected.disconnect_sockets(close);
     });
@@ -356,13 +356,13 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
     socket.on("server-side-emit", |s, mut ev| {
         let _ = s
             .namespace()
-            .server_side_emit("cluster-note", Args(ev.args.clone()));
+            .server_side_emit("cluster-note", ev.clone_args());
         done(&mut ev);
     });
     let mem = memory.clone();
     let nsp = ns.name().to_owned();
     socket.on("server-side-log", move |_, mut ev| {
-        let tag = ev.args.first().cloned().unwrap_or(Value::Null);
+        let tag = ev.args().first().cloned().unwrap_or(Value::Null);
         let log: Value = mem
             .notes
             .lock()
@@ -383,7 +383,7 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
     socket.on("server-side-emit-with-ack", |s, mut ev| {
         let ask = s
             .namespace()
-            .server_side_emit_with_ack("cluster-ask", Args(ev.args.clone()));
+            .server_side_emit_with_ack("cluster-ask", ev.clone_args());
         let mut ack = ev.take_ack();
         tokio::spawn(async move {
             let reply = match ask.await {
@@ -407,11 +407,11 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
         });
     });
     socket.on("broadcast-with-ack", |s, mut ev| {
-        let ms = ev.args.get(1).and_then(Value::as_u64).unwrap_or(0);
+        let ms = ev.args().get(1).and_then(Value::as_u64).unwrap_or(0);
         let Some(event) = event_name(&ev, 2) else {
             return done(&mut ev);
         };
-        let asked = select(s.namespace(), ev.args.first())
+        let asked = select(s.namespace(), ev.args().first())
             .timeout(Duration::from_millis(ms))
             .emit_with_ack(&event, rest(&ev, 3));
         let mut ack = ev.take_ack();

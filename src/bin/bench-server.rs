@@ -5,7 +5,7 @@
 //! cargo build --release --bin bench-server && PORT=3900 target/release/bench-server
 //! ```
 
-use sockio::server::{Args, SocketIo};
+use sockio::server::SocketIo;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -19,13 +19,13 @@ async fn main() -> std::io::Result<()> {
             socket.join("bench");
             let _ = event.ack("ok");
         });
-        socket.on("broadcast", |socket, event| {
+        socket.on("broadcast", |socket, mut event| {
             if let Some(io) = socket.server() {
-                let _ = io.to("bench").emit("msg", Args(event.args));
+                let _ = io.to("bench").emit("msg", event.take_args());
             }
         });
         socket.on("echo", |_, mut event| {
-            let payload = Args(std::mem::take(&mut event.args));
+            let payload = event.take_args();
             let _ = event.ack(payload);
         });
     });

@@ -216,7 +216,7 @@ impl RawClient {
 
     /// Emits an event (no acknowledgement).
     pub async fn emit(&mut self, nsp: &str, event: &str, args: impl IntoArgs) {
-        let args = args.into_args().expect("arguments");
+        let args = args.into_args().expect("arguments").into_values();
         self.send_packet(&Packet::event(nsp, event, args)).await;
     }
 
@@ -224,7 +224,7 @@ impl RawClient {
     pub async fn emit_ack_id(&mut self, nsp: &str, event: &str, args: impl IntoArgs) -> u64 {
         let id = self.next_ack;
         self.next_ack += 1;
-        let args = args.into_args().expect("arguments");
+        let args = args.into_args().expect("arguments").into_values();
         self.send_packet(&Packet::event(nsp, event, args).with_id(id))
             .await;
         id
@@ -246,7 +246,7 @@ impl RawClient {
 
     /// Answers the server's acknowledgement `id`.
     pub async fn ack(&mut self, nsp: &str, id: u64, args: impl IntoArgs) {
-        let args = args.into_args().expect("arguments");
+        let args = args.into_args().expect("arguments").into_values();
         self.send_packet(&Packet::ack(nsp, id, args)).await;
     }
 

@@ -57,6 +57,13 @@ impl Utf8Bytes {
         Self(self.0.slice(start..))
     }
 
+    /// The text of `range`, sharing the bytes; `None` when the range is out of bounds
+    /// or does not lie on character boundaries.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Option<Self> {
+        self.as_str().get(range.clone())?;
+        Some(Self(self.0.slice(range)))
+    }
+
     /// The underlying bytes.
     pub fn as_bytes(&self) -> &Bytes {
         &self.0

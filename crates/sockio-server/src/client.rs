@@ -6,9 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use sockio_engine::{CloseReason, Handler, Message, ProtocolVersion as EngineVersion, Sid};
-use sockio_protocol::socket::{Decoder, DecoderConfig, Packet, PacketData, ProtocolVersion, Value};
+use sockio_protocol::socket::{
+    Decoder, DecoderConfig, Packet, PacketData, ProtocolVersion, RawEvent, Value,
+};
 
 use crate::error::{ConnectError, DisconnectReason};
+use crate::event::Args;
 use crate::namespace::Namespace;
 use crate::server::Parser;
 use crate::server::ServerInner;
@@ -23,7 +26,7 @@ pub struct Conn {
     /// Namespaces whose connection middlewares are running.
     connecting: Mutex<Vec<String>>,
     /// While an async connection runs, later packets wait here to keep their order.
-    pending: Mutex<Option<VecDeque<Packet>>>,
+    pending: Mutex<Option<VecDeque<Incoming>>>,
     /// Whether a namespace was ever joined (the connect timeout no longer applies).
     pub(crate) joined: AtomicBool,
 }
@@ -74,6 +77,12 @@ impl Conn {
     }
 }
 
+/// A decoded packet: a plain event with its arguments still JSON text, or any packet.
+enum Incoming {
+    Event(RawEvent),
+    Packet(Packet),
+}
+
 /// Whether a packet was handled, or started an async connection that will resume the
 /// connection's packets when done.
 enum Flow {
@@ -108,7 +117,7 @@ impl Handler<Conn> for SocketIoHandler {
         server.connect_deadlines.watch(esock.downgrade());
         if version == ProtocolVersion::V4 {
             // socket.io-client 2.x expects to be in `/` without asking.
-            self.process(esock, Packet::connect("/", None));
+            self.process(esock, Incoming::Packet(Packet::connect("/", None)));
         }
     }
 
@@ -116,7 +125,9 @@ impl Handler<Conn> for SocketIoHandler {
         let decoded = if self.parser == Parser::MsgPack {
             // One packet per binary message; text is not part of this format.
             match &message {
-                Message::Binary(b) => sockio_protocol::socket::decode_msgpack(b).map(Some),
+                Message::Binary(b) => {
+                    sockio_protocol::socket::decode_msgpack(b).map(|p| Some(Incoming::Packet(p)))
+                }
                 Message::Text(_) => {
                     Err(sockio_protocol::socket::DecodeError::UnexpectedText { missing: 0 })
                 }
@@ -127,8 +138,14 @@ impl Handler<Conn> for SocketIoHandler {
                 return;
             };
             match &message {
-                Message::Text(t) => decoder.decode_text(t),
-                Message::Binary(b) => decoder.decode_binary(b.clone()),
+                // Plain events (most packets) keep their arguments as JSON text.
+                Message::Text(t) => match decoder.decode_event_text(t) {
+                    Some(event) => Ok(Some(Incoming::Event(event))),
+                    None => decoder.decode_text(t).map(|p| p.map(Incoming::Packet)),
+                },
+                Message::Binary(b) => decoder
+                    .decode_binary(b.clone())
+                    .map(|p| p.map(Incoming::Packet)),
             }
         };
         match decoded {
@@ -151,7 +168,7 @@ impl Handler<Conn> for SocketIoHandler {
 impl SocketIoHandler {
     /// Handles a packet now, or queues it behind a connection still running its
     /// middlewares.
-    fn process(&self, esock: &EngineSocket, packet: Packet) {
+    fn process(&self, esock: &EngineSocket, packet: Incoming) {
         {
             let mut pending = lock(&esock.data().pending);
             if let Some(queue) = pending.as_mut() {
@@ -181,23 +198,34 @@ impl SocketIoHandler {
         }
     }
 
-    fn handle(&self, esock: &EngineSocket, packet: Packet) -> Flow {
+    fn handle(&self, esock: &EngineSocket, packet: Incoming) -> Flow {
         if esock.is_closed() {
             return Flow::Done;
         }
         let conn = esock.data();
+        let packet = match packet {
+            Incoming::Packet(packet) => packet,
+            Incoming::Event(event) => {
+                match conn.socket(&event.nsp) {
+                    Some(socket) => {
+                        socket.dispatch_event(event.event, Args::from(event.args), event.id)
+                    }
+                    None => not_joined(esock, &event.nsp),
+                }
+                return Flow::Done;
+            }
+        };
         let Packet { nsp, id, data } = packet;
         if let PacketData::Connect(auth) = data {
             return self.connect(esock, nsp, auth);
         }
         let Some(socket) = conn.socket(&nsp) else {
-            tracing::debug!(sid = %esock.sid(), nsp, "packet for a namespace not joined: closing");
-            conn.close_with(esock, DisconnectReason::ForcedServerClose);
+            not_joined(esock, &nsp);
             return Flow::Done;
         };
         match data {
             PacketData::Disconnect => socket.on_close(DisconnectReason::ClientNamespaceDisconnect),
-            PacketData::Event { event, args } => socket.dispatch_event(event, args, id),
+            PacketData::Event { event, args } => socket.dispatch_event(event, Args::from(args), id),
             PacketData::Ack { args } => match id {
                 Some(id) => socket.handle_ack(id, args),
                 None => tracing::debug!(sid = %esock.sid(), "ack without id ignored"),
@@ -277,6 +305,14 @@ impl SocketIoHandler {
         });
         Flow::Async
     }
+}
+
+/// A packet for a namespace the connection did not join: the connection closes.
+fn not_joined(esock: &EngineSocket, nsp: &str) {
+    tracing::debug!(sid = %esock.sid(), nsp, "packet for a namespace not joined: closing");
+    esock
+        .data()
+        .close_with(esock, DisconnectReason::ForcedServerClose);
 }
 
 fn refuse(

@@ -4,15 +4,15 @@
 use std::future::Future;
 use std::time::Duration;
 
-use sockio_protocol::socket::{is_reserved_event, Packet, PacketData, ProtocolVersion, Value};
+use sockio_protocol::socket::{is_reserved_event, ProtocolVersion, Value};
 use tokio::sync::mpsc;
 
 use crate::adapter::BroadcastOptions;
 use crate::error::{BroadcastAckError, EmitError};
-use crate::event::IntoArgs;
+use crate::event::{Args, IntoArgs};
 use crate::ids::{IntoRooms, Room};
 use crate::namespace::Namespace;
-use crate::socket::{frames, Frames, Socket};
+use crate::socket::{args_frames, Frames, Socket};
 
 /// A selection of sockets of one namespace and flags for what is sent to them.
 /// Built by `to` / `in_` / `except` / `local` / `volatile` / `timeout` on the server,
@@ -122,11 +122,19 @@ impl BroadcastOperator {
         Ok(())
     }
 
-    /// Sends `packet`, encoded once, to every socket of `ns` the selection holds.
-    fn deliver(&self, ns: &Namespace, packet: &Packet) {
+    /// Sends `event` with `args`, encoded once, to every socket of `ns` the selection
+    /// holds.
+    fn deliver(&self, ns: &Namespace, event: &str, args: &mut Args) {
         // EVENT and ACK packets encode the same in protocols v4 and v5: encode once and
         // share the bytes with every recipient.
-        let frames = frames(packet, ProtocolVersion::V5, self.ns.parser());
+        let frames = args_frames(
+            ns.name(),
+            Some(event),
+            None,
+            args,
+            ProtocolVersion::V5,
+            self.ns.parser(),
+        );
         let volatile = self.opts.volatile;
         // Queued while the adapter walks its room in place (queueing runs no application
         // code); sockets with outgoing listeners are served after, outside its locks,
@@ -139,31 +147,23 @@ impl BroadcastOperator {
                 let _ = s.send_frames(&frames);
             }
         });
-        self.send_each(&listened, packet, &frames);
+        self.send_each(&listened, event, args, &frames);
     }
 
-    /// Sends `packet` to `targets` (already selected).
-    fn deliver_to(&self, targets: &[Socket], packet: &Packet) {
-        let frames = frames(packet, ProtocolVersion::V5, self.ns.parser());
-        self.send_each(targets, packet, &frames);
-    }
-
-    /// Sends `frames`, the encoding of `packet`, to each of `targets`, after telling
-    /// their outgoing listeners.
-    fn send_each(&self, targets: &[Socket], packet: &Packet, frames: &Frames) {
+    /// Sends `frames`, the encoding of `event` with `args`, to each of `targets`, after
+    /// telling their outgoing listeners.
+    fn send_each(&self, targets: &[Socket], event: &str, args: &Args, frames: &Frames) {
         if targets.is_empty() {
             return;
         }
-        let (event, args) = match &packet.data {
-            PacketData::Event { event, args } => (event.as_str(), &args[..]),
-            _ => ("", &[][..]),
-        };
+        let mut values = None;
         for s in targets {
             if self.opts.volatile && !s.is_writable() {
                 continue;
             }
             if s.has_outgoing_listeners() {
-                s.notify_outgoing(event, args);
+                let values = values.get_or_insert_with(|| args.values());
+                s.notify_outgoing(event, values);
             }
             let _ = s.send_frames(frames);
         }
@@ -172,10 +172,9 @@ impl BroadcastOperator {
     /// Emits `event` with `args` to every selected socket.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         Self::check(event)?;
-        let args = args.into_args()?;
+        let mut args = args.into_args()?;
         for ns in self.ns.targets() {
-            let packet = Packet::event(ns.name(), event, args.clone());
-            self.deliver(&ns, &packet);
+            self.deliver(&ns, event, &mut args);
         }
         Ok(())
     }
@@ -189,10 +188,10 @@ impl BroadcastOperator {
         event: &str,
         args: impl IntoArgs,
     ) -> impl Future<Output = Result<Vec<Value>, BroadcastAckError>> + Send + 'static {
-        let prepared = Self::check(event).and_then(|_| args.into_args());
+        let mut prepared = Self::check(event).and_then(|_| args.into_args());
         let (tx, mut rx) = mpsc::unbounded_channel::<Option<Value>>();
         let mut asked: Vec<(Socket, u64)> = Vec::new();
-        if let Ok(args) = &prepared {
+        if let Ok(args) = &mut prepared {
             for ns in self.ns.targets() {
                 let targets = self.select_in(&ns);
                 let id = ns.next_ack_id();
@@ -209,8 +208,15 @@ impl BroadcastOperator {
                     );
                     asked.push((s.clone(), id));
                 }
-                let packet = Packet::event(ns.name(), event, args.clone()).with_id(id);
-                self.deliver_to(&targets, &packet);
+                let frames = args_frames(
+                    ns.name(),
+                    Some(event),
+                    Some(id),
+                    args,
+                    ProtocolVersion::V5,
+                    self.ns.parser(),
+                );
+                self.send_each(&targets, event, args, &frames);
             }
         }
         drop(tx);

@@ -280,15 +280,15 @@ impl ServerInner {
 /// The Socket.IO server — socket.io's `io`. Cheap to clone; every clone is the same server.
 ///
 /// ```no_run
-/// use sockio_server::{args, SocketIo};
+/// use sockio_server::SocketIo;
 ///
 /// # async fn run() -> std::io::Result<()> {
 /// let io = SocketIo::new();
 /// io.on_connection(|socket| {
-///     socket.on("chat message", |socket, event| {
-///         // to everyone, the sender included
+///     socket.on("chat message", |socket, mut event| {
+///         // to everyone, the sender included, the arguments as they came
 ///         if let Some(io) = socket.server() {
-///             let _ = io.emit("chat message", event.args.clone().into_iter().next());
+///             let _ = io.emit("chat message", event.take_args());
 ///         }
 ///     });
 /// });

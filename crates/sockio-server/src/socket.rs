@@ -12,14 +12,14 @@ use serde::Serialize;
 use sockio_engine::{Handshake, ProtocolVersion as EngineVersion, TransportKind};
 use sockio_protocol::engine::payload::EncodedPacket;
 use sockio_protocol::socket::{
-    from_value, is_reserved_event, to_value, Packet, ProtocolVersion, Value, ValueError,
+    from_value, is_reserved_event, to_value, Packet, PacketData, ProtocolVersion, Value, ValueError,
 };
 use sockio_protocol::Utf8Bytes;
 use tokio::sync::oneshot;
 
 use crate::client::Conn;
 use crate::error::{AckError, DisconnectReason, EmitError};
-use crate::event::{AckSender, Event, IntoArgs};
+use crate::event::{AckSender, Args, Event, IntoArgs};
 use crate::ids::{IntoRooms, Room, SocketId};
 use crate::namespace::Namespace;
 use crate::operators::BroadcastOperator;
@@ -150,6 +150,39 @@ pub(crate) fn frames(packet: &Packet, version: ProtocolVersion, parser: Parser) 
             .map(EncodedPacket::Binary)
             .collect(),
     }
+}
+
+/// Encodes an EVENT (`event` is `Some`) or ACK with `args` for `nsp`: arguments still
+/// in their JSON text are copied as they are (default parser); values are encoded as a
+/// packet and left in `args` afterwards.
+pub(crate) fn args_frames(
+    nsp: &str,
+    event: Option<&str>,
+    id: Option<u64>,
+    args: &mut Args,
+    version: ProtocolVersion,
+    parser: Parser,
+) -> Frames {
+    if parser == Parser::Default {
+        if let Some(raw) = args.raw() {
+            let text = sockio_protocol::socket::encode_raw_after("4", nsp, id, event, raw);
+            return Frames {
+                first: EncodedPacket::Text(Utf8Bytes::from(text)),
+                attachments: Vec::new(),
+            };
+        }
+    }
+    let values = args.take_values();
+    let mut packet = match event {
+        Some(event) => Packet::event(nsp, event, values),
+        None => Packet::ack(nsp, 0, values),
+    };
+    packet.id = id;
+    let frames = frames(&packet, version, parser);
+    if let PacketData::Event { args: values, .. } | PacketData::Ack { args: values } = packet.data {
+        *args = Args::from(values);
+    }
+    frames
 }
 
 impl Socket {
@@ -423,13 +456,13 @@ impl Socket {
 
     // --- incoming -----------------------------------------------------------------------
 
-    pub(crate) fn dispatch_event(&self, name: String, args: Vec<Value>, ack_id: Option<u64>) {
+    pub(crate) fn dispatch_event(&self, name: String, args: Args, ack_id: Option<u64>) {
         let ack = ack_id.map(|id| AckSender {
             socket: self.clone(),
             id,
             sent: Arc::new(AtomicBool::new(false)),
         });
-        let mut event = Event { name, args, ack };
+        let mut event = Event::new(name, args, ack);
         let (middlewares, any) = {
             let l = self.listeners();
             (l.middlewares.clone(), l.any.clone())
@@ -447,7 +480,7 @@ impl Socket {
             }
         }
         for (_, h) in &any {
-            h(self, &event.name, &event.args);
+            h(self, &event.name, event.args());
         }
         // The usual case, one lasting listener: called without collecting the list.
         let single = {
@@ -478,12 +511,7 @@ impl Socket {
                 h(self, event);
                 break;
             }
-            let copy = Event {
-                name: event.name.clone(),
-                args: event.args.clone(),
-                ack: event.ack.clone(),
-            };
-            h(self, copy);
+            h(self, event.duplicate());
         }
     }
 
@@ -536,6 +564,27 @@ impl Socket {
         self.0
             .conn
             .send_all(frames(packet, self.0.version, self.parser()))
+            .map_err(|_| EmitError::Disconnected)
+    }
+
+    /// Sends an EVENT (`event` is `Some`) or ACK with `args` to this client.
+    pub(crate) fn send_args(
+        &self,
+        event: Option<&str>,
+        id: Option<u64>,
+        args: &mut Args,
+    ) -> Result<(), EmitError> {
+        let frames = args_frames(
+            self.namespace_name(),
+            event,
+            id,
+            args,
+            self.0.version,
+            self.parser(),
+        );
+        self.0
+            .conn
+            .send_all(frames)
             .map_err(|_| EmitError::Disconnected)
     }
 
@@ -733,17 +782,21 @@ impl SocketEmitter<'_> {
         self
     }
 
-    fn packet(&self, event: &str, args: Vec<Value>) -> Result<Packet, EmitError> {
+    /// Checks the event name and tells the outgoing listeners.
+    fn prepare(&self, event: &str, args: &Args) -> Result<(), EmitError> {
         if is_reserved_event(event) {
             return Err(EmitError::ReservedEvent(event.to_owned()));
         }
-        self.socket.notify_outgoing(event, &args);
-        Ok(Packet::event(self.socket.namespace_name(), event, args))
+        if self.socket.has_outgoing_listeners() {
+            self.socket.notify_outgoing(event, &args.values());
+        }
+        Ok(())
     }
 
     /// Emits `event` with `args`.
     pub fn emit(self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
-        let packet = self.packet(event, args.into_args()?)?;
+        let mut args = args.into_args()?;
+        self.prepare(event, &args)?;
         if !self.socket.connected() {
             return Err(EmitError::Disconnected);
         }
@@ -751,7 +804,7 @@ impl SocketEmitter<'_> {
             tracing::trace!(id = %self.socket.id(), "volatile packet dropped");
             return Ok(());
         }
-        self.socket.send_packet(&packet)
+        self.socket.send_args(Some(event), None, &mut args)
     }
 
     /// Emits `event` with `args` and an acknowledgement id — sent at once, like
@@ -766,9 +819,9 @@ impl SocketEmitter<'_> {
         let timeout = self.timeout;
         let sent = args
             .into_args()
-            .and_then(|args| self.packet(event, args))
+            .and_then(|args| self.prepare(event, &args).map(|()| args))
             .map_err(AckError::from)
-            .and_then(|packet| {
+            .and_then(|mut args| {
                 if !socket.connected() {
                     return Err(AckError::Disconnected);
                 }
@@ -780,7 +833,7 @@ impl SocketEmitter<'_> {
                         let _ = tx.send(r);
                     }),
                 );
-                if let Err(e) = socket.send_packet(&packet.with_id(id)) {
+                if let Err(e) = socket.send_args(Some(event), Some(id), &mut args) {
                     socket.cancel_ack(id);
                     return Err(e.into());
                 }

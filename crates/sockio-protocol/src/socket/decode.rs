@@ -6,8 +6,10 @@ use super::json::{self, JsonError};
 use super::msgpack::MsgpackError;
 use super::packet::{Packet, PacketData, PacketType};
 use super::query;
+use super::raw::{RawArgs, RawEvent};
 use super::value::Value;
 use super::{is_reserved_event, ProtocolVersion, DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_DEPTH};
+use crate::Utf8Bytes;
 
 /// Why a Socket.IO message was refused.
 ///
@@ -235,6 +237,56 @@ impl Decoder {
         Ok(None)
     }
 
+    /// Reads a plain EVENT (type `2`) without building its arguments: they are checked
+    /// exactly as [`decode_text`](Self::decode_text) would check them, and kept as text
+    /// ([`RawArgs`], sharing `text`'s bytes).
+    ///
+    /// `None` for anything else — other packet types, binary events, numeric or escaped
+    /// event names, v4 namespaces with a query, invalid or refused packets, or while
+    /// attachments are awaited: pass those to [`decode_text`](Self::decode_text), which
+    /// decodes them or reports the error.
+    ///
+    /// ```
+    /// use sockio_protocol::socket::Decoder;
+    /// use sockio_protocol::Utf8Bytes;
+    ///
+    /// let mut decoder = Decoder::new();
+    /// let event = decoder.decode_event_text(&Utf8Bytes::from(r#"2/chat,3["msg",{"a":1},"b"]"#)).unwrap();
+    /// assert_eq!((event.nsp.as_str(), event.id, event.event.as_str()), ("/chat", Some(3), "msg"));
+    /// assert_eq!(event.args.as_str(), r#"{"a":1},"b""#);
+    /// assert_eq!(decoder.decode_event_text(&Utf8Bytes::from(r#"2["disconnect"]"#)), None);
+    /// ```
+    pub fn decode_event_text(&mut self, text: &Utf8Bytes) -> Option<RawEvent> {
+        if self.pending.is_some() || text.as_bytes().first() != Some(&b'2') {
+            return None;
+        }
+        let (nsp, id, pos) = namespace_and_id(text, 1).ok()?;
+        if self.config.version == ProtocolVersion::V4 && nsp.contains('?') {
+            return None;
+        }
+        let nsp_range = if nsp.len() == 1 {
+            None
+        } else {
+            Some(1..1 + nsp.len())
+        };
+        let payload = text.get(pos..)?;
+        let (event, args) = json::scan_event(payload, self.config.max_depth)?;
+        if is_reserved_event(&event) {
+            return None;
+        }
+        let nsp = match nsp_range {
+            None => Utf8Bytes::from_static("/"),
+            Some(r) => text.slice(r)?,
+        };
+        let args = text.slice(pos + args.start..pos + args.end)?;
+        Some(RawEvent {
+            nsp,
+            id,
+            event,
+            args: RawArgs::validated(args),
+        })
+    }
+
     /// Decodes one binary message: the next attachment of the pending binary packet.
     /// Returns the packet once its last attachment has arrived, `Ok(None)` before.
     pub fn decode_binary(&mut self, data: Bytes) -> Result<Option<Packet>, DecodeError> {
@@ -311,31 +363,7 @@ fn parse_packet(text: &str, config: &DecoderConfig) -> Result<(Packet, usize), D
             })?;
     }
 
-    let mut nsp = "/";
-    if bytes.get(pos) == Some(&b'/') {
-        let rest = text.get(pos..).unwrap_or_default();
-        match rest.find(',') {
-            Some(comma) => {
-                nsp = &rest[..comma];
-                pos += comma + 1;
-            }
-            None => {
-                nsp = rest;
-                pos = bytes.len();
-            }
-        }
-    }
-
-    let id_start = pos;
-    let mut id: u64 = 0;
-    while let Some(&d @ b'0'..=b'9') = bytes.get(pos) {
-        id = id
-            .checked_mul(10)
-            .and_then(|id| id.checked_add(u64::from(d - b'0')))
-            .ok_or(DecodeError::AckIdOverflow)?;
-        pos += 1;
-    }
-    let id = (pos > id_start).then_some(id);
+    let (nsp, id, pos) = namespace_and_id(text, pos)?;
 
     let payload = match text.get(pos..) {
         Some(rest) if !rest.is_empty() => Some(json::parse(rest, config.max_depth)?),
@@ -401,6 +429,36 @@ fn parse_packet(text: &str, config: &DecoderConfig) -> Result<(Packet, usize), D
         },
         attachments,
     ))
+}
+
+/// Reads the optional namespace (`/...` up to the first `,`) and ack id from `pos`:
+/// the namespace (`/` when absent), the id, and the position of the payload.
+fn namespace_and_id(text: &str, mut pos: usize) -> Result<(&str, Option<u64>, usize), DecodeError> {
+    let bytes = text.as_bytes();
+    let mut nsp = "/";
+    if bytes.get(pos) == Some(&b'/') {
+        let rest = text.get(pos..).unwrap_or_default();
+        match rest.find(',') {
+            Some(comma) => {
+                nsp = &rest[..comma];
+                pos += comma + 1;
+            }
+            None => {
+                nsp = rest;
+                pos = bytes.len();
+            }
+        }
+    }
+    let id_start = pos;
+    let mut id: u64 = 0;
+    while let Some(&d @ b'0'..=b'9') = bytes.get(pos) {
+        id = id
+            .checked_mul(10)
+            .and_then(|id| id.checked_add(u64::from(d - b'0')))
+            .ok_or(DecodeError::AckIdOverflow)?;
+        pos += 1;
+    }
+    Ok((nsp, (pos > id_start).then_some(id), pos))
 }
 
 /// If `value` is an attachment placeholder (an object whose `_placeholder` is `true`),

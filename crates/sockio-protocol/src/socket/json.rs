@@ -250,13 +250,7 @@ pub(crate) fn estimate_len(value: &Value) -> usize {
 
 /// Parses JSON text into a [`Value`], refusing nesting deeper than `max_depth`.
 pub(crate) fn parse(text: &str, max_depth: usize) -> Result<Value, JsonError> {
-    let mut parser = Parser {
-        src: text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        depth: 0,
-        max_depth,
-    };
+    let mut parser = Parser::<true>::new(text, 0, max_depth);
     parser.skip_ws();
     let value = parser.value()?;
     parser.skip_ws();
@@ -266,7 +260,78 @@ pub(crate) fn parse(text: &str, max_depth: usize) -> Result<Value, JsonError> {
     Ok(value)
 }
 
-struct Parser<'a> {
+/// Parses a comma-separated list of JSON values (the inside of an array, without the
+/// brackets; empty text is an empty list), as elements at nesting depth 1.
+pub(crate) fn parse_list(text: &str, max_depth: usize) -> Result<Vec<Value>, JsonError> {
+    let mut items = Vec::new();
+    Parser::<true>::new(text, 1, max_depth).list(|v| items.push(v))?;
+    Ok(items)
+}
+
+/// Checks a comma-separated list of JSON values as [`parse_list`] would read it,
+/// without building anything.
+pub(crate) fn validate_list(text: &str, max_depth: usize) -> Result<(), JsonError> {
+    Parser::<false>::new(text, 1, max_depth).list(|_| {})
+}
+
+/// Reads an event payload `["name",arg,...]` without building its arguments: the
+/// event name and the byte range of the argument list inside `text` (from the first
+/// argument's first byte to the last one's last byte; empty when there is none), every
+/// argument validated as [`parse`] would read it.
+///
+/// `None` when the payload is not that shape with a string name, or is not valid JSON:
+/// the caller then parses it fully, which gives the precise error.
+pub(crate) fn scan_event(text: &str, max_depth: usize) -> Option<(String, std::ops::Range<usize>)> {
+    let mut head = Parser::<true>::new(text, 1, max_depth);
+    head.skip_ws();
+    if head.peek() != Some(b'[') || max_depth == 0 {
+        return None;
+    }
+    head.pos += 1;
+    head.skip_ws();
+    if head.peek() != Some(b'"') {
+        return None;
+    }
+    let name = head.string().ok()?;
+    let mut args = Parser::<false>::new(text, 1, max_depth);
+    args.pos = head.pos;
+    args.skip_ws();
+    let range = match args.peek()? {
+        b']' => args.pos..args.pos,
+        b',' => {
+            args.pos += 1;
+            args.skip_ws();
+            let start = args.pos;
+            let end;
+            loop {
+                args.value().ok()?;
+                let value_end = args.pos;
+                args.skip_ws();
+                match args.peek()? {
+                    b',' => {
+                        args.pos += 1;
+                        args.skip_ws();
+                    }
+                    b']' => {
+                        end = value_end;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+            start..end
+        }
+        _ => return None,
+    };
+    args.pos += 1; // the closing bracket
+    args.skip_ws();
+    (args.pos == text.len()).then_some((name, range))
+}
+
+/// The JSON reader. With `BUILD` it builds [`Value`]s; without, it only checks the
+/// grammar (the same code path, so both accept exactly the same texts) and allocates
+/// nothing, returning [`Value::Null`] for every value.
+struct Parser<'a, const BUILD: bool> {
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
@@ -274,7 +339,35 @@ struct Parser<'a> {
     max_depth: usize,
 }
 
-impl Parser<'_> {
+impl<'a, const BUILD: bool> Parser<'a, BUILD> {
+    fn new(src: &'a str, depth: usize, max_depth: usize) -> Self {
+        Parser {
+            src,
+            bytes: src.as_bytes(),
+            pos: 0,
+            depth,
+            max_depth,
+        }
+    }
+
+    /// Reads `value (, value)*` up to the end of the text (nothing at all is an empty
+    /// list), handing each value to `each`.
+    fn list(&mut self, mut each: impl FnMut(Value)) -> Result<(), JsonError> {
+        self.skip_ws();
+        if self.pos == self.bytes.len() {
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            each(self.value()?);
+            self.skip_ws();
+            match self.peek() {
+                None => return Ok(()),
+                Some(b',') => self.pos += 1,
+                Some(_) => return Err(self.error("expected ','")),
+            }
+        }
+    }
     fn error(&self, reason: &'static str) -> JsonError {
         JsonError {
             offset: self.pos,
@@ -342,7 +435,10 @@ impl Parser<'_> {
         }
         loop {
             self.skip_ws();
-            items.push(self.value()?);
+            let item = self.value()?;
+            if BUILD {
+                items.push(item);
+            }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -382,7 +478,9 @@ impl Parser<'_> {
             }
             self.skip_ws();
             let value = self.value()?;
-            object.insert(key, value);
+            if BUILD {
+                object.insert(key, value);
+            }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -407,15 +505,22 @@ impl Parser<'_> {
         match self.peek() {
             None => return Err(self.error("unterminated string")),
             Some(b'"') => {
-                let s = self.slice(start, self.pos)?.to_owned();
+                let s = if BUILD {
+                    self.slice(start, self.pos)?.to_owned()
+                } else {
+                    String::new()
+                };
                 self.pos += 1;
                 return Ok(s);
             }
             Some(b'\\') => {}
             Some(_) => return Err(self.error("control character in string")),
         }
-        let mut out = String::with_capacity(self.pos - start + 16);
-        out.push_str(self.slice(start, self.pos)?);
+        let mut out = String::new();
+        if BUILD {
+            out.reserve(self.pos - start + 16);
+            out.push_str(self.slice(start, self.pos)?);
+        }
         loop {
             match self.peek() {
                 None => return Err(self.error("unterminated string")),
@@ -431,7 +536,9 @@ impl Parser<'_> {
                 Some(_) => {
                     let run_start = self.pos;
                     self.pos += plain_len(&self.bytes[run_start..]);
-                    out.push_str(self.slice(run_start, self.pos)?);
+                    if BUILD {
+                        out.push_str(self.slice(run_start, self.pos)?);
+                    }
                 }
             }
         }
@@ -458,13 +565,17 @@ impl Parser<'_> {
                     0xDC00..=0xDFFF => char::REPLACEMENT_CHARACTER,
                     _ => char::from_u32(unit).unwrap_or(char::REPLACEMENT_CHARACTER),
                 };
-                out.push(c);
+                if BUILD {
+                    out.push(c);
+                }
                 return Ok(());
             }
             Some(_) => return Err(self.error("invalid escape")),
         };
         self.pos += 1;
-        out.push(c);
+        if BUILD {
+            out.push(c);
+        }
         Ok(())
     }
 
@@ -538,6 +649,9 @@ impl Parser<'_> {
             }
             integer = false;
         }
+        if !BUILD {
+            return Ok(Value::Null);
+        }
         let text = self.slice(start, self.pos)?;
         if integer {
             if negative {
@@ -565,6 +679,61 @@ mod tests {
 
     fn roundtrip(text: &str) -> String {
         parse(text, 128).unwrap().to_json()
+    }
+
+    #[test]
+    fn validating_accepts_exactly_what_parsing_accepts() {
+        let texts = [
+            "",
+            " ",
+            "1",
+            "1,2",
+            "1,",
+            ",",
+            "1 2",
+            "-",
+            "-0",
+            "01",
+            "1.",
+            "1.5e",
+            "1e+5",
+            "1E-2",
+            "\"a\"",
+            "\"a",
+            "\"\\u12\"",
+            "\"\\ud800\\udc00\"",
+            "\"\\q\"",
+            "\"\u{1}\"",
+            "\"\\n\\t\\/\"",
+            "[]",
+            "[1,]",
+            "[,1]",
+            "{}",
+            "{\"a\":1}",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{1:2}",
+            "true",
+            "tru",
+            "null",
+            "nul",
+            "false,true",
+            "[[[]]]",
+            "[[[]]",
+            "{\"a\":[{\"b\":null}]}",
+            "\"é\"",
+            "1 , [2 , {\"x\" : \"y\"}] ",
+        ];
+        for text in texts {
+            for depth in [0, 1, 2, 3, 128] {
+                assert_eq!(
+                    validate_list(text, depth).is_ok(),
+                    parse_list(text, depth).is_ok(),
+                    "{text:?} at depth {depth}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub(crate) mod json;
 mod msgpack;
 mod packet;
 mod query;
+mod raw;
 mod ser;
 mod value;
 
@@ -57,6 +58,7 @@ pub use encode::{encode, encode_after, encode_with, Encoded};
 pub use json::JsonError;
 pub use msgpack::{decode_msgpack, encode_msgpack, MsgpackError};
 pub use packet::{Packet, PacketData, PacketType};
+pub use raw::{encode_raw_after, RawArgs, RawEvent};
 pub use ser::{to_value, ValueError};
 pub use value::Value;
 
