@@ -21,14 +21,21 @@ use crate::socket::{EngineSocket, Socket};
 /// Opaque: it only appears in the types of [`crate::SocketIo::engine`].
 #[derive(Default)]
 pub struct Conn {
-    decoder: Mutex<Option<Decoder>>,
+    /// The decoder, and the packets waiting behind an async connection: one lock per
+    /// received message.
+    inbound: Mutex<Inbound>,
     sockets: Mutex<Vec<Socket>>,
     /// Namespaces whose connection middlewares are running.
     connecting: Mutex<Vec<String>>,
-    /// While an async connection runs, later packets wait here to keep their order.
-    pending: Mutex<Option<VecDeque<Incoming>>>,
     /// Whether a namespace was ever joined (the connect timeout no longer applies).
     pub(crate) joined: AtomicBool,
+}
+
+#[derive(Default)]
+struct Inbound {
+    decoder: Option<Decoder>,
+    /// While an async connection runs, later packets wait here to keep their order.
+    pending: Option<VecDeque<Incoming>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -113,7 +120,7 @@ impl Handler<Conn> for SocketIoHandler {
         let version = version_of(esock);
         let mut config = DecoderConfig::new(version);
         config.max_attachments = server.config.max_attachments;
-        *lock(&esock.data().decoder) = Some(Decoder::with_config(config));
+        lock(&esock.data().inbound).decoder = Some(Decoder::with_config(config));
         server.connect_deadlines.watch(esock.downgrade());
         if version == ProtocolVersion::V4 {
             // socket.io-client 2.x expects to be in `/` without asking.
@@ -122,6 +129,7 @@ impl Handler<Conn> for SocketIoHandler {
     }
 
     fn on_message(&self, esock: &EngineSocket, message: Message) {
+        let mut inbound = lock(&esock.data().inbound);
         let decoded = if self.parser == Parser::MsgPack {
             // One packet per binary message; text is not part of this format.
             match &message {
@@ -133,8 +141,7 @@ impl Handler<Conn> for SocketIoHandler {
                 }
             }
         } else {
-            let mut decoder = lock(&esock.data().decoder);
-            let Some(decoder) = decoder.as_mut() else {
+            let Some(decoder) = inbound.decoder.as_mut() else {
                 return;
             };
             match &message {
@@ -149,9 +156,17 @@ impl Handler<Conn> for SocketIoHandler {
             }
         };
         match decoded {
-            Ok(Some(packet)) => self.process(esock, packet),
+            Ok(Some(packet)) => {
+                if let Some(queue) = inbound.pending.as_mut() {
+                    queue.push_back(packet);
+                    return;
+                }
+                drop(inbound);
+                self.handle(esock, packet);
+            }
             Ok(None) => {}
             Err(e) => {
+                drop(inbound);
                 tracing::debug!(sid = %esock.sid(), error = %e, "invalid Socket.IO packet: closing the connection");
                 esock.close_with(CloseReason::ForcedClose);
             }
@@ -170,8 +185,8 @@ impl SocketIoHandler {
     /// middlewares.
     fn process(&self, esock: &EngineSocket, packet: Incoming) {
         {
-            let mut pending = lock(&esock.data().pending);
-            if let Some(queue) = pending.as_mut() {
+            let mut inbound = lock(&esock.data().inbound);
+            if let Some(queue) = inbound.pending.as_mut() {
                 queue.push_back(packet);
                 return;
             }
@@ -183,11 +198,11 @@ impl SocketIoHandler {
     fn drain(&self, esock: &EngineSocket) {
         loop {
             let next = {
-                let mut pending = lock(&esock.data().pending);
-                match pending.as_mut().and_then(VecDeque::pop_front) {
+                let mut inbound = lock(&esock.data().inbound);
+                match inbound.pending.as_mut().and_then(VecDeque::pop_front) {
                     Some(p) => p,
                     None => {
-                        *pending = None;
+                        inbound.pending = None;
                         return;
                     }
                 }
@@ -271,9 +286,9 @@ impl SocketIoHandler {
         }
         lock(&conn.connecting).push(nsp.clone());
         {
-            let mut pending = lock(&conn.pending);
-            if pending.is_none() {
-                *pending = Some(VecDeque::new());
+            let mut inbound = lock(&conn.inbound);
+            if inbound.pending.is_none() {
+                inbound.pending = Some(VecDeque::new());
             }
         }
         let handler = SocketIoHandler {

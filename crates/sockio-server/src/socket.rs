@@ -55,6 +55,16 @@ struct Listeners {
     error: Vec<ErrorHandler>,
 }
 
+impl Listeners {
+    /// The listener of `event` when it has exactly one, lasting (not `once`).
+    fn single(&self, event: &str) -> Option<EventHandler> {
+        match self.events.get(event).map(Vec::as_slice) {
+            Some([only]) if !only.once => Some(only.handler.clone()),
+            _ => None,
+        }
+    }
+}
+
 pub(crate) struct SocketInner {
     pub(crate) id: SocketId,
     pub(crate) ns: Namespace,
@@ -463,9 +473,12 @@ impl Socket {
             sent: Arc::new(AtomicBool::new(false)),
         });
         let mut event = Event::new(name, args, ack);
-        let (middlewares, any) = {
+        // One look at the listeners: the usual case is no middleware, no catch-all and
+        // one lasting listener, called without collecting the list.
+        let (middlewares, any, single) = {
             let l = self.listeners();
-            (l.middlewares.clone(), l.any.clone())
+            let single = l.single(&event.name);
+            (l.middlewares.clone(), l.any.clone(), single)
         };
         for mw in &middlewares {
             if let Err(message) = mw(self, &mut event) {
@@ -482,13 +495,11 @@ impl Socket {
         for (_, h) in &any {
             h(self, &event.name, event.args());
         }
-        // The usual case, one lasting listener: called without collecting the list.
-        let single = {
-            let l = self.listeners();
-            match l.events.get(&event.name).map(Vec::as_slice) {
-                Some([only]) if !only.once => Some(only.handler.clone()),
-                _ => None,
-            }
+        // A middleware or catch-all listener may have changed the listeners.
+        let single = if middlewares.is_empty() && any.is_empty() {
+            single
+        } else {
+            self.listeners().single(&event.name)
         };
         if let Some(handler) = single {
             handler(self, event);

@@ -9,8 +9,6 @@
 //!
 //! [`Decoder::decode_event_text`]: super::Decoder::decode_event_text
 
-use std::fmt::Write as _;
-
 use super::json::{self, JsonError};
 use super::value::Value;
 use crate::Utf8Bytes;
@@ -78,6 +76,21 @@ impl std::fmt::Debug for RawArgs {
     }
 }
 
+/// `n` in decimal, written at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
+}
+
 /// The byte range of `text` without leading and trailing JSON whitespace.
 fn trim(text: &str) -> std::ops::Range<usize> {
     let ws = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
@@ -123,18 +136,33 @@ pub fn encode_raw_after(
     event: Option<&str>,
     args: &RawArgs,
 ) -> String {
-    let name_len = event.map_or(0, |e| e.len() + 3);
-    let mut text =
-        String::with_capacity(prefix.len() + nsp.len() + name_len + args.text.len() + 26);
+    // The exact length when the name needs no escape, so that the buffer becomes a
+    // `Bytes` without another allocation.
+    let name_len = event.map_or(0, |e| {
+        let escapes = if json::plain_len(e.as_bytes()) == e.len() {
+            0
+        } else {
+            16
+        };
+        e.len() + 2 + usize::from(!args.is_empty()) + escapes
+    });
+    let nsp_len = if nsp.is_empty() || nsp == "/" {
+        0
+    } else {
+        nsp.len() + 1
+    };
+    let mut digits = [0u8; 20];
+    let id_text = id.map_or("", |id| decimal(id, &mut digits));
+    let mut text = String::with_capacity(
+        prefix.len() + 1 + nsp_len + id_text.len() + 2 + name_len + args.text.len(),
+    );
     text.push_str(prefix);
     text.push(if event.is_some() { '2' } else { '3' });
-    if !nsp.is_empty() && nsp != "/" {
+    if nsp_len > 0 {
         text.push_str(nsp);
         text.push(',');
     }
-    if let Some(id) = id {
-        let _ = write!(text, "{id}");
-    }
+    text.push_str(id_text);
     text.push('[');
     if let Some(event) = event {
         json::write_str(&mut text, event);
@@ -163,7 +191,12 @@ mod tests {
         for case in cases {
             let raw = RawArgs::from_json_list(case).unwrap();
             let values = raw.parse();
-            for (nsp, id) in [("/", None), ("/chat", Some(12))] {
+            for (nsp, id) in [
+                ("/", None),
+                ("/chat", Some(12)),
+                ("", Some(0)),
+                ("/", Some(u64::MAX)),
+            ] {
                 let mut ack = Packet::ack(nsp, 0, values.clone());
                 ack.id = id;
                 assert_eq!(
@@ -171,13 +204,19 @@ mod tests {
                     encode_after(&ack, ProtocolVersion::V5, "4").text,
                     "{case}"
                 );
-                let mut event = Packet::event(nsp, "ev\"ent", values.clone());
-                event.id = id;
-                assert_eq!(
-                    encode_raw_after("", nsp, id, Some("ev\"ent"), &raw),
-                    encode_after(&event, ProtocolVersion::V5, "").text,
-                    "{case}"
-                );
+                for name in ["ev\"ent", "plain", "é\n\u{1}"] {
+                    let mut event = Packet::event(nsp, name, values.clone());
+                    event.id = id;
+                    let text = encode_raw_after("", nsp, id, Some(name), &raw);
+                    assert_eq!(
+                        text,
+                        encode_after(&event, ProtocolVersion::V5, "").text,
+                        "{case}"
+                    );
+                    if name == "plain" {
+                        assert_eq!(text.len(), text.capacity(), "exact length for {text}");
+                    }
+                }
             }
         }
     }
