@@ -21,8 +21,8 @@ async fn start(config: EngineConfig) -> (u16, Engine<()>) {
     let engine = Engine::new(config, Echo);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let service = engine.service();
-    tokio::spawn(sockio::engine::serve(listener, service));
+    let served = engine.clone();
+    tokio::spawn(async move { served.serve(listener).await });
     (port, engine)
 }
 
@@ -265,4 +265,85 @@ async fn sessions_are_listed_and_closed_by_the_server() {
     assert_eq!(request(port, "GET", &poll, &[]).await.text(), "1");
     let res = request(port, "GET", &poll, &[]).await;
     assert_eq!(res.text(), r#"{"code":1,"message":"Session ID unknown"}"#);
+}
+
+/// A client text frame (masked, as clients must send them; payload under 126 bytes).
+fn client_text_frame(text: &str) -> Vec<u8> {
+    let mask = [0x12u8, 0x34, 0x56, 0x78];
+    let mut frame = vec![0x81, 0x80 | text.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+/// Reads one unmasked server text frame (payload under 126 bytes).
+async fn server_text_frame(stream: &mut TcpStream) -> String {
+    let mut header = [0u8; 2];
+    stream.read_exact(&mut header).await.unwrap();
+    assert_eq!(header[0], 0x81, "a final text frame");
+    let mut payload = vec![0u8; usize::from(header[1] & 0x7f)];
+    stream.read_exact(&mut payload).await.unwrap();
+    String::from_utf8(payload).unwrap()
+}
+
+#[tokio::test]
+async fn websocket_heads_in_pieces_and_frames_sent_with_the_head() {
+    // `Engine::serve` reads a WebSocket connection's request head itself: a head that
+    // arrives in pieces, and a frame the client sent in the same write as the head's
+    // end, must both come through.
+    let (port, _engine) = start(EngineConfig::default()).await;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+                Upgrade: websocket\r\nConnection: Upgrade\r\n\
+                Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let (first, rest) = head.split_at(40);
+    stream.write_all(first.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut rest = rest.as_bytes().to_vec();
+    rest.extend(client_text_frame("4hello"));
+    stream.write_all(&rest).await.unwrap();
+
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        response.push(byte[0]);
+    }
+    let response = String::from_utf8(response).unwrap().to_ascii_lowercase();
+    assert!(response.starts_with("http/1.1 101 "), "{response}");
+    assert!(
+        response.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{response}"
+    );
+    let open = tokio::time::timeout(Duration::from_secs(5), server_text_frame(&mut stream))
+        .await
+        .unwrap();
+    assert!(open.starts_with("0{\"sid\":"), "{open}");
+    let echo = tokio::time::timeout(Duration::from_secs(5), server_text_frame(&mut stream))
+        .await
+        .unwrap();
+    assert_eq!(echo, "4hello");
+}
+
+#[tokio::test]
+async fn the_same_listener_answers_other_paths_and_refused_upgrades() {
+    let (port, _engine) = start(EngineConfig::default()).await;
+    // Not the engine's path: hyper answers, after the bytes read to sort the request.
+    assert_eq!(request(port, "GET", "/elsewhere", &[]).await.status, 404);
+    // A refused WebSocket upgrade: 400 with the message, connection closed.
+    let refused = request(
+        port,
+        "GET",
+        "/engine.io/?EIO=4&transport=websocket&sid=unknown",
+        &[
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Version", "13"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.header("connection"), Some("close"));
+    assert_eq!(refused.text(), "Session ID unknown");
 }

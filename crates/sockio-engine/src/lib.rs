@@ -28,6 +28,7 @@
 
 pub mod config;
 pub mod cors;
+mod direct;
 mod engine;
 pub mod error;
 mod handshake;
@@ -86,21 +87,34 @@ where
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(RemoteAddr(addr));
-                let mut service = service.clone();
-                tower_service::Service::call(&mut service, req)
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades();
-            if let Err(e) = conn.await {
-                tracing::debug!(peer = %addr, error = %e, "connection ended with an error");
-            }
-        });
+        tokio::spawn(serve_connection(stream, addr, service.clone()));
+    }
+}
+
+/// Serves one HTTP/1.1 connection with `service` (upgrades enabled).
+async fn serve_connection<I, S, ResBody>(io: I, addr: std::net::SocketAddr, service: S)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: tower_service::Service<Request<Incoming>, Response = Response<ResBody>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    ResBody: Body + Send + 'static,
+    ResBody::Data: Send,
+    ResBody::Error: Into<BoxError>,
+{
+    let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(RemoteAddr(addr));
+        let mut service = service.clone();
+        tower_service::Service::call(&mut service, req)
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades();
+    if let Err(e) = conn.await {
+        tracing::debug!(peer = %addr, error = %e, "connection ended with an error");
     }
 }

@@ -24,6 +24,7 @@ use crate::handshake::{Handshake, RemoteAddr};
 use crate::polling;
 use crate::session::{PollingFormat, Session, Socket, TransportKind, Upgrade};
 use crate::websocket;
+use crate::ws_io::WsIo;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -56,7 +57,7 @@ impl EngineQuery {
     }
 }
 
-fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+pub(crate) fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     let upgrade = headers
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
@@ -120,7 +121,36 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
     }
 
     /// Answers one Engine.IO request (whose path [`Engine::matches`]).
-    pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    ///
+    /// A WebSocket upgrade is answered with `101 Switching Protocols`, and the session
+    /// then runs on the connection hyper hands over (served with upgrades enabled).
+    pub async fn handle<B>(&self, mut req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let on_upgrade = is_websocket_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+        let (res, after) = self.respond(req).await;
+        if let (Some(after), Some(on_upgrade)) = (after, on_upgrade) {
+            tokio::spawn(on_upgrade.then(|upgraded| match upgraded {
+                Ok(upgraded) => Branch::Left(after.run(WsIo::new(upgraded))),
+                Err(e) => {
+                    tracing::debug!(error = %e, "websocket upgrade failed");
+                    after.abandon();
+                    Branch::Right(std::future::ready(()))
+                }
+            }));
+        }
+        res
+    }
+
+    /// The answer to one Engine.IO request, and for an accepted WebSocket upgrade what
+    /// runs on the connection once the answer is written.
+    pub(crate) async fn respond<B>(
+        &self,
+        req: Request<B>,
+    ) -> (Response<Full<Bytes>>, Option<AfterUpgrade<D>>)
     where
         B: Body + Send + 'static,
         B::Data: Send,
@@ -129,17 +159,17 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
         let shared = self.shared.clone();
         let cors_req_headers = shared.config.cors.as_ref().map(|_| req.headers().clone());
         let preflight = req.method() == Method::OPTIONS && shared.config.cors.is_some();
-        let mut res = if preflight {
+        let (mut res, after) = if preflight {
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::NO_CONTENT;
-            r
+            (r, None)
         } else {
             route(&shared, req).await
         };
         if let (Some(cors), Some(h)) = (&shared.config.cors, cors_req_headers) {
             cors.apply(&h, res.headers_mut(), preflight);
         }
-        res
+        (res, after)
     }
 
     /// This engine as a tower service answering its own path and 404 to anything else.
@@ -157,7 +187,10 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
     }
 }
 
-async fn route<D, B>(shared: &Arc<Shared<D>>, mut req: Request<B>) -> Response<Full<Bytes>>
+async fn route<D, B>(
+    shared: &Arc<Shared<D>>,
+    req: Request<B>,
+) -> (Response<Full<Bytes>>, Option<AfterUpgrade<D>>)
 where
     D: Default + Send + Sync + 'static,
     B: Body + Send + 'static,
@@ -177,19 +210,24 @@ where
                 error = %err,
                 "engine.io request refused"
             );
-            return error_response(&err, ws);
+            return (error_response(&err, ws), None);
         }
     };
+    let mut after = None;
     let mut res = match target {
         Target::Handshake(version, TransportKind::Polling) => {
             polling_handshake(shared, &req, version, &q)
         }
         Target::Handshake(version, TransportKind::WebSocket) => {
-            websocket_handshake(shared, &mut req, version, &q)
+            let (res, open) = websocket_handshake(shared, &req, version, &q);
+            after = open;
+            res
         }
         Target::Session(session) if ws => {
             let ws_base64 = session.protocol == ProtocolVersion::V3 && q.b64;
-            websocket_upgrade(shared, &mut req, session, ws_base64)
+            let (res, probe) = websocket_upgrade(shared, &req, session, ws_base64);
+            after = probe;
+            res
         }
         Target::Session(session) => match *req.method() {
             Method::GET => {
@@ -204,7 +242,7 @@ where
                     r.headers_mut()
                         .insert("x-xss-protection", HeaderValue::from_static("0"));
                 }
-                return r;
+                return (r, None);
             }
             _ => {
                 let mut r = Response::new(Full::new(Bytes::new()));
@@ -220,7 +258,7 @@ where
     if let Some(hook) = &shared.config.headers {
         hook(res.headers_mut(), &bare_request(&req));
     }
-    res
+    (res, after)
 }
 
 fn user_agent_is_ie(headers: &HeaderMap) -> bool {
@@ -457,89 +495,123 @@ fn switching_protocols<B>(req: &Request<B>) -> Result<Response<Full<Bytes>>, Req
 
 fn websocket_handshake<D, B>(
     shared: &Arc<Shared<D>>,
-    req: &mut Request<B>,
+    req: &Request<B>,
     version: ProtocolVersion,
     q: &EngineQuery,
-) -> Response<Full<Bytes>>
+) -> (Response<Full<Bytes>>, Option<AfterUpgrade<D>>)
 where
     D: Default + Send + Sync + 'static,
 {
     let mut res = match switching_protocols(req) {
         Ok(r) => r,
-        Err(e) => return error_response(&e, true),
+        Err(e) => return (error_response(&e, true), None),
     };
     if let Some(hook) = &shared.config.initial_headers {
         hook(res.headers_mut(), &bare_request(req));
     }
-    let on_upgrade = hyper::upgrade::on(&mut *req);
-    let handshake = handshake_of(req);
-    let format = polling_format(version, q);
-    let ws_base64 = version == ProtocolVersion::V3 && q.b64;
-    let shared = shared.clone();
-    // Opening and running are chained, not nested in one async block: the task then holds
-    // the larger of the two futures rather than both, and the WebSocket once.
-    let open = async move {
-        let upgraded = match on_upgrade.await {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::debug!(error = %e, "websocket upgrade failed");
-                return None;
-            }
-        };
-        let ws = websocket::accept(upgraded, shared.config.max_payload).await;
-        let session = Session::new(
-            shared.clone(),
-            version,
-            TransportKind::WebSocket,
-            format,
-            handshake,
-            D::default(),
-        );
-        session.lock().ws_base64 = ws_base64;
-        let open = open_packet(&shared, &session, TransportKind::WebSocket);
-        let _ = session.enqueue(open);
-        start_session(&shared, &session);
-        Some((session, ws))
+    let open = AfterUpgrade::Open {
+        shared: shared.clone(),
+        version,
+        format: polling_format(version, q),
+        handshake: handshake_of(req),
+        ws_base64: version == ProtocolVersion::V3 && q.b64,
     };
-    tokio::spawn(open.then(|opened| match opened {
-        Some((session, ws)) => Branch::Left(websocket::run_websocket(session, ws)),
-        None => Branch::Right(std::future::ready(())),
-    }));
-    res
+    (res, Some(open))
 }
 
 fn websocket_upgrade<D, B>(
     shared: &Arc<Shared<D>>,
-    req: &mut Request<B>,
+    req: &Request<B>,
     session: Arc<Session<D>>,
     ws_base64: bool,
-) -> Response<Full<Bytes>>
+) -> (Response<Full<Bytes>>, Option<AfterUpgrade<D>>)
 where
     D: Default + Send + Sync + 'static,
 {
     let res = match switching_protocols(req) {
         Ok(r) => r,
-        Err(e) => return error_response(&e, true),
+        Err(e) => return (error_response(&e, true), None),
     };
     session.lock().upgrade = Upgrade::Probing;
-    let on_upgrade = hyper::upgrade::on(&mut *req);
-    let max_payload = shared.config.max_payload;
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let ws = websocket::accept(upgraded, max_payload).await;
-                websocket::probe(session, ws, ws_base64).await;
+    let probe = AfterUpgrade::Probe {
+        session,
+        ws_base64,
+        max_payload: shared.config.max_payload,
+    };
+    (res, Some(probe))
+}
+
+/// What runs on a connection once its `101 Switching Protocols` is written: a new
+/// WebSocket session, or the upgrade probe of a polling session.
+pub(crate) enum AfterUpgrade<D> {
+    Open {
+        shared: Arc<Shared<D>>,
+        version: ProtocolVersion,
+        format: PollingFormat,
+        handshake: Handshake,
+        ws_base64: bool,
+    },
+    Probe {
+        session: Arc<Session<D>>,
+        ws_base64: bool,
+        max_payload: usize,
+    },
+}
+
+impl<D: Default + Send + Sync + 'static> AfterUpgrade<D> {
+    /// Runs the WebSocket on `io` until the session ends.
+    pub(crate) fn run(self, io: WsIo) -> impl Future<Output = ()> + Send + 'static {
+        match self {
+            AfterUpgrade::Open {
+                shared,
+                version,
+                format,
+                handshake,
+                ws_base64,
+            } => {
+                // Opening and running are chained, not nested in one async block: the
+                // task then holds the larger of the two futures rather than both, and
+                // the WebSocket once.
+                let open = async move {
+                    let ws = websocket::accept(io, shared.config.max_payload).await;
+                    let session = Session::new(
+                        shared.clone(),
+                        version,
+                        TransportKind::WebSocket,
+                        format,
+                        handshake,
+                        D::default(),
+                    );
+                    session.lock().ws_base64 = ws_base64;
+                    let open = open_packet(&shared, &session, TransportKind::WebSocket);
+                    let _ = session.enqueue(open);
+                    start_session(&shared, &session);
+                    (session, ws)
+                };
+                Branch::Left(open.then(|(session, ws)| websocket::run_websocket(session, ws)))
             }
-            Err(e) => {
-                tracing::debug!(error = %e, "websocket upgrade failed");
-                let mut st = session.lock();
-                if st.upgrade == Upgrade::Probing {
-                    st.upgrade = Upgrade::None;
-                }
+            AfterUpgrade::Probe {
+                session,
+                ws_base64,
+                max_payload,
+            } => Branch::Right(Box::pin(async move {
+                // Rare (a polling session upgrading) and large: boxed, so that it does not
+                // size every WebSocket task.
+                let ws = websocket::accept(io, max_payload).await;
+                websocket::probe(session, ws, ws_base64).await;
+            })),
+        }
+    }
+
+    /// The upgrade did not happen.
+    pub(crate) fn abandon(self) {
+        if let AfterUpgrade::Probe { session, .. } = self {
+            let mut st = session.lock();
+            if st.upgrade == Upgrade::Probing {
+                st.upgrade = Upgrade::None;
             }
         }
-    });
-    res
+    }
 }
 
 /// An [`Engine`] as a tower service: its own path, 404 for any other.

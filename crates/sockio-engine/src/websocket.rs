@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use futures_util::future::{Either, FutureExt as _};
 use futures_util::{SinkExt, StreamExt};
-use hyper::upgrade::Upgraded;
 use sockio_protocol::engine::payload::{self, EncodedPacket};
 use sockio_protocol::engine::{Packet, ProtocolVersion};
 use sockio_protocol::Utf8Bytes;
@@ -31,13 +30,13 @@ pub(crate) type WsStream = WebSocketStream<WsIo>;
 /// Wraps an upgraded connection. The read buffer starts at 1 KiB — idle sessions stay lean
 /// and it grows to the size of any larger frame — and messages beyond `max_payload` are
 /// refused with close code 1009.
-pub(crate) async fn accept(upgraded: Upgraded, max_payload: usize) -> WsStream {
+pub(crate) async fn accept(io: WsIo, max_payload: usize) -> WsStream {
     let config = WebSocketConfig::default()
         .read_buffer_size(1024)
         .write_buffer_size(8 * 1024)
         .max_message_size(Some(max_payload))
         .max_frame_size(Some(max_payload));
-    WebSocketStream::from_raw_socket(WsIo::new(upgraded), Role::Server, Some(config)).await
+    WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await
 }
 
 fn to_ws_message(packet: EncodedPacket, version: ProtocolVersion, base64: bool) -> WsMessage {

@@ -502,6 +502,6 @@ impl SocketIo {
 
     /// Serves on `listener` until the task is dropped.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        sockio_engine::serve(listener, self.service()).await
+        self.engine().serve(listener).await
     }
 }
