@@ -33,6 +33,8 @@ const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 64;
 
 /// What the first request of a connection is.
+// Short-lived (it is matched at once): boxing the request would cost an allocation.
+#[allow(clippy::large_enum_variant)]
 enum First {
     /// A WebSocket upgrade of the engine's path, with what the client sent after it.
     WebSocket {

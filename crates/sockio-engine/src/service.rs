@@ -543,6 +543,8 @@ where
 
 /// What runs on a connection once its `101 Switching Protocols` is written: a new
 /// WebSocket session, or the upgrade probe of a polling session.
+// Consumed as soon as the answer is written: boxing the handshake would cost an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum AfterUpgrade<D> {
     Open {
         shared: Arc<Shared<D>>,
