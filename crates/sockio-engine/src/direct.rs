@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::engine::Engine;
 use crate::handshake::RemoteAddr;
-use crate::service::is_websocket_upgrade;
+use crate::service::{is_websocket_upgrade, CompactHead};
 use crate::ws_io::WsIo;
 use crate::BoxError;
 
@@ -209,6 +209,7 @@ fn request_of(
     };
     *request.headers_mut() = headers;
     request.extensions_mut().insert(RemoteAddr(addr));
+    request.extensions_mut().insert(CompactHead);
     Some(request)
 }
 

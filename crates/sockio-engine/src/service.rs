@@ -258,6 +258,9 @@ where
     if let Some(hook) = &shared.config.headers {
         hook(res.headers_mut(), &bare_request(&req));
     }
+    if let Some(AfterUpgrade::Open { handshake, .. }) = &mut after {
+        *handshake = handshake_from(req);
+    }
     (res, after)
 }
 
@@ -347,6 +350,27 @@ fn polling_format(version: ProtocolVersion, q: &EngineQuery) -> PollingFormat {
             None if q.b64 => PollingFormat::V3Text,
             None => PollingFormat::V3Binary,
         },
+    }
+}
+
+/// Marks a request whose header values and target already share one buffer of their
+/// own (see `direct`): its session keeps them as they are instead of copying them.
+#[derive(Clone, Copy)]
+pub(crate) struct CompactHead;
+
+/// What a session keeps of its request: its parts when they are compact, a copy
+/// otherwise ([`handshake_of`]).
+fn handshake_from<B>(req: Request<B>) -> Handshake {
+    if req.extensions().get::<CompactHead>().is_none() {
+        return handshake_of(&req);
+    }
+    let remote_addr = req.extensions().get::<RemoteAddr>().map(|a| a.0);
+    let (parts, _) = req.into_parts();
+    Handshake {
+        headers: parts.headers,
+        uri: parts.uri,
+        remote_addr,
+        issued: SystemTime::now(),
     }
 }
 
@@ -513,7 +537,13 @@ where
         shared: shared.clone(),
         version,
         format: polling_format(version, q),
-        handshake: handshake_of(req),
+        // Filled in by `route` once it is done with the request.
+        handshake: Handshake {
+            headers: HeaderMap::new(),
+            uri: Uri::default(),
+            remote_addr: None,
+            issued: SystemTime::UNIX_EPOCH,
+        },
         ws_base64: version == ProtocolVersion::V3 && q.b64,
     };
     (res, Some(open))

@@ -12,6 +12,7 @@ use sockio_protocol::socket::{
 
 use crate::error::{ConnectError, DisconnectReason};
 use crate::event::Args;
+use crate::ids::SocketId;
 use crate::namespace::Namespace;
 use crate::server::Parser;
 use crate::server::ServerInner;
@@ -274,14 +275,14 @@ impl SocketIoHandler {
             _ => Value::Object(Vec::new()),
         };
         let id = match version {
-            ProtocolVersion::V5 => Sid::generate().to_string(),
-            ProtocolVersion::V4 if nsp == "/" => esock.sid().to_string(),
-            ProtocolVersion::V4 => format!("{nsp}#{}", esock.sid()),
+            ProtocolVersion::V5 => SocketId::from(Sid::generate().as_str()),
+            ProtocolVersion::V4 if nsp == "/" => SocketId::from(esock.sid().as_str()),
+            ProtocolVersion::V4 => SocketId::from(format!("{nsp}#{}", esock.sid())),
         };
-        let socket = Socket::new(id.into(), ns.clone(), esock.clone(), version, auth);
+        let socket = Socket::new(id, ns.clone(), esock.clone(), version, auth);
         let middlewares = ns.middlewares();
         if middlewares.is_empty() {
-            finish_connect(&ns, socket, version);
+            finish_connect(&ns, socket);
             return Flow::Done;
         }
         lock(&conn.connecting).push(nsp.clone());
@@ -307,7 +308,7 @@ impl SocketIoHandler {
             let conn = esock.data();
             lock(&conn.connecting).retain(|n| n != &nsp);
             match outcome {
-                Ok(()) if !esock.is_closed() => finish_connect(&ns, socket, version),
+                Ok(()) if !esock.is_closed() => finish_connect(&ns, socket),
                 Ok(()) => socket.discard(),
                 Err(e) => {
                     socket.discard();
@@ -347,23 +348,13 @@ fn refuse(
     let _ = esock.send_all(crate::socket::frames(&packet, version, parser));
 }
 
-fn finish_connect(ns: &Namespace, socket: Socket, version: ProtocolVersion) {
+fn finish_connect(ns: &Namespace, socket: Socket) {
     socket.mark_connected();
     ns.add_socket(&socket);
     let conn = socket.0.conn.data();
     lock(&conn.sockets).push(socket.clone());
     conn.joined.store(true, Ordering::Release);
-    let reply = match version {
-        ProtocolVersion::V5 => Packet::connect(
-            ns.name(),
-            Some(Value::Object(vec![(
-                "sid".to_owned(),
-                Value::String(socket.id().to_string()),
-            )])),
-        ),
-        ProtocolVersion::V4 => Packet::connect(ns.name(), None),
-    };
-    let _ = socket.send_packet(&reply);
+    let _ = socket.send_connect_reply();
     tracing::debug!(id = %socket.id(), nsp = ns.name(), "socket connected");
     for h in ns.connection_handlers() {
         h(&socket);
