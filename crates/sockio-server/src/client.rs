@@ -17,6 +17,7 @@ use crate::namespace::Namespace;
 use crate::server::Parser;
 use crate::server::ServerInner;
 use crate::socket::{EngineSocket, Socket};
+use sockio_protocol::Utf8Bytes;
 
 /// Per-connection state of the Socket.IO server, kept with each Engine.IO session.
 /// Opaque: it only appears in the types of [`crate::SocketIo::engine`].
@@ -241,7 +242,9 @@ impl SocketIoHandler {
         };
         match data {
             PacketData::Disconnect => socket.on_close(DisconnectReason::ClientNamespaceDisconnect),
-            PacketData::Event { event, args } => socket.dispatch_event(event, Args::from(args), id),
+            PacketData::Event { event, args } => {
+                socket.dispatch_event(Utf8Bytes::from(event), Args::from(args), id)
+            }
             PacketData::Ack { args } => match id {
                 Some(id) => socket.handle_ack(id, args),
                 None => tracing::debug!(sid = %esock.sid(), "ack without id ignored"),

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sockio_protocol::socket::{from_value, to_value, RawArgs, Value, ValueError};
+use sockio_protocol::Utf8Bytes;
 
 use crate::error::EmitError;
 use crate::socket::Socket;
@@ -163,8 +164,8 @@ pub fn __to_value<T: Serialize + ?Sized>(v: &T) -> Value {
 /// sent on unchanged (without parsing them when they came as JSON text).
 #[derive(Debug)]
 pub struct Event {
-    /// The event name.
-    pub name: String,
+    /// The event name (sharing the received frame's bytes).
+    pub name: Utf8Bytes,
     args: EventArgs,
     pub(crate) ack: Option<AckSender>,
 }
@@ -181,7 +182,7 @@ struct EventArgs {
 }
 
 impl Event {
-    pub(crate) fn new(name: String, args: Args, ack: Option<AckSender>) -> Event {
+    pub(crate) fn new(name: Utf8Bytes, args: Args, ack: Option<AckSender>) -> Event {
         let args = match args.raw {
             None => EventArgs {
                 values: Some(args.values),
@@ -196,11 +197,11 @@ impl Event {
     }
 
     /// A copy for another listener (sharing the acknowledgement).
-    pub(crate) fn duplicate(&self) -> Event {
+    pub(crate) fn duplicate(&mut self) -> Event {
         Event {
             name: self.name.clone(),
             args: self.args.clone(),
-            ack: self.ack.clone(),
+            ack: self.ack.as_mut().map(AckSender::share),
         }
     }
 
@@ -283,17 +284,48 @@ impl Event {
 }
 
 /// The acknowledgement a client asked for; answer it once with [`AckSender::send`].
-#[derive(Debug, Clone)]
+///
+/// When several listeners receive the same event, each gets an `AckSender` and the
+/// first answer wins, as in socket.io.
+#[derive(Debug)]
 pub struct AckSender {
     pub(crate) socket: Socket,
     pub(crate) id: u64,
-    pub(crate) sent: Arc<AtomicBool>,
+    /// Whether this sender answered.
+    pub(crate) sent: AtomicBool,
+    /// Whether any sender of the same acknowledgement answered (several listeners).
+    pub(crate) shared: Option<Arc<AtomicBool>>,
 }
 
 impl AckSender {
+    pub(crate) fn new(socket: Socket, id: u64) -> AckSender {
+        AckSender {
+            socket,
+            id,
+            sent: AtomicBool::new(false),
+            shared: None,
+        }
+    }
+
+    /// Another sender of the same acknowledgement (for another listener); from then on
+    /// both answer once between them.
+    pub(crate) fn share(&mut self) -> AckSender {
+        let shared = self
+            .shared
+            .get_or_insert_with(|| Arc::new(AtomicBool::new(self.sent.load(Ordering::Acquire))))
+            .clone();
+        AckSender {
+            socket: self.socket.clone(),
+            id: self.id,
+            sent: AtomicBool::new(false),
+            shared: Some(shared),
+        }
+    }
+
     /// Sends the acknowledgement; later calls do nothing.
     pub fn send(&self, args: impl IntoArgs) -> Result<(), EmitError> {
-        if self.sent.swap(true, Ordering::AcqRel) {
+        let flag = self.shared.as_deref().unwrap_or(&self.sent);
+        if flag.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
         let mut args = args.into_args()?;

@@ -46,3 +46,4 @@ pub use operators::BroadcastOperator;
 pub use server::{Parser, SocketIo, SocketIoBuilder, SocketIoConfig};
 pub use socket::{ListenerId, Socket, SocketEmitter};
 pub use sockio_protocol::socket::{from_value, to_value, Value};
+pub use sockio_protocol::Utf8Bytes;

@@ -474,12 +474,8 @@ impl Socket {
 
     // --- incoming -----------------------------------------------------------------------
 
-    pub(crate) fn dispatch_event(&self, name: String, args: Args, ack_id: Option<u64>) {
-        let ack = ack_id.map(|id| AckSender {
-            socket: self.clone(),
-            id,
-            sent: Arc::new(AtomicBool::new(false)),
-        });
+    pub(crate) fn dispatch_event(&self, name: Utf8Bytes, args: Args, ack_id: Option<u64>) {
+        let ack = ack_id.map(|id| AckSender::new(self.clone(), id));
         let mut event = Event::new(name, args, ack);
         // One look at the listeners: the usual case is no middleware, no catch-all and
         // one lasting listener, called without collecting the list.
@@ -518,10 +514,10 @@ impl Socket {
             let handlers = l
                 .events
                 .iter()
-                .filter(|h| h.event == event.name)
+                .filter(|h| *h.event == *event.name)
                 .map(|h| h.handler.clone())
                 .collect();
-            l.events.retain(|h| !(h.once && h.event == event.name));
+            l.events.retain(|h| !(h.once && *h.event == *event.name));
             handlers
         };
         let n = handlers.len();

@@ -274,6 +274,14 @@ impl Decoder {
         if is_reserved_event(&event) {
             return None;
         }
+        let event = match event {
+            // A slice of `payload`, itself a slice of `text`: share the bytes.
+            std::borrow::Cow::Borrowed(name) => {
+                let at = name.as_ptr() as usize - text.as_ptr() as usize;
+                text.slice(at..at + name.len())?
+            }
+            std::borrow::Cow::Owned(name) => Utf8Bytes::from(name),
+        };
         let nsp = match nsp_range {
             None => Utf8Bytes::from_static("/"),
             Some(r) => text.slice(r)?,

@@ -320,7 +320,10 @@ pub(crate) fn validate_list(text: &str, max_depth: usize) -> Result<(), JsonErro
 ///
 /// `None` when the payload is not that shape with a string name, or is not valid JSON:
 /// the caller then parses it fully, which gives the precise error.
-pub(crate) fn scan_event(text: &str, max_depth: usize) -> Option<(String, std::ops::Range<usize>)> {
+pub(crate) fn scan_event(
+    text: &str,
+    max_depth: usize,
+) -> Option<(std::borrow::Cow<'_, str>, std::ops::Range<usize>)> {
     let mut head = Parser::<true>::new(text, 1, max_depth);
     head.skip_ws();
     if head.peek() != Some(b'[') || max_depth == 0 {
@@ -331,7 +334,7 @@ pub(crate) fn scan_event(text: &str, max_depth: usize) -> Option<(String, std::o
     if head.peek() != Some(b'"') {
         return None;
     }
-    let name = head.string().ok()?;
+    let name = head.string_in_place().ok()?;
     let mut args = Parser::<false>::new(text, 1, max_depth);
     args.pos = head.pos;
     args.skip_ws();
@@ -533,6 +536,23 @@ impl<'a, const BUILD: bool> Parser<'a, BUILD> {
         }
         self.depth -= 1;
         Ok(object.finish())
+    }
+
+    /// A string literal as a slice of the text when it holds no escape, decoded
+    /// otherwise; `pos` is at the opening quote.
+    fn string_in_place(&mut self) -> Result<std::borrow::Cow<'a, str>, JsonError> {
+        let quote = self.pos;
+        let start = quote + 1;
+        let end = start + plain_len(&self.bytes[start..]);
+        if self.bytes.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            let src: &'a str = self.src;
+            return src
+                .get(start..end)
+                .map(std::borrow::Cow::Borrowed)
+                .ok_or_else(|| self.error("invalid UTF-8 boundary"));
+        }
+        self.string().map(std::borrow::Cow::Owned)
     }
 
     /// Parses a string literal; `pos` is at the opening quote.

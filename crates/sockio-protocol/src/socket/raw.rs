@@ -107,8 +107,8 @@ pub struct RawEvent {
     pub nsp: Utf8Bytes,
     /// The acknowledgement id the sender asked for.
     pub id: Option<u64>,
-    /// The event name.
-    pub event: String,
+    /// The event name (sharing the message's bytes when it holds no escape).
+    pub event: Utf8Bytes,
     /// The arguments after the name.
     pub args: RawArgs,
 }
