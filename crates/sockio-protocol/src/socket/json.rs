@@ -439,7 +439,10 @@ impl<'a, const BUILD: bool> Parser<'a, BUILD> {
             None => Err(self.error("unexpected end of input")),
             Some(b'{') => self.object(),
             Some(b'[') => self.array(),
-            Some(b'"') => self.string().map(Value::String),
+            Some(b'"') => {
+                let s = self.string()?;
+                Ok(if BUILD { Value::String(s) } else { Value::Null })
+            }
             Some(b't') => self.literal("true", Value::Bool(true)),
             Some(b'f') => self.literal("false", Value::Bool(false)),
             Some(b'n') => self.literal("null", Value::Null),
@@ -451,7 +454,7 @@ impl<'a, const BUILD: bool> Parser<'a, BUILD> {
     fn literal(&mut self, word: &'static str, value: Value) -> Result<Value, JsonError> {
         if self.bytes[self.pos..].starts_with(word.as_bytes()) {
             self.pos += word.len();
-            Ok(value)
+            Ok(if BUILD { value } else { Value::Null })
         } else {
             Err(self.error("invalid literal"))
         }
@@ -473,13 +476,21 @@ impl<'a, const BUILD: bool> Parser<'a, BUILD> {
         if self.peek() == Some(b']') {
             self.pos += 1;
             self.depth -= 1;
-            return Ok(Value::Array(items));
+            return Ok(if BUILD {
+                Value::Array(items)
+            } else {
+                Value::Null
+            });
         }
         loop {
             self.skip_ws();
             let item = self.value()?;
             if BUILD {
                 items.push(item);
+            } else {
+                // Checking only: every value is `Null`, nothing to drop.
+                debug_assert!(item.is_null());
+                std::mem::forget(item);
             }
             self.skip_ws();
             match self.peek() {
@@ -493,7 +504,11 @@ impl<'a, const BUILD: bool> Parser<'a, BUILD> {
             }
         }
         self.depth -= 1;
-        Ok(Value::Array(items))
+        Ok(if BUILD {
+            Value::Array(items)
+        } else {
+            Value::Null
+        })
     }
 
     fn object(&mut self) -> Result<Value, JsonError> {
@@ -502,7 +517,7 @@ impl<'a, const BUILD: bool> Parser<'a, BUILD> {
         if self.peek() == Some(b'}') {
             self.pos += 1;
             self.depth -= 1;
-            return Ok(object.finish());
+            return Ok(if BUILD { object.finish() } else { Value::Null });
         }
         loop {
             self.skip_ws();
@@ -522,6 +537,10 @@ impl<'a, const BUILD: bool> Parser<'a, BUILD> {
             let value = self.value()?;
             if BUILD {
                 object.insert(key, value);
+            } else {
+                // Checking only: every value is `Null`, nothing to drop.
+                debug_assert!(value.is_null());
+                std::mem::forget(value);
             }
             self.skip_ws();
             match self.peek() {
@@ -535,7 +554,7 @@ impl<'a, const BUILD: bool> Parser<'a, BUILD> {
             }
         }
         self.depth -= 1;
-        Ok(object.finish())
+        Ok(if BUILD { object.finish() } else { Value::Null })
     }
 
     /// A string literal as a slice of the text when it holds no escape, decoded
