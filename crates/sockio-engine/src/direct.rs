@@ -78,15 +78,7 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
         ResBody::Error: Into<BoxError>,
     {
         loop {
-            let (stream, addr) = match listener.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
+            let (stream, addr) = crate::accept(&listener).await;
             let engine = self.clone();
             let service = service.clone();
             // Reading the first request and what follows are chained, so that a

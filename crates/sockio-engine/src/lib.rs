@@ -78,16 +78,25 @@ where
     ResBody::Error: Into<BoxError>,
 {
     loop {
-        let (stream, addr) = match listener.accept().await {
-            Ok(x) => x,
+        let (stream, addr) = accept(&listener).await;
+        tokio::spawn(serve_connection(stream, addr, service.clone()));
+    }
+}
+
+/// The next connection (`TCP_NODELAY` set). Accept errors (e.g. too many open files) are
+/// logged and retried after a short pause.
+async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, std::net::SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                let _ = stream.set_nodelay(true);
+                return (stream, addr);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
             }
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_connection(stream, addr, service.clone()));
+        }
     }
 }
 
