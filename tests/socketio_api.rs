@@ -2030,3 +2030,60 @@ async fn empty_dynamic_children_are_removed_only_when_configured() {
         assert_eq!(io.of("/room-1").len(), 1);
     }
 }
+
+// --- arguments kept as text -------------------------------------------------------------
+
+#[tokio::test]
+async fn arguments_received_as_text_are_forwarded_as_they_came_and_read_as_values() {
+    let io = SocketIo::new();
+    io.on_connection(|socket| {
+        // Forwarded untouched, in a broadcast and in the acknowledgement.
+        socket.on("fwd", |socket, mut e| {
+            let args = e.take_args();
+            if let Some(io) = socket.server() {
+                let _ = io.emit("back", args.clone());
+            }
+            let _ = e.ack(args);
+        });
+        // Read as typed values.
+        socket.on("typed", |_, mut e| {
+            let (n, s): (u32, String) = e.args_as().unwrap_or_default();
+            let _ = e.ack(args![n + 1, s.to_uppercase()]);
+        });
+        // Changed by a packet middleware: what goes on is the change.
+        socket.use_(|_, e| {
+            if e.name == "mw" {
+                e.args_mut().push(Value::from("added"));
+            }
+            Ok(())
+        });
+        socket.on("mw", |_, mut e| {
+            let args = e.take_args();
+            let _ = e.ack(args);
+        });
+    });
+    let addr = serve(&io).await;
+    let (mut c, _) = RawClient::connect_main(addr).await;
+
+    c.send_raw(r#"21["fwd", {"a" : 1.50, "b":"\u00e9"} ,[ ]]"#)
+        .await;
+    let ack = c
+        .next_matching(WAIT, |r| matches!(r.packet.data, PacketData::Ack { .. }))
+        .await
+        .expect("ack");
+    assert_eq!(ack.text, r#"31[{"a" : 1.50, "b":"\u00e9"} ,[ ]]"#);
+    let back = c
+        .next_matching(WAIT, |r| r.packet.event_name() == Some("back"))
+        .await
+        .expect("broadcast");
+    assert_eq!(back.text, r#"2["back",{"a" : 1.50, "b":"\u00e9"} ,[ ]]"#);
+    assert_eq!(
+        back.packet.args().expect("arguments"),
+        [json(r#"{"a":1.5,"b":"é"}"#), json("[]")]
+    );
+
+    let typed = c.emit_with_ack("/", "typed", args![41, "x"], WAIT).await;
+    assert_eq!(typed, [json("42"), json(r#""X""#)]);
+    let changed = c.emit_with_ack("/", "mw", args![1], WAIT).await;
+    assert_eq!(changed, [json("1"), json(r#""added""#)]);
+}
