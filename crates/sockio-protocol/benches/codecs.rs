@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of the codecs: Engine.IO payloads (v4 and v3) and
-//! Socket.IO packets (text and binary), both directions.
+//! Socket.IO packets (text and binary), both directions, and the path that keeps event
+//! arguments as text (check + forward as an ack).
 //!
 //! ```text
 //! cargo bench -p sockio-protocol
@@ -8,7 +9,7 @@
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sockio_protocol::engine::payload::{self, EncodedPacket};
-use sockio_protocol::socket::{encode, Decoder, Packet, Value};
+use sockio_protocol::socket::{encode, encode_raw_after, Decoder, Packet, Value};
 use sockio_protocol::Utf8Bytes;
 
 /// The bench contract's broadcast payload: `{"t":…,"s":…,"p":"xxx…"}`, about 100 bytes.
@@ -76,6 +77,21 @@ fn socket_packets(c: &mut Criterion) {
             |mut d| d.decode_text(&text),
             BatchSize::SmallInput,
         )
+    });
+    let shared_text = Utf8Bytes::from(text.as_str());
+    g.bench_function("decode event, arguments kept as text", |b| {
+        b.iter_batched(
+            Decoder::new,
+            |mut d| d.decode_event_text(&shared_text),
+            BatchSize::SmallInput,
+        )
+    });
+    let raw = Decoder::new()
+        .decode_event_text(&shared_text)
+        .map(|e| e.args)
+        .unwrap_or_default();
+    g.bench_function("encode ack of arguments kept as text", |b| {
+        b.iter(|| encode_raw_after("4", "/", Some(12), None, &raw))
     });
     g.bench_function("encode binary event", |b| b.iter(|| encode(&binary)));
     g.bench_function("decode binary event", |b| {

@@ -277,7 +277,7 @@ impl Decoder {
         let event = match event {
             // A slice of `payload`, itself a slice of `text`: share the bytes.
             std::borrow::Cow::Borrowed(name) => {
-                let at = name.as_ptr() as usize - text.as_ptr() as usize;
+                let at = (name.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
                 text.slice(at..at + name.len())?
             }
             std::borrow::Cow::Owned(name) => Utf8Bytes::from(name),
