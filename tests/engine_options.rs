@@ -347,3 +347,40 @@ async fn the_same_listener_answers_other_paths_and_refused_upgrades() {
     assert_eq!(refused.header("connection"), Some("close"));
     assert_eq!(refused.text(), "Session ID unknown");
 }
+
+#[tokio::test]
+async fn any_service_can_be_served_through_hyper_alone() {
+    // `sockio::engine::serve` (no direct WebSocket path): polling and WebSocket both work.
+    let engine = Engine::new(EngineConfig::default(), Echo);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(sockio::engine::serve(listener, engine.service()));
+    let open = request(port, "GET", "/engine.io/?EIO=4&transport=polling", &[]).await;
+    assert_eq!(open.status, 200);
+    assert!(open.text().starts_with("0{\"sid\":"), "{}", open.text());
+
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+                Upgrade: websocket\r\nConnection: Upgrade\r\n\
+                Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        response.push(byte[0]);
+    }
+    assert!(response.starts_with(b"HTTP/1.1 101 "));
+    let open = tokio::time::timeout(Duration::from_secs(5), server_text_frame(&mut stream))
+        .await
+        .unwrap();
+    assert!(open.starts_with("0{\"sid\":"), "{open}");
+    stream
+        .write_all(&client_text_frame("4ping me"))
+        .await
+        .unwrap();
+    let echo = tokio::time::timeout(Duration::from_secs(5), server_text_frame(&mut stream))
+        .await
+        .unwrap();
+    assert_eq!(echo, "4ping me");
+}
