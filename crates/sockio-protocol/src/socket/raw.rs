@@ -17,6 +17,10 @@ use crate::Utf8Bytes;
 /// the event name, without the separating comma, e.g. `{"a":1},"two",3` (empty for no
 /// arguments). Cloning shares the text.
 ///
+/// Decoded arguments share the bytes of the message they came in (no copy), so keeping
+/// them keeps that message's buffer; [`RawArgs::parse`] them to hold on to the values
+/// alone.
+///
 /// ```
 /// use sockio_protocol::socket::{RawArgs, Value};
 ///
