@@ -214,11 +214,14 @@ fn upgrade<D: Default + Send + Sync + 'static>(
 ) -> impl Future<Output = ()> + Send + 'static {
     // An upgrade request is answered without waiting for anything (only polling
     // requests wait), so the answer is computed here rather than held in the task.
-    let (response, after) = engine.respond(request).now_or_never().unwrap_or_else(|| {
-        let mut res = Response::new(Full::new(Bytes::new()));
-        *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        (res, None)
-    });
+    let (response, after) = engine
+        .respond(request, true)
+        .now_or_never()
+        .unwrap_or_else(|| {
+            let mut res = Response::new(Full::new(Bytes::new()));
+            *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            (res, None)
+        });
     let upgrading = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     let bytes = response_bytes(response);
     let answer = async move {

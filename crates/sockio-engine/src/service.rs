@@ -130,8 +130,9 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let on_upgrade = is_websocket_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
-        let (res, after) = self.respond(req).await;
+        let ws = is_websocket_upgrade(req.headers());
+        let on_upgrade = ws.then(|| hyper::upgrade::on(&mut req));
+        let (res, after) = self.respond(req, ws).await;
         if let (Some(after), Some(on_upgrade)) = (after, on_upgrade) {
             tokio::spawn(on_upgrade.then(|upgraded| match upgraded {
                 Ok(upgraded) => Branch::Left(after.run(WsIo::new(upgraded))),
@@ -147,9 +148,12 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
 
     /// The answer to one Engine.IO request, and for an accepted WebSocket upgrade what
     /// runs on the connection once the answer is written.
+    ///
+    /// `ws` says whether the request asks for a WebSocket upgrade (the callers know).
     pub(crate) async fn respond<B>(
         &self,
         req: Request<B>,
+        ws: bool,
     ) -> (Response<Full<Bytes>>, Option<AfterUpgrade<D>>)
     where
         B: Body + Send + 'static,
@@ -164,7 +168,7 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
             *r.status_mut() = StatusCode::NO_CONTENT;
             (r, None)
         } else {
-            route(&shared, req).await
+            route(&shared, req, ws).await
         };
         if let (Some(cors), Some(h)) = (&shared.config.cors, cors_req_headers) {
             cors.apply(&h, res.headers_mut(), preflight);
@@ -190,6 +194,7 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
 async fn route<D, B>(
     shared: &Arc<Shared<D>>,
     req: Request<B>,
+    ws: bool,
 ) -> (Response<Full<Bytes>>, Option<AfterUpgrade<D>>)
 where
     D: Default + Send + Sync + 'static,
@@ -198,7 +203,6 @@ where
     B::Error: Into<BoxError>,
 {
     let q = EngineQuery::parse(req.uri().query());
-    let ws = is_websocket_upgrade(req.headers());
     let result = verify(shared, &req, &q, ws);
     let target = match result {
         Ok(t) => t,
