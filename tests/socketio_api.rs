@@ -16,8 +16,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sockio::protocol::socket::PacketData;
 use sockio::server::{
-    args, AckError, Bytes, ConnectError, DisconnectReason, EmitError, Event, Namespace, Room,
-    Socket, SocketIo, Value,
+    args, AckError, Bytes, ConnectError, DisconnectReason, EmitError, Event, Namespace,
+    RemoteSocket, Room, Socket, SocketIo, Value,
 };
 use support::raw_client::{RawClient, WAIT};
 use tokio::net::TcpListener;
@@ -329,7 +329,7 @@ async fn reason_server_namespace_disconnect_sends_disconnect_packet() {
     let ns = io.sockets();
     let mut gone = watch_disconnects(&ns);
     ns.on_connection(|s| {
-        s.on("kick-me", |s, _| s.disconnect(false));
+        s.on("kick-me", |s, _| s.disconnect());
     });
     let addr = serve(&io).await;
     let (mut c, sid) = RawClient::connect_main(addr).await;
@@ -475,7 +475,7 @@ async fn connection_middlewares_run_in_order_per_namespace() {
     let log = Log::default();
     for name in ["io-1", "io-2", "io-3"] {
         let log = log.clone();
-        io.use_(move |s| {
+        io.middleware(move |s| {
             let log = log.clone();
             async move {
                 // async work between steps must not reorder the chain
@@ -489,7 +489,7 @@ async fn connection_middlewares_run_in_order_per_namespace() {
     let chat = io.of("/chat");
     for name in ["chat-1", "chat-2"] {
         let log = log.clone();
-        chat.use_(move |_| {
+        chat.middleware(move |_| {
             let log = log.clone();
             async move {
                 tokio::task::yield_now().await;
@@ -543,7 +543,7 @@ async fn middleware_refusal_sends_connect_error_and_stops_the_chain() {
     let io = SocketIo::new();
     let log = Log::default();
     let l = log.clone();
-    io.use_(move |s| {
+    io.middleware(move |s| {
         let l = l.clone();
         async move {
             l.push("check");
@@ -559,7 +559,7 @@ async fn middleware_refusal_sends_connect_error_and_stops_the_chain() {
         }
     });
     let l = log.clone();
-    io.use_(move |_| {
+    io.middleware(move |_| {
         let l = l.clone();
         async move {
             l.push("second");
@@ -569,7 +569,7 @@ async fn middleware_refusal_sends_connect_error_and_stops_the_chain() {
     let l = log.clone();
     io.on_connection(move |_| l.push("connection"));
     io.of("/chat")
-        .use_(|_| async { Err(ConnectError::from("chat is closed")) });
+        .middleware(|_| async { Err(ConnectError::from("chat is closed")) });
     let addr = serve(&io).await;
     let mut c = RawClient::open(addr).await;
 
@@ -598,7 +598,7 @@ async fn packets_sent_during_async_middleware_are_handled_after_connection_in_or
     let io = SocketIo::new();
     let gate = Arc::new(tokio::sync::Notify::new());
     let g = gate.clone();
-    io.use_(move |_| {
+    io.middleware(move |_| {
         let g = g.clone();
         async move {
             g.notified().await;
@@ -818,7 +818,7 @@ async fn packet_middleware_can_change_args_or_refuse() {
     io.on_connection(move |s| {
         install_sync(s);
         let l0 = l.clone();
-        s.use_(move |_, e| {
+        s.packet_middleware(move |_, e| {
             l0.push(format!("mw1 {}", e.name));
             match e.name.as_str() {
                 "forbidden" => Err("forbidden event".to_owned()),
@@ -832,7 +832,7 @@ async fn packet_middleware_can_change_args_or_refuse() {
             }
         });
         let l1 = l.clone();
-        s.use_(move |_, e| {
+        s.packet_middleware(move |_, e| {
             l1.push(format!(
                 "mw2 {} {}",
                 e.name,
@@ -1055,7 +1055,7 @@ async fn io_to_room_includes_every_member() {
     s[0].join("r");
     s[1].join("r");
     io.to("r").emit("r", 1).unwrap();
-    io.in_("nobody-here").emit("none", 1).unwrap();
+    io.to("nobody-here").emit("none", 1).unwrap();
     let [a, b, d] = &mut c[..] else {
         unreachable!()
     };
@@ -1120,7 +1120,7 @@ async fn a_socket_joined_by_a_middleware_is_reached_once_connected() {
     let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
     let release = Arc::new(Mutex::new(Some(release_rx)));
     let (joined_tx, mut joined_rx) = mpsc::unbounded_channel::<()>();
-    io.use_(move |s| {
+    io.middleware(move |s| {
         let release = release.clone();
         let joined = joined_tx.clone();
         async move {
@@ -1284,7 +1284,7 @@ async fn broadcast_with_ack_times_out_with_partial_responses() {
         .unwrap()
         .expect_err("one socket never answered");
     let mut got: Vec<String> = err
-        .responses
+        .responses()
         .iter()
         .map(|v| v.as_str().unwrap().to_owned())
         .collect();
@@ -1302,26 +1302,32 @@ async fn fetch_sockets_returns_the_selected_sockets() {
     s[1].join("r");
     s[0].set_data(json(r#"{"user":"ann"}"#)).unwrap();
 
-    let ids = |v: Vec<Socket>| sorted(v.iter().map(|s| s.id().to_string()).collect());
-    let all = ids(s.clone());
-    assert_eq!(ids(io.fetch_sockets().await), all);
+    let ids = |v: Vec<RemoteSocket>| sorted(v.iter().map(|s| s.id().to_string()).collect());
+    let all = sorted(s.iter().map(|s| s.id().to_string()).collect());
+    assert_eq!(ids(io.fetch_sockets().await.unwrap()), all);
     assert_eq!(
-        ids(io.to("r").fetch_sockets().await),
+        ids(io.to("r").fetch_sockets().await.unwrap()),
         sorted(vec![s[0].id().to_string(), s[1].id().to_string()])
     );
     assert_eq!(
-        ids(io.except("r").fetch_sockets().await),
+        ids(io.except("r").fetch_sockets().await.unwrap()),
         vec![s[2].id().to_string()]
     );
-    assert!(io.to("nobody").fetch_sockets().await.is_empty());
-    assert!(io.of("/chat").all().fetch_sockets().await.is_empty());
+    assert!(io.to("nobody").fetch_sockets().await.unwrap().is_empty());
+    assert!(io
+        .of("/chat")
+        .all()
+        .fetch_sockets()
+        .await
+        .unwrap()
+        .is_empty());
 
     // a fetched socket is the socket: data, rooms, emit
-    let fetched = io.to(s[0].id()).fetch_sockets().await;
+    let fetched = io.to(s[0].id()).fetch_sockets().await.unwrap();
     assert_eq!(fetched.len(), 1);
-    assert_eq!(fetched[0], s[0]);
-    assert_eq!(fetched[0].data_value(), json(r#"{"user":"ann"}"#));
-    assert!(names(fetched[0].rooms()).contains(&"r".to_owned()));
+    assert_eq!(fetched[0].id(), s[0].id());
+    assert_eq!(fetched[0].data_value(), &json(r#"{"user":"ann"}"#));
+    assert!(names(fetched[0].rooms().to_vec()).contains(&"r".to_owned()));
     fetched[0].emit("hi", args![]).unwrap();
     c[0].expect_event("hi").await;
 }
@@ -1331,12 +1337,12 @@ async fn sockets_join_and_sockets_leave() {
     let io = SocketIo::new();
     let (mut c, s) = three(&io).await;
 
-    io.to(s[0].id()).sockets_join(["x", "y"]);
+    io.to(s[0].id()).sockets_join(["x", "y"]).unwrap();
     assert_eq!(
         names(s[0].rooms()),
         sorted(vec![s[0].id().to_string(), "x".into(), "y".into()])
     );
-    io.sockets_join("all");
+    io.sockets_join("all").unwrap();
     for so in &s {
         assert!(names(so.rooms()).contains(&"all".to_owned()));
     }
@@ -1348,7 +1354,7 @@ async fn sockets_join_and_sockets_leave() {
         expect_once(&mut [a, b, d], "to-all", &[json("1")]).await;
     }
 
-    io.to("x").sockets_leave("all");
+    io.to("x").sockets_leave("all").unwrap();
     io.to("all").emit("to-all", 2).unwrap();
     {
         let [a, b, d] = &mut c[..] else {
@@ -1358,7 +1364,7 @@ async fn sockets_join_and_sockets_leave() {
         a.expect_nothing(QUIET).await;
     }
 
-    io.sockets_leave(["all", "x", "y"]);
+    io.sockets_leave(["all", "x", "y"]).unwrap();
     let rooms = names(io.sockets().rooms());
     assert_eq!(
         rooms,
@@ -1374,7 +1380,7 @@ async fn disconnect_sockets_by_selection() {
     s[0].join("r");
     s[1].join("r");
 
-    io.to("r").disconnect_sockets(false);
+    io.to("r").disconnect_sockets().unwrap();
     for x in c.iter_mut().take(2) {
         assert!(x.next_disconnect("/", WAIT).await, "DISCONNECT packet");
     }
@@ -1398,7 +1404,7 @@ async fn disconnect_sockets_by_selection() {
     c[0].connect("/", None).await;
 
     // close = true: the connections close too
-    io.disconnect_sockets(true);
+    io.sockets().all().disconnect_and_close_sockets().unwrap();
     for i in [0, 2] {
         let seen = c[i].wait_closed(WAIT).await.expect("connection closed");
         assert!(
@@ -1420,7 +1426,7 @@ async fn dynamic_namespaces_via_regex_are_separate() {
     let parent = io.of_regex(r"^/dyn-[a-z]+$").unwrap();
     let log = Log::default();
     let l = log.clone();
-    parent.use_(move |s| {
+    parent.middleware(move |s| {
         let l = l.clone();
         async move {
             l.push(format!("mw {}", s.namespace_name()));
@@ -1499,7 +1505,7 @@ struct Counter(AtomicUsize);
 async fn typed_data_extensions_and_server_state() {
     let io = SocketIo::new();
     io.set_state(Counter::default());
-    io.use_(|s| async move {
+    io.middleware(|s| async move {
         let name: String = s
             .auth()
             .get("name")
@@ -1545,7 +1551,7 @@ async fn typed_data_extensions_and_server_state() {
     assert_eq!(a[0], json(r#"{"name":"ann","score":3}"#));
     assert_eq!(a[3], json("2"));
 
-    let s = &io.fetch_sockets().await[0];
+    let s = &io.fetch_sockets().await.unwrap()[0];
     assert_eq!(
         s.data::<UserData>().unwrap(),
         UserData {
@@ -1709,7 +1715,7 @@ async fn bytes_arguments_travel_as_binary_attachments() {
     assert_eq!(args[1], Value::Binary(Bytes::from_static(b"xyz")));
 
     // a binary answer to the server's acknowledgement
-    let socket = io.fetch_sockets().await.pop().expect("the socket");
+    let socket = io.sockets().sockets().pop().expect("the socket");
     let pending = tokio::spawn(socket.timeout(WAIT).emit_with_ack("give", args![]));
     let ev = c.expect_event("give").await;
     c.ack(
@@ -1827,7 +1833,7 @@ async fn socket_disconnect_with_close_disconnects_every_namespace_then_closes() 
     let mut main_gone = watch_disconnects(&io.sockets());
     let mut chat_gone = watch_disconnects(&io.of("/chat"));
     io.of("/chat").on_connection(|s| {
-        s.on("close-all", |s, _| s.disconnect(true));
+        s.on("close-all", |s, _| s.disconnect_and_close());
     });
     let addr = serve(&io).await;
     let (mut c, sid) = RawClient::connect_main(addr).await;
@@ -1858,7 +1864,7 @@ async fn client_gone_during_async_middleware_never_connects() {
     let gate = Arc::new(tokio::sync::Notify::new());
     let entered = Arc::new(tokio::sync::Notify::new());
     let (g, e) = (gate.clone(), entered.clone());
-    io.use_(move |_| {
+    io.middleware(move |_| {
         let (g, e) = (g.clone(), e.clone());
         async move {
             e.notify_one();
@@ -1930,7 +1936,7 @@ async fn auth_defaults_to_empty_object_and_is_kept() {
 #[tokio::test]
 async fn rooms_joined_in_a_connection_middleware_are_kept() {
     let io = SocketIo::new();
-    io.use_(|s| async move {
+    io.middleware(|s| async move {
         s.join("from-middleware");
         Ok(())
     });
@@ -1963,7 +1969,7 @@ async fn socket_is_still_connected_while_disconnecting() {
         });
         let l2 = l.clone();
         s.on_disconnect(move |s, _| l2.push(format!("disconnect connected={}", s.connected())));
-        s.on("kick-me", |s, _| s.disconnect(false));
+        s.on("kick-me", |s, _| s.disconnect());
     });
     let addr = serve(&io).await;
     let (mut c, _) = RawClient::connect_main(addr).await;
@@ -2011,9 +2017,12 @@ async fn dynamic_parent_namespace_broadcast_reaches_every_child() {
 #[tokio::test]
 async fn empty_dynamic_children_are_removed_only_when_configured() {
     for cleanup in [false, true] {
-        let io = SocketIo::builder()
-            .cleanup_empty_child_namespaces(cleanup)
-            .build();
+        let builder = SocketIo::builder();
+        let io = if cleanup {
+            builder.cleanup_empty_child_namespaces().build()
+        } else {
+            builder.build()
+        };
         let parent = io.of_dynamic(|name| name.starts_with("/room-"));
         let mut gone = watch_disconnects(&parent);
         let addr = serve(&io).await;
@@ -2051,7 +2060,7 @@ async fn arguments_received_as_text_are_forwarded_as_they_came_and_read_as_value
             let _ = e.ack(args![n + 1, s.to_uppercase()]);
         });
         // Changed by a packet middleware: what goes on is the change.
-        socket.use_(|_, e| {
+        socket.packet_middleware(|_, e| {
             if e.name == "mw" {
                 e.args_mut().push(Value::from("added"));
             }

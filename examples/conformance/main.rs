@@ -18,7 +18,8 @@ use std::time::Duration;
 use sockio::engine::cors::{AllowOrigin, Cors};
 use sockio::engine::{Engine, EngineConfig, Handler, Message};
 use sockio::server::{
-    args, Args, Bytes, ConnectError, Event, Namespace, Parser, Socket, SocketIo, Value,
+    args, Args, Bytes, ConnectError, Event, Namespace, Parser, RemoteSocket, Room, Socket,
+    SocketId, SocketIo, Value,
 };
 use tower_layer::Layer;
 
@@ -82,20 +83,28 @@ fn rooms_of(v: Option<&Value>) -> Vec<String> {
 
 /// The socket's rooms, sorted, its own id left out.
 fn sorted_rooms(socket: &Socket) -> Vec<String> {
-    let mut rooms: Vec<String> = socket
-        .rooms()
-        .into_iter()
-        .filter(|r| r.as_str() != socket.id().as_str())
+    sorted_rooms_of(&socket.rooms(), socket.id())
+}
+
+fn sorted_rooms_of(rooms: &[Room], id: &SocketId) -> Vec<String> {
+    let mut rooms: Vec<String> = rooms
+        .iter()
+        .filter(|r| r.as_str() != id.as_str())
         .map(|r| r.to_string())
         .collect();
     rooms.sort();
     rooms
 }
 
-fn sorted_ids(sockets: Vec<Socket>) -> Vec<String> {
+fn sorted_ids(sockets: Vec<RemoteSocket>) -> Vec<String> {
     let mut ids: Vec<String> = sockets.iter().map(|s| s.id().to_string()).collect();
     ids.sort();
     ids
+}
+
+/// `{"error": message}`.
+fn error_reply(e: &dyn std::error::Error) -> Value {
+    Value::Object(vec![("error".into(), Value::from(e.to_string()))])
 }
 
 /// Sorts values by their compact JSON, compared as JavaScript compares strings.
@@ -195,13 +204,18 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
     socket.on("get-rooms", |s, mut ev| {
         let _ = ev.ack(sorted_rooms(s));
     });
-    socket.on("room-members", |s, mut ev| {
+    socket.on_async("room-members", |s, mut ev| async move {
         let room = rooms_of(ev.args().first());
-        let members = s.namespace().in_(room).sockets();
-        let _ = ev.ack(sorted_ids(members));
+        let _ = match s.namespace().to(room).fetch_sockets().await {
+            Ok(members) => ev.ack(sorted_ids(members)),
+            Err(e) => ev.ack(error_reply(&e)),
+        };
     });
-    socket.on("namespace-sockets", |s, mut ev| {
-        let _ = ev.ack(sorted_ids(s.namespace().sockets()));
+    socket.on_async("namespace-sockets", |s, mut ev| async move {
+        let _ = match s.namespace().fetch_sockets().await {
+            Ok(members) => ev.ack(sorted_ids(members)),
+            Err(e) => ev.ack(error_reply(&e)),
+        };
     });
     socket.on("to-rooms", |s, mut ev| {
         if let Some(event) = event_name(&ev, 1) {
@@ -269,8 +283,11 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
         let _ = ev.ack(reply);
     });
     socket.on("disconnect-me", |s, ev| {
-        let close = matches!(ev.args().first(), Some(Value::Bool(true)));
-        s.disconnect(close);
+        if matches!(ev.args().first(), Some(Value::Bool(true))) {
+            s.disconnect_and_close();
+        } else {
+            s.disconnect();
+        }
     });
     socket.on("close-transport", |s, _| {
         s.conn().close();
@@ -301,51 +318,62 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
     socket.on("node-id", move |_, mut ev| {
         let _ = ev.ack(&*id);
     });
-    socket.on("server-count", |s, mut ev| {
-        let _ = ev.ack(s.namespace().server_count());
+    socket.on_async("server-count", |s, mut ev| async move {
+        let _ = match s.namespace().server_count().await {
+            Ok(n) => ev.ack(n),
+            Err(e) => ev.ack(error_reply(&e)),
+        };
     });
     socket.on("set-data", |s, mut ev| {
         let _ = s.set_data(ev.args().first().cloned().unwrap_or(Value::Null));
         done(&mut ev);
     });
-    socket.on("fetch-sockets", |s, mut ev| {
-        let selected = select(s.namespace(), ev.args().first());
-        let mut ack = ev.take_ack();
-        tokio::spawn(async move {
-            let mut sockets = selected.fetch_sockets().await;
-            sockets.sort_by(|a, b| a.id().cmp(b.id()));
-            let list: Value = sockets
-                .iter()
-                .map(|s| {
-                    Value::Object(vec![
-                        ("id".into(), Value::from(s.id().as_str())),
-                        (
-                            "rooms".into(),
-                            sorted_rooms(s).into_iter().map(Value::from).collect(),
-                        ),
-                        ("data".into(), s.data_value()),
-                        ("auth".into(), s.auth().clone()),
-                    ])
-                })
-                .collect();
-            if let Some(ack) = ack.take() {
-                let _ = ack.send(list);
+    socket.on_async("fetch-sockets", |s, mut ev| async move {
+        let selected = select(&s.namespace(), ev.args().first());
+        let mut sockets = match selected.fetch_sockets().await {
+            Ok(sockets) => sockets,
+            Err(e) => {
+                let _ = ev.ack(error_reply(&e));
+                return;
             }
-        });
+        };
+        sockets.sort_by(|a, b| a.id().cmp(b.id()));
+        let list: Value = sockets
+            .iter()
+            .map(|s| {
+                Value::Object(vec![
+                    ("id".into(), Value::from(s.id().as_str())),
+                    (
+                        "rooms".into(),
+                        sorted_rooms_of(s.rooms(), s.id())
+                            .into_iter()
+                            .map(Value::from)
+                            .collect(),
+                    ),
+                    ("data".into(), s.data_value().clone()),
+                    ("auth".into(), s.handshake().auth.clone()),
+                ])
+            })
+            .collect();
+        let _ = ev.ack(list);
     });
     socket.on("sockets-join", |s, mut ev| {
-        select(s.namespace(), ev.args().first()).sockets_join(rooms_of(ev.args().get(1)));
+        let _ = select(&s.namespace(), ev.args().first()).sockets_join(rooms_of(ev.args().get(1)));
         done(&mut ev);
     });
     socket.on("sockets-leave", |s, mut ev| {
-        select(s.namespace(), ev.args().first()).sockets_leave(rooms_of(ev.args().get(1)));
+        let _ = select(&s.namespace(), ev.args().first()).sockets_leave(rooms_of(ev.args().get(1)));
         done(&mut ev);
     });
     socket.on("disconnect-sockets", |s, mut ev| {
         let close = matches!(ev.args().get(1), Some(Value::Bool(true)));
-        let selected = select(s.namespace(), ev.args().first());
+        let selected = select(&s.namespace(), ev.args().first());
         done(&mut ev);
-        selected.disconnect_sockets(close);
+        let _ = if close {
+            selected.disconnect_and_close_sockets()
+        } else {
+            selected.disconnect_sockets()
+        };
     });
     socket.on("emit-local", |s, mut ev| {
         if let Some(event) = event_name(&ev, 0) {
@@ -381,9 +409,11 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
         let _ = ev.ack(log);
     });
     socket.on("server-side-emit-with-ack", |s, mut ev| {
-        let ask = s
-            .namespace()
-            .server_side_emit_with_ack("cluster-ask", ev.clone_args());
+        let ask = s.namespace().server_side_emit_with_ack(
+            "cluster-ask",
+            ev.clone_args(),
+            Duration::from_secs(5),
+        );
         let mut ack = ev.take_ack();
         tokio::spawn(async move {
             let reply = match ask.await {
@@ -393,7 +423,7 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
                 }
                 Err(e) => {
                     let message = e.to_string();
-                    let mut responses = e.responses;
+                    let mut responses = e.responses().to_vec();
                     sort_by_json(&mut responses);
                     Value::Object(vec![
                         ("error".into(), Value::from(message)),
@@ -411,7 +441,7 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
         let Some(event) = event_name(&ev, 2) else {
             return done(&mut ev);
         };
-        let asked = select(s.namespace(), ev.args().first())
+        let asked = select(&s.namespace(), ev.args().first())
             .timeout(Duration::from_millis(ms))
             .emit_with_ack(&event, rest(&ev, 3));
         let mut ack = ev.take_ack();
@@ -422,7 +452,7 @@ fn install(socket: &Socket, memory: &Arc<Memory>, node_id: &Arc<str>) {
                     Value::Array(responses)
                 }
                 Err(e) => {
-                    let mut responses = e.responses;
+                    let mut responses = e.responses().to_vec();
                     sort_by_json(&mut responses);
                     Value::Object(vec![
                         ("error".into(), Value::from("operation has timed out")),
@@ -518,7 +548,7 @@ async fn main() -> std::io::Result<()> {
         setup_namespace(&io.of(name), &memory, &node_id);
     }
     let restricted = io.of("/restricted");
-    restricted.use_(|socket| async move {
+    restricted.middleware(|socket| async move {
         match socket.auth().get("token").and_then(Value::as_str) {
             Some("let-me-in") => Ok(()),
             _ => Err(

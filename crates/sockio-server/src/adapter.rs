@@ -1,494 +1,396 @@
-//! Adapters: where a namespace keeps its rooms, and how its broadcasts reach sockets.
+//! The cluster boundary: what crosses from one Socket.IO server to the others.
 //!
-//! [`Adapter`] is the boundary a cluster adapter (Redis) implements to carry every
-//! operation across servers; [`LocalAdapter`] is the in-memory one, built on
-//! [`RoomIndex`]. The index keeps, per room, the members' handles themselves (not only
-//! their ids), so a broadcast walks one array instead of looking every recipient up by id.
-//! It is split in shards, each behind its own read-write lock, so concurrent broadcasts
-//! only share read locks and joins elsewhere do not stop them.
+//! A namespace keeps its own sockets and rooms in memory ([`RoomIndex`](crate::rooms::RoomIndex))
+//! and delivers to them itself; its [`Adapter`] carries every operation to the **other**
+//! servers of a cluster and hands their operations back through a [`NamespaceHandle`].
+//! This is socket.io-adapter's split: `broadcast`, broadcast with acknowledgements,
+//! `fetchSockets`, `socketsJoin` / `socketsLeave`, `disconnectSockets`,
+//! `serverSideEmit` (with and without acknowledgement), `serverCount` and `allRooms`.
+//!
+//! [`LocalAdapter`], the default, is the single-server implementation: there are no
+//! other servers, so it sends nothing and every request completes at once with no
+//! remote answer. A cluster adapter (Redis, say) publishes what it is given and, for what
+//! it receives, calls the [`NamespaceHandle`] it got in [`Adapter::init`].
+//!
+//! Everything that travels is serializable with serde: [`BroadcastOptions`],
+//! [`RemoteSocketData`] (with its [`HandshakeData`]), the arguments as
+//! [`Value`](sockio_protocol::socket::Value)s.
 
-use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasher;
-use std::sync::RwLock;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+use sockio_protocol::socket::Value;
+use tokio::sync::mpsc;
+
+use crate::args::Args;
+use crate::error::{AdapterError, BroadcastAckError};
 use crate::ids::{Room, SocketId};
-use crate::socket::Socket;
 
-/// Which sockets an operation targets: those in any of `rooms` (all when empty) and in
-/// none of `except`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A boxed future, as the adapter's asynchronous operations return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Flags of a broadcast.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct BroadcastFlags {
+    /// Drop the packet for sockets whose transport cannot write right now.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub volatile: bool,
+    /// Only this server's sockets: the adapter is not asked to reach other servers.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub local: bool,
+    /// For broadcasts with acknowledgements: how long answers are waited for, in
+    /// milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+}
+
+/// Which sockets an operation targets: those in any of `rooms` (every socket when empty)
+/// and in none of `except` (a socket id as a room targets or spares that one socket).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BroadcastOptions {
     /// Target rooms; empty means every socket of the namespace.
     pub rooms: Vec<Room>,
-    /// Excluded rooms (a socket id excludes that socket).
+    /// Excluded rooms.
     pub except: Vec<Room>,
-    /// Only this server's sockets (no cluster fan-out).
-    pub local: bool,
-    /// Drop the packet for sockets whose transport cannot write right now.
-    pub volatile: bool,
+    /// Flags.
+    #[serde(default)]
+    pub flags: BroadcastFlags,
 }
 
-/// Room membership of one namespace, as the server sees it. Implementations decide how
-/// far their view reaches; the local one holds this server's sockets.
-pub trait Adapter: Send + Sync + 'static {
-    /// Adds `socket` to `rooms`.
-    fn add_all(&self, socket: &Socket, rooms: &[Room]);
-    /// Removes socket `id` from `room`.
-    fn del(&self, id: &SocketId, room: &Room);
-    /// Removes socket `id` from every room.
-    fn del_all(&self, id: &SocketId);
-    /// The rooms of socket `id`.
-    fn socket_rooms(&self, id: &SocketId) -> Vec<Room>;
-    /// Every room with at least one socket.
-    fn rooms(&self) -> Vec<Room>;
-    /// The members of `room`.
-    fn room_members(&self, room: &Room) -> Vec<SocketId>;
-    /// The connected sockets of this server `opts` selects, each once.
-    fn select(&self, opts: &BroadcastOptions) -> Vec<Socket>;
-    /// Calls `f` with each connected socket of this server `opts` selects, each once,
-    /// without collecting them (the broadcast path). `f` may run while the adapter's
-    /// locks are held: it must not call back into the adapter, nor run application code.
-    /// The default walks [`Adapter::select`].
-    fn for_each_selected(&self, opts: &BroadcastOptions, f: &mut dyn FnMut(&Socket)) {
-        for s in self.select(opts) {
-            f(&s);
+impl BroadcastOptions {
+    /// Options targeting `rooms` except `except`, no flags.
+    pub fn new(rooms: Vec<Room>, except: Vec<Room>) -> Self {
+        Self {
+            rooms,
+            except,
+            flags: BroadcastFlags::default(),
         }
     }
-    /// How many servers share this namespace (1 for a local adapter).
-    fn server_count(&self) -> usize {
-        1
+}
+
+/// The HTTP request that opened a socket's connection, as socket.io serializes
+/// `socket.handshake` for other servers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HandshakeData {
+    /// Request headers (names in lower case; repeated headers joined with `, `).
+    pub headers: Value,
+    /// When the connection opened, as JavaScript's `Date.toString()` writes it.
+    pub time: String,
+    /// The client's IP address.
+    pub address: String,
+    /// Whether the request was cross-origin (it had an `Origin` header).
+    pub xdomain: bool,
+    /// Whether the connection was encrypted.
+    pub secure: bool,
+    /// When the connection opened, in milliseconds since the Unix epoch.
+    pub issued: u64,
+    /// The request URL (path and query).
+    pub url: String,
+    /// The decoded query parameters.
+    pub query: Value,
+    /// The auth payload of the CONNECT packet.
+    pub auth: Value,
+}
+
+/// A socket as another server describes it in answer to `fetch_sockets`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RemoteSocketData {
+    /// The socket id.
+    pub id: SocketId,
+    /// Its connection's handshake.
+    pub handshake: HandshakeData,
+    /// Its rooms, its own id room included.
+    pub rooms: Vec<Room>,
+    /// Its `socket.data`.
+    pub data: Value,
+}
+
+/// One answer to a broadcast with acknowledgements, from another server.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AckReply {
+    /// A server delivered the broadcast to this many of its sockets (each server sends
+    /// one).
+    ClientCount(usize),
+    /// One socket's answer (its first argument).
+    Ack(Value),
+}
+
+/// Where an adapter puts the answers of other servers to a broadcast with
+/// acknowledgements. Dropping it tells the waiting emitter no more will come.
+#[derive(Debug, Clone)]
+pub struct AckSink(mpsc::UnboundedSender<AckReply>);
+
+impl AckSink {
+    /// A sink and the receiving end the emitter reads.
+    pub fn channel() -> (AckSink, mpsc::UnboundedReceiver<AckReply>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (AckSink(tx), rx)
+    }
+
+    /// Hands over one answer; false once nobody waits any more.
+    pub fn send(&self, reply: AckReply) -> bool {
+        self.0.send(reply).is_ok()
     }
 }
 
-/// The in-memory adapter: rooms of this server only.
-#[derive(Default)]
-pub struct LocalAdapter {
-    index: RoomIndex<Socket>,
+/// The cluster side of a namespace: every operation that must reach the sockets of other
+/// servers, and the count of those servers.
+///
+/// The namespace has already applied an operation to its own sockets when it calls the
+/// adapter, so an implementation only carries it to the other servers (and, receiving
+/// theirs, applies them through the [`NamespaceHandle`] given to [`Adapter::init`]).
+/// Operations with [`BroadcastFlags::local`] set never reach the adapter.
+pub trait Adapter: Send + Sync + 'static {
+    /// Called once, before the namespace is used, with the handle through which
+    /// operations from other servers are applied to this server's sockets.
+    fn init(&self, namespace: NamespaceHandle) -> BoxFuture<'static, Result<(), AdapterError>>;
+
+    /// Called when the server closes: stop receiving, release connections.
+    fn close(&self) -> BoxFuture<'static, ()>;
+
+    /// How many servers serve this namespace, this one included.
+    fn server_count(&self) -> BoxFuture<'static, Result<usize, AdapterError>>;
+
+    /// Sends `event` with `args` to the sockets of the other servers that `opts` selects.
+    fn broadcast(
+        &self,
+        opts: &BroadcastOptions,
+        event: &str,
+        args: &Args,
+    ) -> Result<(), AdapterError>;
+
+    /// Like [`Adapter::broadcast`], asking every selected socket for an acknowledgement:
+    /// each other server answers with its [`AckReply::ClientCount`], then each
+    /// [`AckReply::Ack`] as it comes, into `replies`; the adapter drops `replies` when
+    /// `opts.flags.timeout` has passed.
+    fn broadcast_with_ack(
+        &self,
+        opts: &BroadcastOptions,
+        event: &str,
+        args: &Args,
+        replies: AckSink,
+    ) -> Result<(), AdapterError>;
+
+    /// The sockets of the other servers that `opts` selects.
+    fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<RemoteSocketData>, AdapterError>>;
+
+    /// Makes the sockets of the other servers that `opts` selects join `rooms`.
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError>;
+
+    /// Makes the sockets of the other servers that `opts` selects leave `rooms`.
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError>;
+
+    /// Disconnects the sockets of the other servers that `opts` selects; with `close`,
+    /// their whole connections close.
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) -> Result<(), AdapterError>;
+
+    /// Every room of the other servers (socket id rooms included).
+    fn all_rooms(&self) -> BoxFuture<'static, Result<Vec<Room>, AdapterError>>;
+
+    /// Sends a server-side event to the other servers (`args[0]` is the event name).
+    fn server_side_emit(&self, args: Vec<Value>) -> Result<(), AdapterError>;
+
+    /// Sends a server-side event to the other servers and collects one answer from each
+    /// within `timeout`; when they do not all come, the error
+    /// ([`BroadcastAckError::Adapter`]) keeps the answers that did.
+    fn server_side_emit_with_ack(
+        &self,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>>;
 }
+
+/// Builds the adapter of each namespace (the name is given), for
+/// [`SocketIoBuilder::adapter`](crate::SocketIoBuilder::adapter).
+pub type AdapterFactory = Arc<dyn Fn(&str) -> Arc<dyn Adapter> + Send + Sync>;
+
+/// The in-memory adapter: a single server. It sends nothing anywhere; requests complete
+/// at once with no remote answer, and [`Adapter::server_count`] is 1.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LocalAdapter;
 
 impl Adapter for LocalAdapter {
-    fn add_all(&self, socket: &Socket, rooms: &[Room]) {
-        self.index.add_all(socket, rooms);
+    fn init(&self, _namespace: NamespaceHandle) -> BoxFuture<'static, Result<(), AdapterError>> {
+        Box::pin(async { Ok(()) })
     }
-
-    fn del(&self, id: &SocketId, room: &Room) {
-        self.index.del(id, room);
+    fn close(&self) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
     }
-
-    fn del_all(&self, id: &SocketId) {
-        self.index.del_all(id);
+    fn server_count(&self) -> BoxFuture<'static, Result<usize, AdapterError>> {
+        Box::pin(async { Ok(1) })
     }
-
-    fn socket_rooms(&self, id: &SocketId) -> Vec<Room> {
-        self.index.member_rooms(id)
+    fn broadcast(&self, _: &BroadcastOptions, _: &str, _: &Args) -> Result<(), AdapterError> {
+        Ok(())
     }
-
-    fn rooms(&self) -> Vec<Room> {
-        self.index.rooms()
+    fn broadcast_with_ack(
+        &self,
+        _: &BroadcastOptions,
+        _: &str,
+        _: &Args,
+        _: AckSink,
+    ) -> Result<(), AdapterError> {
+        Ok(())
     }
-
-    fn room_members(&self, room: &Room) -> Vec<SocketId> {
-        self.index.room_members(room)
+    fn fetch_sockets(
+        &self,
+        _: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<RemoteSocketData>, AdapterError>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
-
-    fn select(&self, opts: &BroadcastOptions) -> Vec<Socket> {
-        let mut out = Vec::new();
-        self.for_each_selected(opts, &mut |s| out.push(s.clone()));
-        out
+    fn add_sockets(&self, _: &BroadcastOptions, _: &[Room]) -> Result<(), AdapterError> {
+        Ok(())
     }
-
-    fn for_each_selected(&self, opts: &BroadcastOptions, f: &mut dyn FnMut(&Socket)) {
-        // A socket a connection middleware made join a room is not reached before it is
-        // connected (socket.io looks recipients up among the namespace's connected sockets).
-        self.index
-            .for_each_selected(&opts.rooms, &opts.except, &mut |s: &Socket| {
-                if s.connected() {
-                    f(s)
-                }
-            });
+    fn del_sockets(&self, _: &BroadcastOptions, _: &[Room]) -> Result<(), AdapterError> {
+        Ok(())
     }
-}
-
-/// What a [`RoomIndex`] keeps of each member: a cheap handle that knows its id.
-pub trait Member: Clone + Send + Sync + 'static {
-    /// The member's id (also the name of its own room).
-    fn id(&self) -> &SocketId;
-}
-
-impl Member for Socket {
-    fn id(&self) -> &SocketId {
-        Socket::id(self)
+    fn disconnect_sockets(&self, _: &BroadcastOptions, _: bool) -> Result<(), AdapterError> {
+        Ok(())
+    }
+    fn all_rooms(&self) -> BoxFuture<'static, Result<Vec<Room>, AdapterError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn server_side_emit(&self, _: Vec<Value>) -> Result<(), AdapterError> {
+        Ok(())
+    }
+    fn server_side_emit_with_ack(
+        &self,
+        _: Vec<Value>,
+        _: Duration,
+    ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 
-const SHARDS: usize = 16;
-
-/// Below this many members, a room finds a member by scanning its list; from it on, the
-/// room keeps a position index (most rooms are a socket's own room, with one member).
-const INDEXED_FROM: usize = 16;
-
-/// The members of one room: their handles in one array (what a broadcast walks) and,
-/// for big rooms, where each sits in it.
-struct Members<M> {
-    list: Vec<M>,
-    positions: Option<HashMap<SocketId, usize>>,
+/// What the namespace lets its adapter do to this server's sockets, on behalf of other
+/// servers. Implemented by the namespace.
+pub(crate) trait LocalApply: Send + Sync {
+    fn name(&self) -> &str;
+    fn broadcast(&self, opts: &BroadcastOptions, event: &str, args: Args);
+    fn broadcast_with_ack(
+        &self,
+        opts: &BroadcastOptions,
+        event: &str,
+        args: Args,
+        on_ack: Arc<dyn Fn(Value) + Send + Sync>,
+    ) -> usize;
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]);
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool);
+    fn fetch_sockets(&self, opts: &BroadcastOptions) -> Vec<RemoteSocketData>;
+    fn rooms(&self) -> Vec<Room>;
+    fn server_side_event(&self, args: Vec<Value>);
+    fn server_side_event_with_ack(&self, args: Vec<Value>) -> Option<Value>;
 }
 
-impl<M: Member> Members<M> {
-    fn new() -> Self {
-        Self {
-            list: Vec::new(),
-            positions: None,
-        }
-    }
+/// This server's side of a namespace, as its [`Adapter`] sees it: what the adapter
+/// applies here when other servers ask. Cheap to clone; once the namespace is gone,
+/// every call does nothing.
+#[derive(Clone)]
+pub struct NamespaceHandle(Weak<dyn LocalApply>);
 
-    fn position(&self, id: &SocketId) -> Option<usize> {
-        match &self.positions {
-            Some(p) => p.get(id).copied(),
-            None => self.list.iter().position(|m| m.id() == id),
-        }
-    }
-
-    fn insert(&mut self, member: &M) {
-        if self.position(member.id()).is_some() {
-            return;
-        }
-        self.list.push(member.clone());
-        let at = self.list.len() - 1;
-        match &mut self.positions {
-            Some(p) => {
-                p.insert(member.id().clone(), at);
-            }
-            None if self.list.len() >= INDEXED_FROM => {
-                let p = self
-                    .list
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| (m.id().clone(), i))
-                    .collect();
-                self.positions = Some(p);
-            }
-            None => {}
-        }
-    }
-
-    fn remove(&mut self, id: &SocketId) {
-        let Some(at) = self.position(id) else {
-            return;
-        };
-        self.list.swap_remove(at);
-        if let Some(p) = &mut self.positions {
-            p.remove(id);
-            if let Some(moved) = self.list.get(at) {
-                p.insert(moved.id().clone(), at);
-            }
-        }
-        if self.list.len() < INDEXED_FROM / 2 {
-            self.positions = None;
-        }
-        if self.list.capacity() > 2 * self.list.len() + 8 {
-            self.list.shrink_to(self.list.len() + self.list.len() / 2);
-        }
+impl std::fmt::Debug for NamespaceHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.0.upgrade().map(|n| n.name().to_owned());
+        f.debug_tuple("NamespaceHandle").field(&name).finish()
     }
 }
 
-/// A member and the rooms it is in.
-struct Entry<M> {
-    member: M,
-    rooms: HashSet<Room>,
-}
-
-/// Rooms and their members, sharded by name. Generic over the handle it keeps so that it
-/// can be tested on its own; [`LocalAdapter`] keeps [`Socket`]s.
-///
-/// ```
-/// use sockio_server::adapter::{Member, RoomIndex};
-/// use sockio_server::{Room, SocketId};
-///
-/// #[derive(Clone)]
-/// struct Player(SocketId);
-/// impl Member for Player {
-///     fn id(&self) -> &SocketId {
-///         &self.0
-///     }
-/// }
-///
-/// let index = RoomIndex::default();
-/// let (a, b) = (Player("a".into()), Player("b".into()));
-/// index.add_all(&a, &[Room::from("a"), Room::from("lobby")]);
-/// index.add_all(&b, &[Room::from("b"), Room::from("lobby")]);
-///
-/// // Everyone in the lobby but `b`:
-/// let mut reached = Vec::new();
-/// index.for_each_selected(&[Room::from("lobby")], &[Room::from("b")], &mut |p| {
-///     reached.push(p.0.to_string())
-/// });
-/// assert_eq!(reached, ["a"]);
-/// ```
-pub struct RoomIndex<M> {
-    rooms: Vec<RwLock<HashMap<Room, Members<M>>>>,
-    members: Vec<RwLock<HashMap<SocketId, Entry<M>>>>,
-    hasher: RandomState,
-}
-
-impl<M> Default for RoomIndex<M> {
-    fn default() -> Self {
-        Self {
-            rooms: (0..SHARDS).map(|_| RwLock::default()).collect(),
-            members: (0..SHARDS).map(|_| RwLock::default()).collect(),
-            hasher: RandomState::new(),
-        }
-    }
-}
-
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|e| e.into_inner())
-}
-
-impl<M: Member> RoomIndex<M> {
-    fn shard(&self, s: &str) -> usize {
-        (self.hasher.hash_one(s) as usize) % SHARDS
+impl NamespaceHandle {
+    pub(crate) fn new(ns: Weak<dyn LocalApply>) -> Self {
+        Self(ns)
     }
 
-    fn room_shard(&self, room: &str) -> &RwLock<HashMap<Room, Members<M>>> {
-        &self.rooms[self.shard(room)]
+    /// The namespace name, e.g. `/chat` (`None` once it is gone).
+    pub fn name(&self) -> Option<String> {
+        self.0.upgrade().map(|n| n.name().to_owned())
     }
 
-    fn member_shard(&self, id: &str) -> &RwLock<HashMap<SocketId, Entry<M>>> {
-        &self.members[self.shard(id)]
-    }
-
-    fn is_in_any(&self, id: &SocketId, rooms: &[Room]) -> bool {
-        read(self.member_shard(id))
-            .get(id)
-            .is_some_and(|e| rooms.iter().any(|r| e.rooms.contains(r)))
-    }
-
-    /// Adds `member` to `rooms`.
-    pub fn add_all(&self, member: &M, rooms: &[Room]) {
-        let id = member.id();
-        write(self.member_shard(id))
-            .entry(id.clone())
-            .or_insert_with(|| Entry {
-                member: member.clone(),
-                rooms: HashSet::new(),
-            })
-            .rooms
-            .extend(rooms.iter().cloned());
-        for room in rooms {
-            write(self.room_shard(room))
-                .entry(room.clone())
-                .or_insert_with(Members::new)
-                .insert(member);
+    /// Delivers a broadcast of another server to this server's sockets that `opts`
+    /// selects.
+    pub fn broadcast(&self, opts: &BroadcastOptions, event: &str, args: Args) {
+        if let Some(ns) = self.0.upgrade() {
+            ns.broadcast(opts, event, args);
         }
     }
 
-    fn leave_room(&self, id: &SocketId, room: &Room) {
-        let mut shard = write(self.room_shard(room));
-        if let Some(members) = shard.get_mut(room) {
-            members.remove(id);
-            if members.list.is_empty() {
-                shard.remove(room);
-            }
+    /// Delivers a broadcast with acknowledgements of another server: returns to how
+    /// many sockets it went; `on_ack` gets the first argument of each answer. Answers
+    /// are waited for `opts.flags.timeout` milliseconds (or until the socket leaves).
+    pub fn broadcast_with_ack(
+        &self,
+        opts: &BroadcastOptions,
+        event: &str,
+        args: Args,
+        on_ack: impl Fn(Value) + Send + Sync + 'static,
+    ) -> usize {
+        match self.0.upgrade() {
+            Some(ns) => ns.broadcast_with_ack(opts, event, args, Arc::new(on_ack)),
+            None => 0,
         }
     }
 
-    /// Removes member `id` from `room`.
-    pub fn del(&self, id: &SocketId, room: &Room) {
-        // A member in no room stays known (every-member selections still reach it),
-        // until `del_all`.
-        if let Some(entry) = write(self.member_shard(id)).get_mut(id) {
-            entry.rooms.remove(room);
-        }
-        self.leave_room(id, room);
-    }
-
-    /// Removes member `id` from every room.
-    pub fn del_all(&self, id: &SocketId) {
-        let Some(entry) = write(self.member_shard(id)).remove(id) else {
-            return;
-        };
-        for room in &entry.rooms {
-            self.leave_room(id, room);
+    /// Makes this server's sockets that `opts` selects join `rooms`.
+    pub fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        if let Some(ns) = self.0.upgrade() {
+            ns.add_sockets(opts, rooms);
         }
     }
 
-    /// The rooms of member `id`.
-    pub fn member_rooms(&self, id: &SocketId) -> Vec<Room> {
-        read(self.member_shard(id))
-            .get(id)
-            .map(|e| e.rooms.iter().cloned().collect())
+    /// Makes this server's sockets that `opts` selects leave `rooms`.
+    pub fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        if let Some(ns) = self.0.upgrade() {
+            ns.del_sockets(opts, rooms);
+        }
+    }
+
+    /// Disconnects this server's sockets that `opts` selects (with `close`, their
+    /// connections too).
+    pub fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        if let Some(ns) = self.0.upgrade() {
+            ns.disconnect_sockets(opts, close);
+        }
+    }
+
+    /// This server's sockets that `opts` selects, described for another server.
+    pub fn fetch_sockets(&self, opts: &BroadcastOptions) -> Vec<RemoteSocketData> {
+        self.0
+            .upgrade()
+            .map(|ns| ns.fetch_sockets(opts))
             .unwrap_or_default()
     }
 
-    /// Every room with at least one member.
+    /// This server's rooms (socket id rooms included).
     pub fn rooms(&self) -> Vec<Room> {
-        self.rooms
-            .iter()
-            .flat_map(|s| read(s).keys().cloned().collect::<Vec<_>>())
-            .collect()
+        self.0.upgrade().map(|ns| ns.rooms()).unwrap_or_default()
     }
 
-    /// The ids of the members of `room`.
-    pub fn room_members(&self, room: &Room) -> Vec<SocketId> {
-        read(self.room_shard(room))
-            .get(room)
-            .map(|m| m.list.iter().map(|m| m.id().clone()).collect())
-            .unwrap_or_default()
-    }
-
-    /// Calls `f` once with each member in any of `rooms` (every member when `rooms` is
-    /// empty) and in none of `except`, under the index's read locks.
-    pub fn for_each_selected(&self, rooms: &[Room], except: &[Room], f: &mut dyn FnMut(&M)) {
-        match rooms {
-            [] => {
-                for shard in &self.members {
-                    for e in read(shard).values() {
-                        if !except.iter().any(|r| e.rooms.contains(r)) {
-                            f(&e.member);
-                        }
-                    }
-                }
-            }
-            // The common case: one room, walked in place.
-            [room] => {
-                if let Some(members) = read(self.room_shard(room)).get(room) {
-                    for m in &members.list {
-                        if except.is_empty() || !self.is_in_any(m.id(), except) {
-                            f(m);
-                        }
-                    }
-                }
-            }
-            _ => {
-                let mut seen: HashSet<SocketId> = HashSet::new();
-                for room in rooms {
-                    if let Some(members) = read(self.room_shard(room)).get(room) {
-                        for m in &members.list {
-                            if seen.insert(m.id().clone())
-                                && (except.is_empty() || !self.is_in_any(m.id(), except))
-                            {
-                                f(m);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Clone)]
-    struct M(SocketId);
-    impl Member for M {
-        fn id(&self) -> &SocketId {
-            &self.0
+    /// Runs the server-side listeners of `args[0]` with the rest of `args`.
+    pub fn server_side_emit(&self, args: Vec<Value>) {
+        if let Some(ns) = self.0.upgrade() {
+            ns.server_side_event(args);
         }
     }
 
-    fn m(s: &str) -> M {
-        M(SocketId::from(s))
-    }
-    fn room(s: &str) -> Room {
-        Room::from(s)
-    }
-    fn ids(v: Vec<SocketId>) -> Vec<String> {
-        let mut v: Vec<String> = v.into_iter().map(|i| i.to_string()).collect();
-        v.sort();
-        v
-    }
-    fn selected(i: &RoomIndex<M>, rooms: &[&str], except: &[&str]) -> Vec<String> {
-        let rooms: Vec<Room> = rooms.iter().map(|r| room(r)).collect();
-        let except: Vec<Room> = except.iter().map(|r| room(r)).collect();
-        let mut out = Vec::new();
-        i.for_each_selected(&rooms, &except, &mut |m| out.push(m.0.clone()));
-        ids(out)
-    }
-
-    #[test]
-    fn rooms_are_pruned_when_empty() {
-        let a = RoomIndex::default();
-        a.add_all(&m("s1"), &[room("s1"), room("r")]);
-        a.add_all(&m("s2"), &[room("s2"), room("r")]);
-        assert_eq!(ids(a.room_members(&room("r"))), ["s1", "s2"]);
-        a.del(&SocketId::from("s1"), &room("r"));
-        a.del_all(&SocketId::from("s2"));
-        let mut rooms = a.rooms();
-        rooms.sort();
-        assert_eq!(rooms, vec![room("s1")]);
-        assert!(a.member_rooms(&SocketId::from("s2")).is_empty());
-        // A member that left every room is still one of all members, until `del_all`.
-        a.del(&SocketId::from("s1"), &room("s1"));
-        assert!(a.rooms().is_empty());
-        assert_eq!(selected(&a, &[], &[]), ["s1"]);
-        a.del_all(&SocketId::from("s1"));
-        assert_eq!(selected(&a, &[], &[]), Vec::<String>::new());
-    }
-
-    #[test]
-    fn selection_unions_rooms_once_and_applies_except() {
-        let a = RoomIndex::default();
-        a.add_all(&m("s1"), &[room("s1"), room("r1"), room("r2")]);
-        a.add_all(&m("s2"), &[room("s2"), room("r2"), room("x")]);
-        a.add_all(&m("s3"), &[room("s3")]);
-        assert_eq!(selected(&a, &["r1", "r2"], &[]), ["s1", "s2"]);
-        assert_eq!(selected(&a, &["r1", "r2"], &["x"]), ["s1"]);
-        assert_eq!(selected(&a, &["r2"], &["s1"]), ["s2"]);
-        assert_eq!(selected(&a, &[], &["s3"]), ["s1", "s2"]);
-        assert_eq!(selected(&a, &[], &[]), ["s1", "s2", "s3"]);
-        assert_eq!(selected(&a, &["nobody"], &[]), Vec::<String>::new());
-    }
-
-    #[test]
-    fn joining_twice_keeps_one_membership() {
-        let a = RoomIndex::default();
-        a.add_all(&m("s1"), &[room("r")]);
-        a.add_all(&m("s1"), &[room("r"), room("r")]);
-        assert_eq!(ids(a.room_members(&room("r"))), ["s1"]);
-    }
-
-    #[test]
-    fn big_rooms_stay_consistent_through_joins_and_leaves() {
-        let a = RoomIndex::default();
-        let n = 200;
-        for i in 0..n {
-            a.add_all(&m(&format!("s{i}")), &[room("big")]);
-        }
-        // Leave every third member, in an order that moves others around.
-        for i in (0..n).rev().step_by(3) {
-            a.del(&SocketId::from(format!("s{i}")), &room("big"));
-        }
-        let expected: Vec<String> = {
-            let mut v: Vec<String> = (0..n)
-                .filter(|i| (n - 1 - i) % 3 != 0)
-                .map(|i| format!("s{i}"))
-                .collect();
-            v.sort();
-            v
-        };
-        assert_eq!(selected(&a, &["big"], &[]), expected);
-        // Shrinking below the index threshold and growing again still finds everyone.
-        for id in &expected[..expected.len() - 3] {
-            a.del(&SocketId::from(id.as_str()), &room("big"));
-        }
-        assert_eq!(selected(&a, &["big"], &[]).len(), 3);
-        for i in 0..40 {
-            a.add_all(&m(&format!("t{i}")), &[room("big")]);
-        }
-        assert_eq!(selected(&a, &["big"], &[]).len(), 43);
-        for i in 0..40 {
-            a.del(&SocketId::from(format!("t{i}")), &room("big"));
-            a.add_all(&m(&format!("t{i}")), &[room("big")]);
-        }
-        assert_eq!(selected(&a, &["big"], &[]).len(), 43);
+    /// Runs the server-side listener with acknowledgement of `args[0]`: its answer, or
+    /// `None` when there is no such listener (then no answer should be sent).
+    pub fn server_side_emit_with_ack(&self, args: Vec<Value>) -> Option<Value> {
+        self.0
+            .upgrade()
+            .and_then(|ns| ns.server_side_event_with_ack(args))
     }
 }

@@ -1,96 +1,25 @@
-//! The Socket.IO side of one Engine.IO connection: decoding, namespace connections
-//! (with their async middlewares), and routing packets to namespace sockets in order.
+//! The Engine.IO handler of the Socket.IO server: decodes each connection's messages,
+//! connects it to namespaces (running their async middlewares) and routes its packets to
+//! its namespace sockets, in order.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 
 use sockio_engine::{CloseReason, Handler, Message, ProtocolVersion as EngineVersion, Sid};
-use sockio_protocol::socket::{
-    Decoder, DecoderConfig, Packet, PacketData, ProtocolVersion, RawEvent, Value,
-};
-
-use crate::error::{ConnectError, DisconnectReason};
-use crate::event::Args;
-use crate::ids::SocketId;
-use crate::namespace::Namespace;
-use crate::server::Parser;
-use crate::server::ServerInner;
-use crate::socket::{EngineSocket, Socket};
+use sockio_protocol::socket::{Decoder, DecoderConfig, Packet, PacketData, ProtocolVersion, Value};
 use sockio_protocol::Utf8Bytes;
 
-/// Per-connection state of the Socket.IO server, kept with each Engine.IO session.
-/// Opaque: it only appears in the types of [`crate::SocketIo::engine`].
-#[derive(Default)]
-pub struct Conn {
-    /// The decoder, and the packets waiting behind an async connection: one lock per
-    /// received message.
-    inbound: Mutex<Inbound>,
-    sockets: Mutex<Vec<Socket>>,
-    /// Namespaces whose connection middlewares are running.
-    connecting: Mutex<Vec<String>>,
-    /// Whether a namespace was ever joined (the connect timeout no longer applies).
-    pub(crate) joined: AtomicBool,
-}
-
-#[derive(Default)]
-struct Inbound {
-    decoder: Option<Decoder>,
-    /// While an async connection runs, later packets wait here to keep their order.
-    pending: Option<VecDeque<Incoming>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Conn {
-    fn socket(&self, nsp: &str) -> Option<Socket> {
-        lock(&self.sockets)
-            .iter()
-            .find(|s| s.namespace_name() == nsp)
-            .cloned()
-    }
-
-    pub(crate) fn remove_socket(&self, nsp: &str) {
-        lock(&self.sockets).retain(|s| s.namespace_name() != nsp);
-    }
-
-    pub(crate) fn is_idle(&self) -> bool {
-        lock(&self.sockets).is_empty() && lock(&self.connecting).is_empty()
-    }
-
-    /// Disconnects every namespace socket with `reason` (no packet to the client).
-    fn close_sockets(&self, reason: DisconnectReason) {
-        let sockets: Vec<Socket> = lock(&self.sockets).clone();
-        for s in sockets {
-            s.on_close(reason);
-        }
-    }
-
-    /// Closes the connection for a Socket.IO-level reason: the sockets get `reason`,
-    /// then the Engine.IO session closes.
-    pub(crate) fn close_with(&self, esock: &EngineSocket, reason: DisconnectReason) {
-        self.close_sockets(reason);
-        esock.close();
-    }
-
-    /// `socket.disconnect(true)`: every namespace socket gets DISCONNECT, then the
-    /// connection closes.
-    pub(crate) fn disconnect_all_and_close(&self, esock: &EngineSocket) {
-        let sockets: Vec<Socket> = lock(&self.sockets).clone();
-        for s in sockets {
-            s.disconnect(false);
-        }
-        esock.close();
-    }
-}
-
-/// A decoded packet: a plain event with its arguments still JSON text, or any packet.
-enum Incoming {
-    Event(RawEvent),
-    Packet(Packet),
-}
+use crate::args::Args;
+use crate::config::Parser;
+use crate::conn::{lock, Conn, ConnSocket, EngineSocket, Incoming};
+use crate::connect_timeout::ConnectDeadlines;
+use crate::error::{ConnectError, DisconnectReason};
+use crate::ids::SocketId;
+use crate::namespace::Namespace;
+use crate::namespaces::Namespaces;
+use crate::socket::Socket;
+use crate::wire;
 
 /// Whether a packet was handled, or started an async connection that will resume the
 /// connection's packets when done.
@@ -100,10 +29,13 @@ enum Flow {
 }
 
 /// The Engine.IO handler of the Socket.IO server.
+#[derive(Clone)]
 pub(crate) struct SocketIoHandler {
-    pub(crate) server: Weak<ServerInner>,
+    pub(crate) namespaces: Weak<Namespaces>,
     /// The server's packet format (fixed when it is built).
     pub(crate) parser: Parser,
+    pub(crate) max_attachments: usize,
+    pub(crate) connect_deadlines: Arc<ConnectDeadlines>,
 }
 
 fn version_of(esock: &EngineSocket) -> ProtocolVersion {
@@ -115,15 +47,15 @@ fn version_of(esock: &EngineSocket) -> ProtocolVersion {
 
 impl Handler<Conn> for SocketIoHandler {
     fn on_open(&self, esock: &EngineSocket) {
-        let Some(server) = self.server.upgrade() else {
+        if self.namespaces.strong_count() == 0 {
             esock.close();
             return;
-        };
+        }
         let version = version_of(esock);
         let mut config = DecoderConfig::new(version);
-        config.max_attachments = server.config.max_attachments;
+        config.max_attachments = self.max_attachments;
         lock(&esock.data().inbound).decoder = Some(Decoder::with_config(config));
-        server.connect_deadlines.watch(esock.downgrade());
+        self.connect_deadlines.watch(esock.downgrade());
         if version == ProtocolVersion::V4 {
             // socket.io-client 2.x expects to be in `/` without asking.
             self.process(esock, Incoming::Packet(Packet::connect("/", None)));
@@ -132,7 +64,7 @@ impl Handler<Conn> for SocketIoHandler {
 
     fn on_message(&self, esock: &EngineSocket, message: Message) {
         let mut inbound = lock(&esock.data().inbound);
-        let decoded = if self.parser == Parser::MsgPack {
+        let decoded = if self.parser.is_msgpack() {
             // One packet per binary message; text is not part of this format.
             match &message {
                 Message::Binary(b) => {
@@ -241,7 +173,7 @@ impl SocketIoHandler {
             return Flow::Done;
         };
         match data {
-            PacketData::Disconnect => socket.on_close(DisconnectReason::ClientNamespaceDisconnect),
+            PacketData::Disconnect => socket.close(DisconnectReason::ClientNamespaceDisconnect),
             PacketData::Event { event, args } => {
                 socket.dispatch_event(Utf8Bytes::from(event), Args::from(args), id)
             }
@@ -259,18 +191,18 @@ impl SocketIoHandler {
     fn connect(&self, esock: &EngineSocket, nsp: String, auth: Option<Value>) -> Flow {
         let conn = esock.data();
         let version = version_of(esock);
-        if conn.socket(&nsp).is_some() || lock(&conn.connecting).contains(&nsp) {
+        if conn.socket(&nsp).is_some() || conn.is_connecting(&nsp) {
             tracing::debug!(sid = %esock.sid(), nsp, "second CONNECT to a namespace: closing");
             conn.close_with(esock, DisconnectReason::ForcedServerClose);
             return Flow::Done;
         }
-        let Some(server) = self.server.upgrade() else {
+        let Some(namespaces) = self.namespaces.upgrade() else {
             return Flow::Done;
         };
-        let Some(ns) = server.namespace_for_connection(&nsp) else {
+        let Some(ns) = namespaces.for_connection(&nsp) else {
             tracing::debug!(sid = %esock.sid(), nsp, "CONNECT to an unknown namespace");
             let err = Packet::connect_error_message(nsp.as_str(), "Invalid namespace", None);
-            let _ = esock.send_all(crate::socket::frames(&err, version, server.config.parser));
+            let _ = esock.send_all(wire::frames(&err, version, self.parser));
             return Flow::Done;
         };
         let auth = match auth {
@@ -282,23 +214,20 @@ impl SocketIoHandler {
             ProtocolVersion::V4 if nsp == "/" => SocketId::from(esock.sid().as_str()),
             ProtocolVersion::V4 => SocketId::from(format!("{nsp}#{}", esock.sid())),
         };
-        let socket = Socket::new(id, ns.clone(), esock.clone(), version, auth);
+        let socket = Socket::new(id, ns.home(), esock.clone(), version, auth);
         let middlewares = ns.middlewares();
         if middlewares.is_empty() {
             finish_connect(&ns, socket);
             return Flow::Done;
         }
-        lock(&conn.connecting).push(nsp.clone());
+        conn.start_connecting(&nsp);
         {
             let mut inbound = lock(&conn.inbound);
             if inbound.pending.is_none() {
                 inbound.pending = Some(VecDeque::new());
             }
         }
-        let handler = SocketIoHandler {
-            server: self.server.clone(),
-            parser: self.parser,
-        };
+        let handler = self.clone();
         let esock = esock.clone();
         tokio::spawn(async move {
             let mut outcome = Ok(());
@@ -309,7 +238,7 @@ impl SocketIoHandler {
                 }
             }
             let conn = esock.data();
-            lock(&conn.connecting).retain(|n| n != &nsp);
+            conn.end_connecting(&nsp);
             match outcome {
                 Ok(()) if !esock.is_closed() => finish_connect(&ns, socket),
                 Ok(()) => socket.discard(),
@@ -348,31 +277,19 @@ fn refuse(
             Packet::connect_error(nsp, err.data.unwrap_or(Value::String(err.message)))
         }
     };
-    let _ = esock.send_all(crate::socket::frames(&packet, version, parser));
+    let _ = esock.send_all(wire::frames(&packet, version, parser));
 }
 
 fn finish_connect(ns: &Namespace, socket: Socket) {
     socket.mark_connected();
     ns.add_socket(&socket);
-    let conn = socket.0.conn.data();
-    lock(&conn.sockets).push(socket.clone());
+    let conn = socket.conn().data();
+    let entry: Arc<dyn ConnSocket> = socket.0.clone();
+    conn.add_socket(entry);
     conn.joined.store(true, Ordering::Release);
     let _ = socket.send_connect_reply();
     tracing::debug!(id = %socket.id(), nsp = ns.name(), "socket connected");
     for h in ns.connection_handlers() {
         h(&socket);
     }
-}
-
-impl std::fmt::Debug for Conn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conn").finish_non_exhaustive()
-    }
-}
-
-#[allow(dead_code)]
-fn assert_send_sync() {
-    fn is<T: Send + Sync>() {}
-    is::<Conn>();
-    is::<Arc<ServerInner>>();
 }

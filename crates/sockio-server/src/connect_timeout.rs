@@ -11,7 +11,7 @@ use std::time::Duration;
 use sockio_engine::WeakSocket;
 use tokio::time::Instant;
 
-use crate::client::Conn;
+use crate::conn::Conn;
 use crate::error::DisconnectReason;
 
 #[derive(Default)]

@@ -6,14 +6,15 @@ use sockio_protocol::socket::Value;
 
 /// Why a socket disconnected; [`DisconnectReason::as_str`] gives socket.io's wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DisconnectReason {
-    /// The server called [`crate::Socket::disconnect`] (`false`).
+    /// The server called [`crate::Socket::disconnect`].
     ServerNamespaceDisconnect,
     /// The client sent DISCONNECT for the namespace.
     ClientNamespaceDisconnect,
     /// [`crate::SocketIo::close`].
     ServerShuttingDown,
-    /// `disconnect(true)`, a protocol violation by the client (duplicate CONNECT, packet
+    /// [`crate::Socket::disconnect_and_close`], a protocol violation by the client (duplicate CONNECT, packet
     /// for a namespace not joined), or the connect timeout.
     ForcedServerClose,
     /// The server closed the Engine.IO connection (also after an invalid Socket.IO packet).
@@ -66,6 +67,7 @@ impl fmt::Display for DisconnectReason {
 /// A refusal from a connection middleware: the client gets `connect_error` with this
 /// message and, if set, `err.data`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ConnectError {
     /// `err.message` on the client.
     pub message: String,
@@ -103,8 +105,26 @@ impl<T: Into<String>> From<T> for ConnectError {
     }
 }
 
+/// Why a cluster operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdapterError {
+    /// Not every server answered in time.
+    #[error("timeout reached: only {received} responses received out of {expected}")]
+    Timeout {
+        /// Answers that came.
+        received: usize,
+        /// Answers expected.
+        expected: usize,
+    },
+    /// The transport between servers failed (connection lost, publish refused).
+    #[error("cluster transport failed: {0}")]
+    Transport(String),
+}
+
 /// Why an emission failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EmitError {
     /// The event name is reserved (`connect`, `disconnect`, …).
     #[error("\"{0}\" is a reserved event name")]
@@ -115,10 +135,15 @@ pub enum EmitError {
     /// The socket is disconnected.
     #[error("socket disconnected")]
     Disconnected,
+    /// The adapter could not carry the emission to the other servers (this server's
+    /// sockets got it).
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
 }
 
 /// Why an acknowledgement did not come.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AckError {
     /// No answer within the timeout.
     #[error("operation has timed out")]
@@ -131,10 +156,52 @@ pub enum AckError {
     Emit(#[from] EmitError),
 }
 
-/// A broadcast with acknowledgements that did not complete: the answers that came.
+/// Why a broadcast with acknowledgements did not complete. The answers that came are
+/// kept ([`BroadcastAckError::responses`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("operation has timed out")]
-pub struct BroadcastAckError {
-    /// The first argument of each answer that came in time.
-    pub responses: Vec<Value>,
+#[non_exhaustive]
+pub enum BroadcastAckError {
+    /// The emission failed before anything was sent.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    /// Not every socket answered in time.
+    #[error("operation has timed out ({} answers came)", responses.len())]
+    Timeout {
+        /// The first argument of each answer that came in time.
+        responses: Vec<Value>,
+    },
+    /// The adapter failed, or not every server answered in time.
+    #[error("{error}")]
+    Adapter {
+        /// What failed.
+        error: AdapterError,
+        /// The answers that came.
+        responses: Vec<Value>,
+    },
+    /// Some sockets disconnected before answering.
+    #[error("{missing} sockets disconnected before answering")]
+    Incomplete {
+        /// How many answers will never come.
+        missing: usize,
+        /// The first argument of each answer that came.
+        responses: Vec<Value>,
+    },
 }
+
+impl BroadcastAckError {
+    /// The answers that came (none when the emission failed).
+    pub fn responses(&self) -> &[Value] {
+        match self {
+            Self::Emit(_) => &[],
+            Self::Timeout { responses }
+            | Self::Incomplete { responses, .. }
+            | Self::Adapter { responses, .. } => responses,
+        }
+    }
+}
+
+/// A dynamic namespace pattern that is not a valid regular expression
+/// ([`SocketIo::of_regex`](crate::SocketIo::of_regex)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid namespace pattern: {0}")]
+pub struct NamespacePatternError(pub(crate) String);

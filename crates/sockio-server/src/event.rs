@@ -1,160 +1,20 @@
-//! Incoming events and outgoing arguments.
+//! Incoming events: [`Event`], and the acknowledgement a client asked for
+//! ([`AckSender`]).
 
-use std::borrow::Cow;
-use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
-use sockio_protocol::socket::{from_value, to_value, RawArgs, Value, ValueError};
+use sockio_protocol::socket::{from_value, RawArgs, Value, ValueError};
 use sockio_protocol::Utf8Bytes;
 
+use crate::args::{Args, IntoArgs};
 use crate::error::EmitError;
-use crate::socket::Socket;
 
-/// The arguments of an emission.
-///
-/// Anything serializable is **one** argument: `socket.emit("ev", &data)`. Several
-/// arguments, or none, go in an [`Args`] (see [`args!`](crate::args)).
-pub trait IntoArgs {
-    /// The argument list.
-    fn into_args(self) -> Result<Args, EmitError>;
-}
-
-/// An argument list; build it with [`args!`](crate::args), from a `Vec<Value>`, or take
-/// it from a received [`Event`] ([`Event::take_args`]) to send it on.
-///
-/// Arguments received as JSON text stay text until something reads them as values, so
-/// forwarding them (a broadcast, an echo in an acknowledgement) copies the text instead
-/// of parsing and re-encoding it.
-///
-/// ```
-/// use sockio_server::{args, Args, Value};
-///
-/// let mut list = args!["a", 1];
-/// list.push(true).unwrap();
-/// assert_eq!(list.values()[..], [Value::from("a"), 1.into(), true.into()]);
-/// assert_eq!(Args::from(vec![Value::Null]).into_values(), vec![Value::Null]);
-/// ```
-#[derive(Clone, Default)]
-pub struct Args {
-    /// The values, unless `raw` holds the list.
-    values: Vec<Value>,
-    /// As received: validated JSON text (then `values` is unused).
-    raw: Option<RawArgs>,
-}
-
-impl Args {
-    /// No arguments.
-    pub fn none() -> Self {
-        Self::default()
-    }
-
-    /// Appends a serializable argument.
-    pub fn push(&mut self, arg: impl Serialize) -> Result<(), EmitError> {
-        let value = to_value(&arg).map_err(ser_error)?;
-        self.values_mut().push(value);
-        Ok(())
-    }
-
-    /// The arguments as values (parsed when they were still JSON text).
-    pub fn values(&self) -> Cow<'_, [Value]> {
-        match &self.raw {
-            None => Cow::Borrowed(&self.values),
-            Some(raw) => Cow::Owned(raw.parse()),
-        }
-    }
-
-    /// The arguments as values, owned.
-    pub fn into_values(self) -> Vec<Value> {
-        match self.raw {
-            None => self.values,
-            Some(raw) => raw.parse(),
-        }
-    }
-
-    /// The arguments as values, to change them.
-    pub fn values_mut(&mut self) -> &mut Vec<Value> {
-        if let Some(raw) = self.raw.take() {
-            self.values = raw.parse();
-        }
-        &mut self.values
-    }
-
-    /// The JSON text of the list, when the arguments are still the text they came in.
-    pub(crate) fn raw(&self) -> Option<&RawArgs> {
-        self.raw.as_ref()
-    }
-
-    /// The values, leaving none (for arguments that are not raw text).
-    pub(crate) fn take_values(&mut self) -> Vec<Value> {
-        std::mem::take(self.values_mut())
-    }
-}
-
-impl From<Vec<Value>> for Args {
-    fn from(values: Vec<Value>) -> Self {
-        Self { values, raw: None }
-    }
-}
-
-impl From<RawArgs> for Args {
-    fn from(raw: RawArgs) -> Self {
-        Self {
-            values: Vec::new(),
-            raw: Some(raw),
-        }
-    }
-}
-
-impl PartialEq for Args {
-    fn eq(&self, other: &Self) -> bool {
-        match (&self.raw, &other.raw) {
-            (Some(a), Some(b)) if a == b => true,
-            _ => self.values() == other.values(),
-        }
-    }
-}
-
-impl fmt::Debug for Args {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.raw {
-            None => f.debug_tuple("Args").field(&self.values).finish(),
-            Some(raw) => f.debug_tuple("Args").field(&raw.as_str()).finish(),
-        }
-    }
-}
-
-pub(crate) fn ser_error(e: ValueError) -> EmitError {
-    EmitError::Serialize(e.message().to_owned())
-}
-
-impl IntoArgs for Args {
-    fn into_args(self) -> Result<Args, EmitError> {
-        Ok(self)
-    }
-}
-
-impl<T: Serialize> IntoArgs for T {
-    fn into_args(self) -> Result<Args, EmitError> {
-        Ok(Args::from(vec![to_value(&self).map_err(ser_error)?]))
-    }
-}
-
-/// Builds an [`Args`] list from serializable values: `args![]`, `args!["a", 1, &data]`.
-/// A value that cannot be serialized becomes `null`.
-#[macro_export]
-macro_rules! args {
-    () => { $crate::Args::none() };
-    ($($arg:expr),+ $(,)?) => {
-        $crate::Args::from(vec![$($crate::__to_value(&$arg)),+])
-    };
-}
-
-#[doc(hidden)]
-pub fn __to_value<T: Serialize + ?Sized>(v: &T) -> Value {
-    to_value(v).unwrap_or(Value::Null)
+/// Where an acknowledgement goes: the socket that received the event.
+pub(crate) trait AckChannel: Send + Sync + std::fmt::Debug {
+    /// Sends ACK `id` with `args` to the client.
+    fn send_ack(&self, id: u64, args: &mut Args) -> Result<(), EmitError>;
 }
 
 /// An event received from a client.
@@ -183,12 +43,12 @@ struct EventArgs {
 
 impl Event {
     pub(crate) fn new(name: Utf8Bytes, args: Args, ack: Option<AckSender>) -> Event {
-        let args = match args.raw {
-            None => EventArgs {
-                values: Some(args.values),
+        let args = match args.into_parts() {
+            (values, None) => EventArgs {
+                values: Some(values),
                 ..EventArgs::default()
             },
-            Some(raw) => EventArgs {
+            (_, Some(raw)) => EventArgs {
                 raw: Some(raw),
                 ..EventArgs::default()
             },
@@ -289,18 +149,18 @@ impl Event {
 /// first answer wins, as in socket.io.
 #[derive(Debug)]
 pub struct AckSender {
-    pub(crate) socket: Socket,
-    pub(crate) id: u64,
+    channel: Arc<dyn AckChannel>,
+    id: u64,
     /// Whether this sender answered.
-    pub(crate) sent: AtomicBool,
+    sent: AtomicBool,
     /// Whether any sender of the same acknowledgement answered (several listeners).
-    pub(crate) shared: Option<Arc<AtomicBool>>,
+    shared: Option<Arc<AtomicBool>>,
 }
 
 impl AckSender {
-    pub(crate) fn new(socket: Socket, id: u64) -> AckSender {
+    pub(crate) fn new(channel: Arc<dyn AckChannel>, id: u64) -> AckSender {
         AckSender {
-            socket,
+            channel,
             id,
             sent: AtomicBool::new(false),
             shared: None,
@@ -315,7 +175,7 @@ impl AckSender {
             .get_or_insert_with(|| Arc::new(AtomicBool::new(self.sent.load(Ordering::Acquire))))
             .clone();
         AckSender {
-            socket: self.socket.clone(),
+            channel: self.channel.clone(),
             id: self.id,
             sent: AtomicBool::new(false),
             shared: Some(shared),
@@ -329,6 +189,6 @@ impl AckSender {
             return Ok(());
         }
         let mut args = args.into_args()?;
-        self.socket.send_args(None, Some(self.id), &mut args)
+        self.channel.send_ack(self.id, &mut args)
     }
 }

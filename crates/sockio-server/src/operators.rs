@@ -1,22 +1,42 @@
-//! [`BroadcastOperator`]: selects sockets of a namespace (rooms, exceptions, flags) and
-//! acts on all of them — emit, emit with acknowledgements, join, leave, disconnect, fetch.
+//! [`BroadcastOperator`]: a selection of sockets of one namespace (rooms, exceptions,
+//! flags) and what can be done to all of them — emit, emit with acknowledgements, join,
+//! leave, disconnect, fetch — on this server and, through the namespace's adapter, on
+//! the others. [`RemoteSocket`] is a fetched socket, wherever it lives.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sockio_protocol::socket::{is_reserved_event, ProtocolVersion, Value};
-use tokio::sync::mpsc;
+use serde::de::DeserializeOwned;
+use sockio_protocol::socket::{from_value, is_reserved_event, Value, ValueError};
 
-use crate::adapter::BroadcastOptions;
-use crate::error::{BroadcastAckError, EmitError};
-use crate::event::{Args, IntoArgs};
-use crate::ids::{IntoRooms, Room};
-use crate::namespace::Namespace;
-use crate::socket::{args_frames, Frames, Socket};
+use crate::adapter::{BoxFuture, BroadcastOptions, HandshakeData, RemoteSocketData};
+use crate::args::{Args, IntoArgs};
+use crate::error::{AdapterError, BroadcastAckError, EmitError};
+use crate::ids::{IntoRooms, Room, SocketId};
+
+/// What an operator acts on: a namespace (or a dynamic namespace's children), here and
+/// on the other servers. Implemented by the namespace.
+pub(crate) trait BroadcastTarget: Send + Sync {
+    fn emit(&self, opts: &BroadcastOptions, event: &str, args: Args) -> Result<(), EmitError>;
+    fn emit_with_ack(
+        &self,
+        opts: &BroadcastOptions,
+        event: &str,
+        args: Args,
+    ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>>;
+    fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<RemoteSocketData>, AdapterError>>;
+    fn sockets_join(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError>;
+    fn sockets_leave(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError>;
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) -> Result<(), AdapterError>;
+}
 
 /// A selection of sockets of one namespace and flags for what is sent to them.
-/// Built by `to` / `in_` / `except` / `local` / `volatile` / `timeout` on the server,
-/// a namespace or a socket; each call narrows or flags, then one action runs.
+/// Built by `to` / `except` / `local` / `volatile` / `timeout` on the server, a
+/// namespace or a socket; each call narrows or flags, then one action runs.
 ///
 /// ```no_run
 /// # fn f(io: sockio_server::SocketIo) {
@@ -24,23 +44,37 @@ use crate::socket::{args_frames, Frames, Socket};
 /// let _ = io.to(["game-1", "game-2"]).except("spectators").local().emit("tick", 42);
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct BroadcastOperator {
-    ns: Namespace,
+    target: Arc<dyn BroadcastTarget>,
     opts: BroadcastOptions,
-    timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for BroadcastOperator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BroadcastOperator")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check(event: &str) -> Result<(), EmitError> {
+    if is_reserved_event(event) {
+        return Err(EmitError::ReservedEvent(event.to_owned()));
+    }
+    Ok(())
 }
 
 impl BroadcastOperator {
-    pub(crate) fn new(ns: Namespace) -> Self {
+    pub(crate) fn new(target: Arc<dyn BroadcastTarget>) -> Self {
         Self {
-            ns,
+            target,
             opts: BroadcastOptions::default(),
-            timeout: None,
         }
     }
 
-    /// Targets the sockets in `rooms` too (union with rooms already targeted).
+    /// Targets the sockets in `rooms` too (union with rooms already targeted; a socket
+    /// id targets that socket).
     pub fn to(mut self, rooms: impl IntoRooms) -> Self {
         for r in rooms.into_rooms() {
             if !self.opts.rooms.contains(&r) {
@@ -48,11 +82,6 @@ impl BroadcastOperator {
             }
         }
         self
-    }
-
-    /// Same as [`BroadcastOperator::to`].
-    pub fn in_(self, rooms: impl IntoRooms) -> Self {
-        self.to(rooms)
     }
 
     /// Leaves out the sockets in `rooms` (a socket id leaves out that socket).
@@ -65,26 +94,22 @@ impl BroadcastOperator {
         self
     }
 
-    /// Only this server's sockets (no effect with the in-memory adapter).
+    /// Only this server's sockets: the adapter does not carry the operation to other
+    /// servers.
     pub fn local(mut self) -> Self {
-        self.opts.local = true;
+        self.opts.flags.local = true;
         self
     }
 
     /// Drops the packet for sockets whose transport cannot write right now.
     pub fn volatile(mut self) -> Self {
-        self.opts.volatile = true;
-        self
-    }
-
-    /// Accepted for compatibility: compression is decided by the transport.
-    pub fn compress(self, _compress: bool) -> Self {
+        self.opts.flags.volatile = true;
         self
     }
 
     /// How long [`BroadcastOperator::emit_with_ack`] waits for the answers.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.opts.flags.timeout = Some(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
         self
     }
 
@@ -93,199 +118,199 @@ impl BroadcastOperator {
         &self.opts
     }
 
-    /// The selected sockets of this server.
-    pub fn sockets(&self) -> Vec<Socket> {
-        self.ns
-            .targets()
-            .iter()
-            .flat_map(|ns| self.select_in(ns))
-            .collect()
-    }
-
-    fn select_in(&self, ns: &Namespace) -> Vec<Socket> {
-        if self.opts.rooms.is_empty() && self.opts.except.is_empty() {
-            return ns.sockets();
-        }
-        ns.adapter().select(&self.opts)
-    }
-
-    /// The selected sockets (of every server, with a cluster adapter).
-    pub fn fetch_sockets(&self) -> impl Future<Output = Vec<Socket>> + Send + 'static {
-        let sockets = self.sockets();
-        async move { sockets }
-    }
-
-    fn check(event: &str) -> Result<(), EmitError> {
-        if is_reserved_event(event) {
-            return Err(EmitError::ReservedEvent(event.to_owned()));
-        }
-        Ok(())
-    }
-
-    /// Sends `event` with `args`, encoded once, to every socket of `ns` the selection
-    /// holds.
-    fn deliver(&self, ns: &Namespace, event: &str, args: &mut Args) {
-        // EVENT and ACK packets encode the same in protocols v4 and v5: encode once and
-        // share the bytes with every recipient.
-        let frames = args_frames(
-            ns.name(),
-            Some(event),
-            None,
-            args,
-            ProtocolVersion::V5,
-            self.ns.parser(),
-        );
-        let volatile = self.opts.volatile;
-        // Queued while the adapter walks its room in place (queueing runs no application
-        // code); sockets with outgoing listeners are served after, outside its locks,
-        // since a listener may join or leave rooms.
-        let mut listened: Vec<Socket> = Vec::new();
-        ns.adapter().for_each_selected(&self.opts, &mut |s| {
-            if s.has_outgoing_listeners() {
-                listened.push(s.clone());
-            } else if !volatile || s.is_writable() {
-                let _ = s.send_frames(&frames);
-            }
-        });
-        self.send_each(&listened, event, args, &frames);
-    }
-
-    /// Sends `frames`, the encoding of `event` with `args`, to each of `targets`, after
-    /// telling their outgoing listeners.
-    fn send_each(&self, targets: &[Socket], event: &str, args: &Args, frames: &Frames) {
-        if targets.is_empty() {
-            return;
-        }
-        let mut values = None;
-        for s in targets {
-            if self.opts.volatile && !s.is_writable() {
-                continue;
-            }
-            if s.has_outgoing_listeners() {
-                let values = values.get_or_insert_with(|| args.values());
-                s.notify_outgoing(event, values);
-            }
-            let _ = s.send_frames(frames);
-        }
-    }
-
     /// Emits `event` with `args` to every selected socket.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
-        Self::check(event)?;
-        let mut args = args.into_args()?;
-        for ns in self.ns.targets() {
-            self.deliver(&ns, event, &mut args);
-        }
-        Ok(())
+        check(event)?;
+        self.target.emit(&self.opts, event, args.into_args()?)
     }
 
     /// Emits with an acknowledgement id to every selected socket and collects the first
-    /// argument of each answer. Completes when every socket answered; with a
-    /// [`timeout`](BroadcastOperator::timeout), fails at the deadline with the answers
-    /// that came. A socket that disconnects first counts as not answering.
+    /// argument of each answer. Completes when every socket answered (on every server);
+    /// with a [`timeout`](BroadcastOperator::timeout), fails at the deadline with the
+    /// answers that came ([`BroadcastAckError::Timeout`]). A socket that disconnects
+    /// first counts as not answering ([`BroadcastAckError::Incomplete`]).
     pub fn emit_with_ack(
         &self,
         event: &str,
         args: impl IntoArgs,
     ) -> impl Future<Output = Result<Vec<Value>, BroadcastAckError>> + Send + 'static {
-        let mut prepared = Self::check(event).and_then(|_| args.into_args());
-        let (tx, mut rx) = mpsc::unbounded_channel::<Option<Value>>();
-        let mut asked: Vec<(Socket, u64)> = Vec::new();
-        if let Ok(args) = &mut prepared {
-            for ns in self.ns.targets() {
-                let targets = self.select_in(&ns);
-                let id = ns.next_ack_id();
-                for s in &targets {
-                    let tx = tx.clone();
-                    s.register_ack(
-                        id,
-                        Box::new(move |answer| {
-                            let first = answer
-                                .ok()
-                                .map(|args| args.into_iter().next().unwrap_or(Value::Null));
-                            let _ = tx.send(first);
-                        }),
-                    );
-                    asked.push((s.clone(), id));
-                }
-                let frames = args_frames(
-                    ns.name(),
-                    Some(event),
-                    Some(id),
-                    args,
-                    ProtocolVersion::V5,
-                    self.ns.parser(),
-                );
-                self.send_each(&targets, event, args, &frames);
+        let started = check(event)
+            .and_then(|()| args.into_args())
+            .map(|args| self.target.emit_with_ack(&self.opts, event, args));
+        async move {
+            match started {
+                Ok(answers) => answers.await,
+                Err(e) => Err(BroadcastAckError::Emit(e)),
             }
         }
-        drop(tx);
-        let timeout = self.timeout;
+    }
+
+    /// The selected sockets, of every server: id, handshake, rooms and data, and
+    /// operations on each ([`RemoteSocket`]).
+    pub fn fetch_sockets(
+        &self,
+    ) -> impl Future<Output = Result<Vec<RemoteSocket>, AdapterError>> + Send + 'static {
+        let fetched = self.target.fetch_sockets(&self.opts);
+        let target = self.target.clone();
         async move {
-            if prepared.is_err() {
-                return Err(BroadcastAckError {
-                    responses: Vec::new(),
-                });
-            }
-            let expected = asked.len();
-            let mut responses = Vec::with_capacity(expected);
-            let mut complete = true;
-            let collect = async {
-                let mut seen = 0;
-                while seen < expected {
-                    match rx.recv().await {
-                        Some(Some(v)) => {
-                            seen += 1;
-                            responses.push(v);
-                        }
-                        Some(None) => {
-                            seen += 1;
-                            complete = false;
-                        }
-                        None => break,
-                    }
-                }
-            };
-            let in_time = match timeout {
-                Some(t) => tokio::time::timeout(t, collect).await.is_ok(),
-                None => {
-                    collect.await;
-                    true
-                }
-            };
-            if !in_time {
-                for (s, id) in &asked {
-                    s.cancel_ack(*id);
-                }
-            }
-            if in_time && complete {
-                Ok(responses)
-            } else {
-                Err(BroadcastAckError { responses })
-            }
+            Ok(fetched
+                .await?
+                .into_iter()
+                .map(|data| RemoteSocket::new(data, target.clone()))
+                .collect())
         }
     }
 
     /// Makes every selected socket join `rooms`.
-    pub fn sockets_join(&self, rooms: impl IntoRooms) {
-        let rooms: Vec<Room> = rooms.into_rooms();
-        for s in self.sockets() {
-            s.join(rooms.clone());
-        }
+    pub fn sockets_join(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.target.sockets_join(&self.opts, &rooms.into_rooms())
     }
 
     /// Makes every selected socket leave `rooms`.
-    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
-        let rooms: Vec<Room> = rooms.into_rooms();
-        for s in self.sockets() {
-            s.leave(rooms.clone());
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.target.sockets_leave(&self.opts, &rooms.into_rooms())
+    }
+
+    /// Disconnects every selected socket from the namespace (see
+    /// [`Socket::disconnect`](crate::Socket::disconnect)).
+    pub fn disconnect_sockets(&self) -> Result<(), AdapterError> {
+        self.target.disconnect_sockets(&self.opts, false)
+    }
+
+    /// Disconnects every selected socket and closes their connections (see
+    /// [`Socket::disconnect_and_close`](crate::Socket::disconnect_and_close)).
+    pub fn disconnect_and_close_sockets(&self) -> Result<(), AdapterError> {
+        self.target.disconnect_sockets(&self.opts, true)
+    }
+}
+
+/// A socket returned by [`BroadcastOperator::fetch_sockets`], on this server or another:
+/// what it is (id, handshake, rooms, data, as they were when fetched) and what can be done
+/// to it wherever it is (emit, join, leave, disconnect).
+#[derive(Clone)]
+pub struct RemoteSocket {
+    data: RemoteSocketData,
+    target: Arc<dyn BroadcastTarget>,
+}
+
+impl std::fmt::Debug for RemoteSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteSocket")
+            .field("data", &self.data)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteSocket {
+    fn new(data: RemoteSocketData, target: Arc<dyn BroadcastTarget>) -> Self {
+        Self { data, target }
+    }
+
+    fn operator(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.target.clone()).to(&self.data.id)
+    }
+
+    /// The socket id.
+    pub fn id(&self) -> &SocketId {
+        &self.data.id
+    }
+
+    /// The handshake of its connection.
+    pub fn handshake(&self) -> &HandshakeData {
+        &self.data.handshake
+    }
+
+    /// Its rooms, its own id room included.
+    pub fn rooms(&self) -> &[Room] {
+        &self.data.rooms
+    }
+
+    /// Its `socket.data`.
+    pub fn data_value(&self) -> &Value {
+        &self.data.data
+    }
+
+    /// Its `socket.data` as a `T`.
+    pub fn data<T: DeserializeOwned>(&self) -> Result<T, ValueError> {
+        from_value(self.data.data.clone())
+    }
+
+    /// Emits `event` to it.
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.operator().emit(event, args)
+    }
+
+    /// Emits `event` to it and waits at most `timeout` for its acknowledgement (the
+    /// first argument of its answer).
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Value, BroadcastAckError>> + Send + 'static {
+        let answers = self.operator().timeout(timeout).emit_with_ack(event, args);
+        async move {
+            let mut answers = answers.await?;
+            Ok(answers.pop().unwrap_or(Value::Null))
         }
     }
 
-    /// Disconnects every selected socket (see [`Socket::disconnect`]).
-    pub fn disconnect_sockets(&self, close: bool) {
-        for s in self.sockets() {
-            s.disconnect(close);
-        }
+    /// Makes it join `rooms`.
+    pub fn join(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.operator().sockets_join(rooms)
+    }
+
+    /// Makes it leave `rooms`.
+    pub fn leave(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.operator().sockets_leave(rooms)
+    }
+
+    /// Disconnects it from the namespace.
+    pub fn disconnect(&self) -> Result<(), AdapterError> {
+        self.operator().disconnect_sockets()
+    }
+
+    /// Disconnects it and closes its connection.
+    pub fn disconnect_and_close(&self) -> Result<(), AdapterError> {
+        self.operator().disconnect_and_close_sockets()
     }
 }
+
+/// Writes the broadcast shortcuts of a type that has an `operator()` giving its
+/// [`BroadcastOperator`]: `to` and `except`, `local`, and with `flags` also `volatile` and
+/// `timeout`. Written once here for the server, a namespace and a socket.
+macro_rules! broadcast_shortcuts {
+    ($what:literal) => {
+        /// The sockets in `rooms` (a socket id targets one client),
+        #[doc = $what]
+        pub fn to(&self, rooms: impl $crate::ids::IntoRooms) -> $crate::BroadcastOperator {
+            self.operator().to(rooms)
+        }
+
+        /// Every socket but those in `rooms`,
+        #[doc = $what]
+        pub fn except(&self, rooms: impl $crate::ids::IntoRooms) -> $crate::BroadcastOperator {
+            self.operator().except(rooms)
+        }
+
+        /// This server's sockets only (a cluster adapter does not carry the operation),
+        #[doc = $what]
+        pub fn local(&self) -> $crate::BroadcastOperator {
+            self.operator().local()
+        }
+    };
+    ($what:literal, flags) => {
+        $crate::operators::broadcast_shortcuts!($what);
+
+        /// A volatile broadcast: dropped for clients whose transport cannot write now.
+        pub fn volatile(&self) -> $crate::BroadcastOperator {
+            self.operator().volatile()
+        }
+
+        /// A broadcast with acknowledgements, waiting at most `timeout` for the answers.
+        pub fn timeout(&self, timeout: std::time::Duration) -> $crate::BroadcastOperator {
+            self.operator().timeout(timeout)
+        }
+    };
+}
+pub(crate) use broadcast_shortcuts;

@@ -1,63 +1,32 @@
-//! [`SocketIo`]: the server — configuration, namespaces, and the HTTP service.
+//! [`SocketIo`]: the server — configuration, namespaces, server-wide state, and the
+//! HTTP service.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::future::Future;
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use sockio_engine::cors::Cors;
 use sockio_engine::{
     CloseReason, Engine, EngineConfig, EngineConfigBuilder, EngineLayer, EngineService,
+    TransportKind,
 };
 
-use crate::adapter::{Adapter, LocalAdapter};
-use crate::client::{Conn, SocketIoHandler};
+use crate::adapter::{Adapter, AdapterFactory, LocalAdapter};
+use crate::args::IntoArgs;
+use crate::client::SocketIoHandler;
+use crate::config::{Parser, SocketIoConfig};
+use crate::conn::Conn;
 use crate::connect_timeout::ConnectDeadlines;
-use crate::error::{ConnectError, DisconnectReason, EmitError};
-use crate::event::IntoArgs;
+use crate::error::{
+    AdapterError, ConnectError, DisconnectReason, EmitError, NamespacePatternError,
+};
 use crate::ids::IntoRooms;
 use crate::namespace::Namespace;
-use crate::operators::BroadcastOperator;
+use crate::namespaces::Namespaces;
+use crate::operators::{broadcast_shortcuts, BroadcastOperator, RemoteSocket};
 use crate::socket::Socket;
-
-type Matcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
-type AdapterFactory = Arc<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
-
-/// The packet format of a server (socket.io's `parser` option). Both sides must use the
-/// same one; it is not negotiated.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum Parser {
-    /// socket.io-parser: JSON text plus binary attachments (the default).
-    #[default]
-    Default,
-    /// socket.io-msgpack-parser: each packet one msgpack-encoded binary message.
-    MsgPack,
-}
-
-/// Settings of the Socket.IO layer (the Engine.IO ones are in [`EngineConfig`]).
-#[derive(Clone)]
-pub struct SocketIoConfig {
-    /// The Engine.IO settings (path `/socket.io/` by default).
-    pub engine: EngineConfig,
-    /// How long a connection may stay without joining a namespace (default 45 s).
-    pub connect_timeout: Duration,
-    /// Most binary attachments a packet may announce (default 10).
-    pub max_attachments: usize,
-    /// Remove a dynamic namespace's child when its last socket leaves (default false).
-    pub cleanup_empty_child_namespaces: bool,
-    /// The packet format (default: socket.io-parser).
-    pub parser: Parser,
-}
-
-impl std::fmt::Debug for SocketIoConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SocketIoConfig")
-            .field("engine", &self.engine)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("max_attachments", &self.max_attachments)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Builds a [`SocketIo`] server: every option of socket.io's `new Server(opts)`.
 ///
@@ -89,7 +58,7 @@ impl SocketIoBuilder {
             max_attachments: sockio_protocol::socket::DEFAULT_MAX_ATTACHMENTS,
             cleanup_empty_child_namespaces: false,
             parser: Parser::Default,
-            adapter: Arc::new(|_| Box::new(LocalAdapter::default())),
+            adapter: Arc::new(|_| Arc::new(LocalAdapter)),
         }
     }
 
@@ -118,9 +87,14 @@ impl SocketIoBuilder {
         self.engine = self.engine.max_payload(bytes);
         self
     }
-    /// Transports accepted (default both).
-    pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
-        self.engine = self.engine.transports(polling, websocket);
+    /// The transports accepted (default both): `[TransportKind::WebSocket]` for
+    /// WebSocket only.
+    pub fn transports(mut self, transports: impl AsRef<[TransportKind]>) -> Self {
+        let t = transports.as_ref();
+        self.engine = self.engine.transports(
+            t.contains(&TransportKind::Polling),
+            t.contains(&TransportKind::WebSocket),
+        );
         self
     }
     /// Whether polling sessions may upgrade (default true).
@@ -166,9 +140,10 @@ impl SocketIoBuilder {
         self.max_attachments = n;
         self
     }
-    /// Remove empty children of dynamic namespaces.
-    pub fn cleanup_empty_child_namespaces(mut self, yes: bool) -> Self {
-        self.cleanup_empty_child_namespaces = yes;
+    /// Removes a dynamic namespace's child when its last socket leaves (socket.io's
+    /// `cleanupEmptyChildNamespaces`; default: kept).
+    pub fn cleanup_empty_child_namespaces(mut self) -> Self {
+        self.cleanup_empty_child_namespaces = true;
         self
     }
     /// The packet format (socket.io's `parser` option): [`Parser::MsgPack`] for clients
@@ -178,9 +153,12 @@ impl SocketIoBuilder {
         self
     }
     /// The adapter each namespace gets (default: [`LocalAdapter`]).
+    ///
+    /// `factory` gets each namespace's name and returns its adapter, the namespace's
+    /// boundary to the other servers of a cluster (see [`Adapter`]).
     pub fn adapter(
         mut self,
-        factory: impl Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
+        factory: impl Fn(&str) -> Arc<dyn Adapter> + Send + Sync + 'static,
     ) -> Self {
         self.adapter = Arc::new(factory);
         self
@@ -195,23 +173,31 @@ impl SocketIoBuilder {
             cleanup_empty_child_namespaces: self.cleanup_empty_child_namespaces,
             parser: self.parser,
         };
-        let inner = Arc::new(ServerInner {
-            config,
-            namespaces: RwLock::default(),
-            dynamic: RwLock::default(),
-            engine: OnceLock::new(),
-            state: RwLock::default(),
-            adapter: self.adapter,
-            connect_deadlines: ConnectDeadlines::new(self.connect_timeout),
+        let connect_deadlines = ConnectDeadlines::new(self.connect_timeout);
+        let inner = Arc::new_cyclic(|me: &Weak<ServerInner>| {
+            let server: Weak<dyn Any + Send + Sync> = me.clone();
+            let namespaces = Namespaces::new(
+                server,
+                self.adapter,
+                config.parser,
+                config.cleanup_empty_child_namespaces,
+            );
+            let engine = Engine::new(
+                config.engine.clone(),
+                SocketIoHandler {
+                    namespaces: Arc::downgrade(&namespaces),
+                    parser: config.parser,
+                    max_attachments: config.max_attachments,
+                    connect_deadlines,
+                },
+            );
+            ServerInner {
+                config,
+                namespaces,
+                engine,
+                state: RwLock::default(),
+            }
         });
-        let engine = Engine::new(
-            inner.config.engine.clone(),
-            SocketIoHandler {
-                server: Arc::downgrade(&inner),
-                parser: inner.config.parser,
-            },
-        );
-        let _ = inner.engine.set(engine);
         let io = SocketIo(inner);
         io.of("/");
         io
@@ -219,13 +205,10 @@ impl SocketIoBuilder {
 }
 
 pub(crate) struct ServerInner {
-    pub(crate) config: SocketIoConfig,
-    namespaces: RwLock<HashMap<String, Namespace>>,
-    dynamic: RwLock<Vec<(Matcher, Namespace)>>,
-    engine: OnceLock<Engine<Conn>>,
+    config: SocketIoConfig,
+    namespaces: Arc<Namespaces>,
+    engine: Engine<Conn>,
     state: RwLock<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
-    adapter: AdapterFactory,
-    pub(crate) connect_deadlines: Arc<ConnectDeadlines>,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -234,47 +217,6 @@ fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
-}
-
-fn normalize(name: &str) -> String {
-    if name.starts_with('/') {
-        name.to_owned()
-    } else {
-        format!("/{name}")
-    }
-}
-
-impl ServerInner {
-    /// The namespace a CONNECT to `name` joins: an existing one, or a new child of the
-    /// first dynamic namespace whose matcher accepts the name.
-    pub(crate) fn namespace_for_connection(self: &Arc<Self>, name: &str) -> Option<Namespace> {
-        if let Some(ns) = read(&self.namespaces).get(name) {
-            return Some(ns.clone());
-        }
-        let parent = read(&self.dynamic)
-            .iter()
-            .find(|(m, _)| m(name))
-            .map(|(_, p)| p.clone())?;
-        let mut map = write(&self.namespaces);
-        let ns = map
-            .entry(name.to_owned())
-            .or_insert_with(|| parent.new_child(name, (self.adapter)(name)))
-            .clone();
-        Some(ns)
-    }
-
-    pub(crate) fn remove_empty_child(&self, ns: &Namespace) {
-        if !self.config.cleanup_empty_child_namespaces {
-            return;
-        }
-        let mut map = write(&self.namespaces);
-        if map
-            .get(ns.name())
-            .is_some_and(|n| Arc::ptr_eq(&n.0, &ns.0) && n.is_empty())
-        {
-            map.remove(ns.name());
-        }
-    }
 }
 
 /// The Socket.IO server — socket.io's `io`. Cheap to clone; every clone is the same server.
@@ -297,13 +239,13 @@ impl ServerInner {
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct SocketIo(pub(crate) Arc<ServerInner>);
+pub struct SocketIo(Arc<ServerInner>);
 
 impl std::fmt::Debug for SocketIo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SocketIo")
             .field("config", &self.0.config)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -331,52 +273,32 @@ impl SocketIo {
 
     /// The Engine.IO server underneath.
     pub fn engine(&self) -> &Engine<Conn> {
-        // Set in `build`, before the server is handed out.
-        self.0.engine.get().expect("engine set at build time")
+        &self.0.engine
     }
 
     /// The namespace `name` (`"/chat"` or `"chat"`), created if it does not exist.
     pub fn of(&self, name: &str) -> Namespace {
-        let name = normalize(name);
-        if let Some(ns) = read(&self.0.namespaces).get(&name) {
-            return ns.clone();
-        }
-        write(&self.0.namespaces)
-            .entry(name.clone())
-            .or_insert_with(|| {
-                Namespace::new(
-                    &name,
-                    Arc::downgrade(&self.0),
-                    None,
-                    (self.0.adapter)(&name),
-                )
-            })
-            .clone()
+        self.0.namespaces.of(name)
     }
 
     /// A dynamic namespace: every name `accept` returns true for becomes, on its first
     /// connection, a namespace of its own (own sockets, rooms, broadcasts) sharing the
     /// middlewares and connection listeners set on the returned parent.
     pub fn of_dynamic(&self, accept: impl Fn(&str) -> bool + Send + Sync + 'static) -> Namespace {
-        let parent = Namespace::new_parent(
-            "/_dynamic",
-            Arc::downgrade(&self.0),
-            Box::new(LocalAdapter::default()),
-        );
-        write(&self.0.dynamic).push((Arc::new(accept), parent.clone()));
-        parent
+        self.0.namespaces.add_dynamic(Arc::new(accept))
     }
 
     /// A dynamic namespace whose names match the regular expression `pattern`
     /// (e.g. `^/dyn-[a-z0-9-]+$`).
-    pub fn of_regex(&self, pattern: &str) -> Result<Namespace, regex_lite::Error> {
-        let re = regex_lite::Regex::new(pattern)?;
+    pub fn of_regex(&self, pattern: &str) -> Result<Namespace, NamespacePatternError> {
+        let re =
+            regex_lite::Regex::new(pattern).map_err(|e| NamespacePatternError(e.to_string()))?;
         Ok(self.of_dynamic(move |name| re.is_match(name)))
     }
 
     /// Every namespace that exists now.
     pub fn namespaces(&self) -> Vec<Namespace> {
-        read(&self.0.namespaces).values().cloned().collect()
+        self.0.namespaces.all()
     }
 
     /// The main namespace, `/` (socket.io's `io.sockets`).
@@ -384,13 +306,14 @@ impl SocketIo {
         self.of("/")
     }
 
-    /// A connection middleware of `/` (`io.use`).
-    pub fn use_<F, Fut>(&self, middleware: F)
+    /// A connection middleware of `/` (socket.io's `io.use`), see
+    /// [`Namespace::middleware`].
+    pub fn middleware<F, Fut>(&self, middleware: F)
     where
         F: Fn(Socket) -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = Result<(), ConnectError>> + Send + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
     {
-        self.sockets().use_(middleware)
+        self.sockets().middleware(middleware)
     }
 
     /// Connection listener of `/` (`io.on("connection")`).
@@ -408,54 +331,32 @@ impl SocketIo {
         self.sockets().send(args)
     }
 
-    /// The sockets of `/` in `rooms` (a socket id targets one client).
-    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.sockets().to(rooms)
+    fn operator(&self) -> BroadcastOperator {
+        self.sockets().all()
     }
 
-    /// Same as [`SocketIo::to`].
-    pub fn in_(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.to(rooms)
-    }
+    broadcast_shortcuts!("in `/`.", flags);
 
-    /// Every socket of `/` but those in `rooms`.
-    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.sockets().except(rooms)
-    }
-
-    /// This server's sockets of `/` only.
-    pub fn local(&self) -> BroadcastOperator {
-        self.sockets().local()
-    }
-
-    /// Volatile broadcast to `/`.
-    pub fn volatile(&self) -> BroadcastOperator {
-        self.sockets().volatile()
-    }
-
-    /// Broadcast with acknowledgements to `/`, waiting at most `timeout`.
-    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
-        self.sockets().timeout(timeout)
-    }
-
-    /// The sockets of `/` (of every server, with a cluster adapter).
-    pub fn fetch_sockets(&self) -> impl std::future::Future<Output = Vec<Socket>> + Send + 'static {
-        self.sockets().all().fetch_sockets()
+    /// The sockets of `/`, of every server.
+    pub fn fetch_sockets(
+        &self,
+    ) -> impl Future<Output = Result<Vec<RemoteSocket>, AdapterError>> + Send + 'static {
+        self.sockets().fetch_sockets()
     }
 
     /// Makes every socket of `/` join `rooms`.
-    pub fn sockets_join(&self, rooms: impl IntoRooms) {
-        self.sockets().all().sockets_join(rooms)
+    pub fn sockets_join(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.sockets().sockets_join(rooms)
     }
 
     /// Makes every socket of `/` leave `rooms`.
-    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
-        self.sockets().all().sockets_leave(rooms)
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) -> Result<(), AdapterError> {
+        self.sockets().sockets_leave(rooms)
     }
 
     /// Disconnects every socket of `/`.
-    pub fn disconnect_sockets(&self, close: bool) {
-        self.sockets().disconnect_sockets(close)
+    pub fn disconnect_sockets(&self) -> Result<(), AdapterError> {
+        self.sockets().disconnect_sockets()
     }
 
     /// A server-side event to the other servers of the cluster (in `/`).
@@ -477,15 +378,19 @@ impl SocketIo {
             .and_then(|a| a.downcast::<T>().ok())
     }
 
-    /// Shuts down: every socket disconnects with `server shutting down`, then every
-    /// connection closes.
+    /// Shuts down: every socket disconnects with `server shutting down`, every
+    /// connection closes, and the adapters stop.
     pub async fn close(&self) {
-        for ns in self.namespaces() {
+        let namespaces = self.namespaces();
+        for ns in &namespaces {
             for s in ns.sockets() {
                 s.on_close(DisconnectReason::ServerShuttingDown);
             }
         }
         self.engine().close_all(CloseReason::ServerShuttingDown);
+        for ns in &namespaces {
+            ns.close_adapter().await;
+        }
         tokio::task::yield_now().await;
     }
 
@@ -503,5 +408,24 @@ impl SocketIo {
     /// Serves on `listener` until the task is dropped.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         self.engine().serve(listener).await
+    }
+}
+
+fn server_of(ns: &Namespace) -> Option<SocketIo> {
+    let any = ns.0.server.upgrade()?;
+    any.downcast::<ServerInner>().ok().map(SocketIo)
+}
+
+impl Namespace {
+    /// The server.
+    pub fn server(&self) -> Option<SocketIo> {
+        server_of(self)
+    }
+}
+
+impl Socket {
+    /// The server this socket belongs to.
+    pub fn server(&self) -> Option<SocketIo> {
+        server_of(&self.namespace())
     }
 }

@@ -1,4 +1,6 @@
-//! [`Socket`]: one client connected to one namespace.
+//! [`Socket`]: one client connected to one namespace — its identity, state, listeners,
+//! pending acknowledgements, rooms and disconnection. Emitting from a socket is in
+//! [`emitter`](crate::emitter).
 
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
@@ -6,77 +8,50 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::task::{Context, Waker};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sockio_engine::{Handshake, ProtocolVersion as EngineVersion, TransportKind};
-use sockio_protocol::engine::payload::EncodedPacket;
-use sockio_protocol::socket::{
-    from_value, is_reserved_event, to_value, Packet, PacketData, ProtocolVersion, Value, ValueError,
-};
+use sockio_protocol::socket::{from_value, to_value, Packet, ProtocolVersion, Value, ValueError};
 use sockio_protocol::Utf8Bytes;
-use tokio::sync::oneshot;
 
-use crate::client::Conn;
+use crate::adapter::{HandshakeData, RemoteSocketData};
+use crate::args::Args;
+use crate::config::Parser;
+use crate::conn::{ConnSocket, EngineSocket};
 use crate::error::{AckError, DisconnectReason, EmitError};
-use crate::event::{AckSender, Args, Event, IntoArgs};
+use crate::event::{AckChannel, AckSender, Event};
 use crate::ids::{IntoRooms, Room, SocketId};
-use crate::namespace::Namespace;
-use crate::operators::BroadcastOperator;
-use crate::server::Parser;
+use crate::listeners::{EventHandler, Listener, ListenerId, Listeners};
+use crate::operators::{broadcast_shortcuts, BroadcastOperator, BroadcastTarget};
+use crate::wire::{self, Frames};
 
-pub(crate) type EngineSocket = sockio_engine::Socket<Conn>;
-
-type EventHandler = Arc<dyn Fn(&Socket, Event) + Send + Sync>;
-type AnyHandler = Arc<dyn Fn(&Socket, &str, &[Value]) + Send + Sync>;
-type ReasonHandler = Arc<dyn Fn(&Socket, DisconnectReason) + Send + Sync>;
-type PacketMiddleware = Arc<dyn Fn(&Socket, &mut Event) -> Result<(), String> + Send + Sync>;
-type ErrorHandler = Arc<dyn Fn(&Socket, &str) + Send + Sync>;
 pub(crate) type AckCallback = Box<dyn FnOnce(Result<Vec<Value>, AckError>) + Send>;
 
-/// Identifies a listener added with [`Socket::on`], for [`Socket::off`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ListenerId(u64);
-
-struct Listener {
-    id: ListenerId,
-    event: Cow<'static, str>,
-    once: bool,
-    handler: EventHandler,
-}
-
-#[derive(Default)]
-struct Listeners {
-    /// Every event listener in the order added. A socket has a handful: one list
-    /// scanned by name costs less to build (per connection) and to search than a map.
-    events: Vec<Listener>,
-    any: Vec<(ListenerId, AnyHandler)>,
-    any_outgoing: Vec<(ListenerId, AnyHandler)>,
-    disconnecting: Vec<ReasonHandler>,
-    disconnect: Vec<ReasonHandler>,
-    middlewares: Vec<PacketMiddleware>,
-    error: Vec<ErrorHandler>,
-}
-
-impl Listeners {
-    /// The listener of `event` when it has exactly one, lasting (not `once`).
-    fn single(&self, event: &str) -> Option<EventHandler> {
-        let mut found = self.events.iter().filter(|l| l.event == event);
-        match (found.next(), found.next()) {
-            (Some(only), None) if !only.once => Some(only.handler.clone()),
-            _ => None,
-        }
-    }
+/// What a socket needs from its namespace. Implemented by the namespace.
+pub(crate) trait SocketHome: BroadcastTarget + Any + Send + Sync {
+    fn name(&self) -> &str;
+    fn parser(&self) -> Parser;
+    /// Adds `socket` to `rooms` of this server.
+    fn join(&self, socket: &Socket, rooms: &[Room]);
+    /// Removes socket `id` from `rooms` of this server.
+    fn leave(&self, id: &SocketId, rooms: &[Room]);
+    /// The rooms of socket `id` on this server.
+    fn rooms_of(&self, id: &SocketId) -> Vec<Room>;
+    /// Forgets a socket that disconnected (or was refused): its rooms, its entry.
+    fn forget(&self, socket: &Socket);
+    /// A new acknowledgement id, unique in the namespace.
+    fn next_ack_id(&self) -> u64;
 }
 
 pub(crate) struct SocketInner {
-    pub(crate) id: SocketId,
-    pub(crate) ns: Namespace,
-    pub(crate) conn: EngineSocket,
-    pub(crate) version: ProtocolVersion,
-    pub(crate) auth: Value,
-    listeners: RwLock<Listeners>,
+    id: SocketId,
+    ns: Arc<dyn SocketHome>,
+    conn: EngineSocket,
+    version: ProtocolVersion,
+    auth: Value,
+    listeners: RwLock<Listeners<Socket>>,
     next_listener: AtomicU64,
     acks: Mutex<HashMap<u64, AckCallback>>,
     connected: AtomicBool,
@@ -86,6 +61,15 @@ pub(crate) struct SocketInner {
     closing: AtomicBool,
     data: RwLock<Value>,
     extensions: RwLock<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for SocketInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.id)
+            .field("nsp", &self.ns.name())
+            .finish()
+    }
 }
 
 /// One client connected to one namespace — socket.io's server-side `socket`.
@@ -108,10 +92,7 @@ pub struct Socket(pub(crate) Arc<SocketInner>);
 
 impl std::fmt::Debug for Socket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Socket")
-            .field("id", &self.0.id)
-            .field("nsp", &self.namespace_name())
-            .finish()
+        self.0.fmt(f)
     }
 }
 
@@ -121,89 +102,34 @@ impl PartialEq for Socket {
     }
 }
 
-/// The Engine.IO packets that carry one Socket.IO packet: the packet, then its binary
-/// attachments (none, most of the time: then nothing is allocated for them).
-#[derive(Debug, Clone)]
-pub(crate) struct Frames {
-    first: EncodedPacket,
-    attachments: Vec<EncodedPacket>,
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Frames {
-    /// Every frame, in order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &EncodedPacket> {
-        std::iter::once(&self.first).chain(self.attachments.iter())
-    }
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
 }
 
-impl IntoIterator for Frames {
-    type Item = EncodedPacket;
-    type IntoIter =
-        std::iter::Chain<std::iter::Once<EncodedPacket>, std::vec::IntoIter<EncodedPacket>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        std::iter::once(self.first).chain(self.attachments)
-    }
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Encodes a packet as the Engine.IO packets that carry it: with the default parser the
-/// text (as a `message`, `4…`) then each attachment; with msgpack one binary message.
-pub(crate) fn frames(packet: &Packet, version: ProtocolVersion, parser: Parser) -> Frames {
-    if parser == Parser::MsgPack {
-        return Frames {
-            first: EncodedPacket::Binary(sockio_protocol::socket::encode_msgpack(packet)),
-            attachments: Vec::new(),
-        };
+/// Runs an async listener's future: at once, on the caller's task, until it first waits;
+/// then as a task of its own.
+fn run_listener(fut: impl Future<Output = ()> + Send + 'static) {
+    let mut fut = Box::pin(fut);
+    // A future re-registers its waker on every poll, so the task's first poll takes
+    // over from this one.
+    let mut cx = Context::from_waker(Waker::noop());
+    if fut.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(fut);
     }
-    // The Engine.IO `message` type digit first, in the same buffer.
-    let encoded = sockio_protocol::socket::encode_after(packet, version, "4");
-    Frames {
-        first: EncodedPacket::Text(Utf8Bytes::from(encoded.text)),
-        attachments: encoded
-            .attachments
-            .into_iter()
-            .map(EncodedPacket::Binary)
-            .collect(),
-    }
-}
-
-/// Encodes an EVENT (`event` is `Some`) or ACK with `args` for `nsp`: arguments still
-/// in their JSON text are copied as they are (default parser); values are encoded as a
-/// packet and left in `args` afterwards.
-pub(crate) fn args_frames(
-    nsp: &str,
-    event: Option<&str>,
-    id: Option<u64>,
-    args: &mut Args,
-    version: ProtocolVersion,
-    parser: Parser,
-) -> Frames {
-    if parser == Parser::Default {
-        if let Some(raw) = args.raw() {
-            let text = sockio_protocol::socket::encode_raw_after("4", nsp, id, event, raw);
-            return Frames {
-                first: EncodedPacket::Text(Utf8Bytes::from(text)),
-                attachments: Vec::new(),
-            };
-        }
-    }
-    let values = args.take_values();
-    let mut packet = match event {
-        Some(event) => Packet::event(nsp, event, values),
-        None => Packet::ack(nsp, 0, values),
-    };
-    packet.id = id;
-    let frames = frames(&packet, version, parser);
-    if let PacketData::Event { args: values, .. } | PacketData::Ack { args: values } = packet.data {
-        *args = Args::from(values);
-    }
-    frames
 }
 
 impl Socket {
     pub(crate) fn new(
         id: SocketId,
-        ns: Namespace,
+        ns: Arc<dyn SocketHome>,
         conn: EngineSocket,
         version: ProtocolVersion,
         auth: Value,
@@ -225,16 +151,20 @@ impl Socket {
         }))
     }
 
-    fn listeners(&self) -> std::sync::RwLockReadGuard<'_, Listeners> {
-        self.0.listeners.read().unwrap_or_else(|e| e.into_inner())
+    fn listeners(&self) -> std::sync::RwLockReadGuard<'_, Listeners<Socket>> {
+        read(&self.0.listeners)
     }
 
-    fn listeners_mut(&self) -> std::sync::RwLockWriteGuard<'_, Listeners> {
-        self.0.listeners.write().unwrap_or_else(|e| e.into_inner())
+    fn listeners_mut(&self) -> std::sync::RwLockWriteGuard<'_, Listeners<Socket>> {
+        write(&self.0.listeners)
     }
 
     fn next_listener_id(&self) -> ListenerId {
         ListenerId(self.0.next_listener.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn home(&self) -> &Arc<dyn SocketHome> {
+        &self.0.ns
     }
 
     // --- identity -----------------------------------------------------------------------
@@ -242,11 +172,6 @@ impl Socket {
     /// The socket id (a fresh 20-character id per namespace for current clients).
     pub fn id(&self) -> &SocketId {
         &self.0.id
-    }
-
-    /// The namespace.
-    pub fn namespace(&self) -> &Namespace {
-        &self.0.ns
     }
 
     /// The namespace name, e.g. `/` or `/chat`.
@@ -270,9 +195,15 @@ impl Socket {
         self.0.conn.handshake()
     }
 
+    /// The handshake in socket.io's form, as other servers see it (`socket.handshake`
+    /// on Node): headers, time, address, URL, query and auth.
+    pub fn handshake_data(&self) -> HandshakeData {
+        crate::handshake::describe(self.0.conn.handshake(), &self.0.auth)
+    }
+
     /// The underlying Engine.IO connection (socket.io's `socket.conn`). Closing it
     /// disconnects every namespace socket on it with `forced close`.
-    pub fn conn(&self) -> &sockio_engine::Socket<Conn> {
+    pub fn conn(&self) -> &EngineSocket {
         &self.0.conn
     }
 
@@ -307,21 +238,12 @@ impl Socket {
         self.0.connected.load(Ordering::Acquire)
     }
 
-    /// The server this socket belongs to.
-    pub fn server(&self) -> Option<crate::SocketIo> {
-        self.0.ns.server()
-    }
-
     // --- state --------------------------------------------------------------------------
 
     /// The socket's data (`socket.data`): any JSON-like value, `{}` at first. It travels
     /// with the socket in `fetch_sockets` results.
     pub fn data_value(&self) -> Value {
-        self.0
-            .data
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        read(&self.0.data).clone()
     }
 
     /// The socket's data as a `T`.
@@ -332,38 +254,73 @@ impl Socket {
     /// Replaces the socket's data.
     pub fn set_data(&self, data: impl Serialize) -> Result<(), ValueError> {
         let v = to_value(&data)?;
-        *self.0.data.write().unwrap_or_else(|e| e.into_inner()) = v;
+        *write(&self.0.data) = v;
         Ok(())
     }
 
     /// Stores a typed value local to this socket (not serialized, not shared across
     /// servers), replacing any of the same type.
     pub fn insert_extension<T: Send + Sync + 'static>(&self, value: T) {
-        self.0
-            .extensions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(TypeId::of::<T>(), Arc::new(value));
+        write(&self.0.extensions).insert(TypeId::of::<T>(), Arc::new(value));
     }
 
     /// The typed value of type `T` stored with [`Socket::insert_extension`].
     pub fn extension<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        let map = self.0.extensions.read().unwrap_or_else(|e| e.into_inner());
-        map.get(&TypeId::of::<T>())
+        read(&self.0.extensions)
+            .get(&TypeId::of::<T>())
             .cloned()
             .and_then(|a| a.downcast::<T>().ok())
+    }
+
+    /// The socket as another server sees it in `fetch_sockets`.
+    pub(crate) fn describe(&self) -> RemoteSocketData {
+        RemoteSocketData {
+            id: self.0.id.clone(),
+            handshake: self.handshake_data(),
+            rooms: self.rooms(),
+            data: self.data_value(),
+        }
     }
 
     // --- listeners ----------------------------------------------------------------------
 
     /// Adds a listener for `event` (a `&'static str` or a `String`). Several listeners
-    /// of one event all run, in order.
+    /// of one event all run, in the order added. The listener runs on the connection's
+    /// task: for work that waits (a database, a timer), use [`Socket::on_async`].
     pub fn on(
         &self,
         event: impl Into<Cow<'static, str>>,
         handler: impl Fn(&Socket, Event) + Send + Sync + 'static,
     ) -> ListenerId {
         self.add_listener(event.into(), Arc::new(handler), false)
+    }
+
+    /// Adds an async listener for `event`: `handler` gets the socket and the event and
+    /// may `.await` before answering the acknowledgement (`event.ack(…)`).
+    ///
+    /// Ordering: like an `async` listener in socket.io, it starts at once, in the order
+    /// the events arrived, and runs on the connection's task until it first waits; from
+    /// there it goes on as a task of its own. The socket's next events are not held up by
+    /// it, so they may be handled before it finishes. To handle a socket's events one
+    /// after the other, send them from a sync listener into a channel read by one task.
+    ///
+    /// ```no_run
+    /// # fn f(socket: sockio_server::Socket) {
+    /// socket.on_async("lookup", |socket, mut event| async move {
+    ///     let key: String = event.arg(0).unwrap_or_default();
+    ///     tokio::time::sleep(std::time::Duration::from_millis(10)).await; // a database, say
+    ///     let _ = event.ack(format!("{key} from {}", socket.id()));
+    /// });
+    /// # }
+    /// ```
+    pub fn on_async<F, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F) -> ListenerId
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: EventHandler<Socket> =
+            Arc::new(move |socket: &Socket, event| run_listener(handler(socket.clone(), event)));
+        self.add_listener(event.into(), handler, false)
     }
 
     /// Adds a listener that runs for the next `event` only.
@@ -378,7 +335,7 @@ impl Socket {
     fn add_listener(
         &self,
         event: Cow<'static, str>,
-        handler: EventHandler,
+        handler: EventHandler<Socket>,
         once: bool,
     ) -> ListenerId {
         let id = self.next_listener_id();
@@ -457,10 +414,10 @@ impl Socket {
         self.listeners_mut().disconnect.push(Arc::new(handler));
     }
 
-    /// Adds a packet middleware (`socket.use`): it sees every incoming event before the
-    /// listeners, may change it, or refuse it with an error that goes to
+    /// Adds a packet middleware (socket.io's `socket.use`): it sees every incoming event
+    /// before the listeners, may change it, or refuse it with an error that goes to
     /// [`Socket::on_error`] listeners instead.
-    pub fn use_(
+    pub fn packet_middleware(
         &self,
         middleware: impl Fn(&Socket, &mut Event) -> Result<(), String> + Send + Sync + 'static,
     ) {
@@ -475,7 +432,7 @@ impl Socket {
     // --- incoming -----------------------------------------------------------------------
 
     pub(crate) fn dispatch_event(&self, name: Utf8Bytes, args: Args, ack_id: Option<u64>) {
-        let ack = ack_id.map(|id| AckSender::new(self.clone(), id));
+        let ack = ack_id.map(|id| AckSender::new(self.0.clone(), id));
         let mut event = Event::new(name, args, ack);
         // One look at the listeners: the usual case is no middleware, no catch-all and
         // one lasting listener, called without collecting the list.
@@ -509,17 +466,7 @@ impl Socket {
             handler(self, event);
             return;
         }
-        let handlers: Vec<EventHandler> = {
-            let mut l = self.listeners_mut();
-            let handlers = l
-                .events
-                .iter()
-                .filter(|h| *h.event == *event.name)
-                .map(|h| h.handler.clone())
-                .collect();
-            l.events.retain(|h| !(h.once && *h.event == *event.name));
-            handlers
-        };
+        let handlers = self.listeners_mut().take_for(&event.name);
         let n = handlers.len();
         for (i, h) in handlers.into_iter().enumerate() {
             if i + 1 == n {
@@ -530,33 +477,16 @@ impl Socket {
         }
     }
 
-    pub(crate) fn handle_ack(&self, id: u64, args: Vec<Value>) {
-        let cb = self
-            .0
-            .acks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
-        match cb {
-            Some(cb) => cb(Ok(args)),
-            None => tracing::debug!(id = %self.id(), ack = id, "ack for an unknown id ignored"),
-        }
-    }
-
     pub(crate) fn register_ack(&self, id: u64, cb: AckCallback) {
-        self.0
-            .acks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, cb);
+        lock(&self.0.acks).insert(id, cb);
     }
 
     pub(crate) fn cancel_ack(&self, id: u64) {
-        self.0
-            .acks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        lock(&self.0.acks).remove(&id);
+    }
+
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.0.ns.next_ack_id()
     }
 
     pub(crate) fn notify_outgoing(&self, event: &str, args: &[Value]) {
@@ -578,45 +508,18 @@ impl Socket {
     pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
         self.0
             .conn
-            .send_all(frames(packet, self.0.version, self.parser()))
+            .send_all(wire::frames(packet, self.0.version, self.parser()))
             .map_err(|_| EmitError::Disconnected)
     }
 
     /// Sends the CONNECT that accepts this socket: `{"sid":…}` in v5, nothing in v4.
     pub(crate) fn send_connect_reply(&self) -> Result<(), EmitError> {
-        let nsp = self.namespace_name();
-        let id = self.id().as_str();
-        let plain = |c: char| c != '"' && c != '\\' && !c.is_control();
-        let frames = match (self.0.version, self.parser()) {
-            // Written directly (the usual case): ids are generated, nothing to escape.
-            (ProtocolVersion::V5, Parser::Default) if id.chars().all(plain) => {
-                let nsp_len = if nsp == "/" { 0 } else { nsp.len() + 1 };
-                let mut text = String::with_capacity(2 + nsp_len + 10 + id.len());
-                text.push_str("40");
-                if nsp_len > 0 {
-                    text.push_str(nsp);
-                    text.push(',');
-                }
-                text.push_str("{\"sid\":\"");
-                text.push_str(id);
-                text.push_str("\"}");
-                Frames {
-                    first: EncodedPacket::Text(Utf8Bytes::from(text)),
-                    attachments: Vec::new(),
-                }
-            }
-            (ProtocolVersion::V5, parser) => {
-                let sid = Value::Object(vec![("sid".to_owned(), Value::String(id.to_owned()))]);
-                frames(
-                    &Packet::connect(nsp, Some(sid)),
-                    ProtocolVersion::V5,
-                    parser,
-                )
-            }
-            (ProtocolVersion::V4, parser) => {
-                frames(&Packet::connect(nsp, None), ProtocolVersion::V4, parser)
-            }
-        };
+        let frames = wire::connect_reply(
+            self.namespace_name(),
+            self.id(),
+            self.0.version,
+            self.parser(),
+        );
         self.0
             .conn
             .send_all(frames)
@@ -630,18 +533,7 @@ impl Socket {
         id: Option<u64>,
         args: &mut Args,
     ) -> Result<(), EmitError> {
-        let frames = args_frames(
-            self.namespace_name(),
-            event,
-            id,
-            args,
-            self.0.version,
-            self.parser(),
-        );
-        self.0
-            .conn
-            .send_all(frames)
-            .map_err(|_| EmitError::Disconnected)
+        self.0.send_args(event, id, args)
     }
 
     pub(crate) fn send_frames(&self, frames: &Frames) -> Result<(), EmitError> {
@@ -655,117 +547,57 @@ impl Socket {
         self.0.conn.is_writable()
     }
 
-    /// Emits `event` with `args` to this client.
-    ///
-    /// `args` is one serializable value, or an [`Args`](crate::Args) list
-    /// (`args![a, b]`, `args![]`).
-    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
-        self.emitter().emit(event, args)
-    }
-
-    /// `socket.send(...)`: emits the `message` event.
-    pub fn send(&self, args: impl IntoArgs) -> Result<(), EmitError> {
-        self.emit("message", args)
-    }
-
-    /// Emits `event` and waits for the client's acknowledgement (no time limit; see
-    /// [`Socket::timeout`]).
-    pub fn emit_with_ack(
-        &self,
-        event: &str,
-        args: impl IntoArgs,
-    ) -> impl Future<Output = Result<Vec<Value>, AckError>> + Send + 'static {
-        self.emitter().emit_with_ack(event, args)
-    }
-
-    /// Flags the next emission volatile: dropped if the transport cannot write now.
-    pub fn volatile(&self) -> SocketEmitter<'_> {
-        self.emitter().volatile()
-    }
-
-    /// Sets how long [`SocketEmitter::emit_with_ack`] waits.
-    pub fn timeout(&self, timeout: Duration) -> SocketEmitter<'_> {
-        self.emitter().timeout(timeout)
-    }
-
-    /// Accepted for compatibility: compression is decided by the transport.
-    pub fn compress(&self, compress: bool) -> SocketEmitter<'_> {
-        self.emitter().compress(compress)
-    }
-
-    fn emitter(&self) -> SocketEmitter<'_> {
-        SocketEmitter {
-            socket: self,
-            volatile: false,
-            timeout: None,
-        }
-    }
-
     // --- broadcasting from this socket --------------------------------------------------
 
-    /// Everyone in the namespace but this socket.
+    /// Everyone in the namespace but this socket (`socket.broadcast`).
     pub fn broadcast(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.0.ns.clone()).except(self.id())
+        let target: Arc<dyn BroadcastTarget> = self.0.ns.clone();
+        BroadcastOperator::new(target).except(self.id())
     }
 
-    /// The sockets in `rooms`, without this one.
-    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.broadcast().to(rooms)
+    fn operator(&self) -> BroadcastOperator {
+        self.broadcast()
     }
 
-    /// Same as [`Socket::to`].
-    pub fn in_(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.to(rooms)
-    }
-
-    /// Everyone but this socket and the sockets in `rooms`.
-    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.broadcast().except(rooms)
-    }
-
-    /// Broadcasts limited to this server (matters with a cluster adapter).
-    pub fn local(&self) -> BroadcastOperator {
-        self.broadcast().local()
-    }
+    broadcast_shortcuts!("without this socket.");
 
     // --- rooms --------------------------------------------------------------------------
 
-    /// Joins one or several rooms.
+    /// Joins one or several rooms (on this server).
     pub fn join(&self, rooms: impl IntoRooms) {
         // Allowed before the connection completes (from a connection middleware); a
         // refused socket's rooms are cleaned up.
         if !self.0.closing.load(Ordering::Acquire) {
-            self.0.ns.adapter().add_all(self, &rooms.into_rooms());
+            self.0.ns.join(self, &rooms.into_rooms());
         }
     }
 
     /// Leaves a room (or several).
     pub fn leave(&self, rooms: impl IntoRooms) {
-        for room in rooms.into_rooms() {
-            self.0.ns.adapter().del(self.id(), &room);
-        }
+        self.0.ns.leave(self.id(), &rooms.into_rooms());
     }
 
     /// The rooms of this socket, its own id room included.
     pub fn rooms(&self) -> Vec<Room> {
-        self.0.ns.adapter().socket_rooms(self.id())
+        self.0.ns.rooms_of(self.id())
     }
 
     // --- disconnection ------------------------------------------------------------------
 
     /// Disconnects from the namespace: the client gets DISCONNECT (`io server
-    /// disconnect`, no automatic reconnection). With `close`, the whole connection is
-    /// closed too, after every namespace socket on it got its DISCONNECT.
-    pub fn disconnect(&self, close: bool) {
-        if close {
-            self.0.conn.data().disconnect_all_and_close(&self.0.conn);
-            return;
-        }
+    /// disconnect`, no automatic reconnection). Its other namespaces stay connected.
+    pub fn disconnect(&self) {
         if !self.connected() {
             return;
         }
         let _ = self.send_packet(&Packet::disconnect(self.namespace_name()));
         self.on_close(DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    /// Disconnects every namespace socket of this client's connection (each gets
+    /// DISCONNECT), then closes the connection (socket.io's `disconnect(true)`).
+    pub fn disconnect_and_close(&self) {
+        self.0.conn.data().disconnect_all_and_close(&self.0.conn);
     }
 
     /// Runs the disconnection once: `disconnecting` listeners, rooms left, pending acks
@@ -780,17 +612,9 @@ impl Socket {
             h(self, reason);
         }
         self.0.connected.store(false, Ordering::Release);
-        self.0.ns.adapter().del_all(self.id());
-        self.0.ns.remove_socket(self);
+        self.0.ns.forget(self);
         self.0.conn.data().remove_socket(self.namespace_name());
-        let acks: Vec<AckCallback> = self
-            .0
-            .acks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .map(|(_, cb)| cb)
-            .collect();
+        let acks: Vec<AckCallback> = lock(&self.0.acks).drain().map(|(_, cb)| cb).collect();
         for cb in acks {
             cb(Err(AckError::Disconnected));
         }
@@ -809,105 +633,59 @@ impl Socket {
     /// rooms a middleware may have joined.
     pub(crate) fn discard(&self) {
         self.0.closing.store(true, Ordering::Release);
-        self.0.ns.adapter().del_all(self.id());
+        self.0.ns.forget(self);
     }
 }
 
-/// An emission from one socket with flags (`volatile`, `timeout`, `compress`).
-pub struct SocketEmitter<'a> {
-    socket: &'a Socket,
-    volatile: bool,
-    timeout: Option<Duration>,
+impl SocketInner {
+    fn send_args(
+        &self,
+        event: Option<&str>,
+        id: Option<u64>,
+        args: &mut Args,
+    ) -> Result<(), EmitError> {
+        let frames = wire::args_frames(
+            self.ns.name(),
+            event,
+            id,
+            args,
+            self.version,
+            self.ns.parser(),
+        );
+        self.conn
+            .send_all(frames)
+            .map_err(|_| EmitError::Disconnected)
+    }
 }
 
-impl SocketEmitter<'_> {
-    /// Drop the packet if the transport cannot write right now.
-    pub fn volatile(mut self) -> Self {
-        self.volatile = true;
-        self
+impl AckChannel for SocketInner {
+    fn send_ack(&self, id: u64, args: &mut Args) -> Result<(), EmitError> {
+        self.send_args(None, Some(id), args)
+    }
+}
+
+impl ConnSocket for SocketInner {
+    fn nsp(&self) -> &str {
+        self.ns.name()
     }
 
-    /// How long [`SocketEmitter::emit_with_ack`] waits for the acknowledgement.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
+    fn dispatch_event(self: Arc<Self>, name: Utf8Bytes, args: Args, ack_id: Option<u64>) {
+        Socket(self).dispatch_event(name, args, ack_id)
     }
 
-    /// Accepted for compatibility.
-    pub fn compress(self, _compress: bool) -> Self {
-        self
+    fn handle_ack(&self, id: u64, args: Vec<Value>) {
+        let cb = lock(&self.acks).remove(&id);
+        match cb {
+            Some(cb) => cb(Ok(args)),
+            None => tracing::debug!(id = %self.id, ack = id, "ack for an unknown id ignored"),
+        }
     }
 
-    /// Checks the event name and tells the outgoing listeners.
-    fn prepare(&self, event: &str, args: &Args) -> Result<(), EmitError> {
-        if is_reserved_event(event) {
-            return Err(EmitError::ReservedEvent(event.to_owned()));
-        }
-        if self.socket.has_outgoing_listeners() {
-            self.socket.notify_outgoing(event, &args.values());
-        }
-        Ok(())
+    fn close(self: Arc<Self>, reason: DisconnectReason) {
+        Socket(self).on_close(reason)
     }
 
-    /// Emits `event` with `args`.
-    pub fn emit(self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
-        let mut args = args.into_args()?;
-        self.prepare(event, &args)?;
-        if !self.socket.connected() {
-            return Err(EmitError::Disconnected);
-        }
-        if self.volatile && !self.socket.is_writable() {
-            tracing::trace!(id = %self.socket.id(), "volatile packet dropped");
-            return Ok(());
-        }
-        self.socket.send_args(Some(event), None, &mut args)
-    }
-
-    /// Emits `event` with `args` and an acknowledgement id — sent at once, like
-    /// [`SocketEmitter::emit`] — and resolves to the client's answer, or an error on
-    /// timeout or disconnection.
-    pub fn emit_with_ack(
-        self,
-        event: &str,
-        args: impl IntoArgs,
-    ) -> impl Future<Output = Result<Vec<Value>, AckError>> + Send + 'static {
-        let socket = self.socket.clone();
-        let timeout = self.timeout;
-        let sent = args
-            .into_args()
-            .and_then(|args| self.prepare(event, &args).map(|()| args))
-            .map_err(AckError::from)
-            .and_then(|mut args| {
-                if !socket.connected() {
-                    return Err(AckError::Disconnected);
-                }
-                let id = socket.namespace().next_ack_id();
-                let (tx, rx) = oneshot::channel();
-                socket.register_ack(
-                    id,
-                    Box::new(move |r| {
-                        let _ = tx.send(r);
-                    }),
-                );
-                if let Err(e) = socket.send_args(Some(event), Some(id), &mut args) {
-                    socket.cancel_ack(id);
-                    return Err(e.into());
-                }
-                Ok((id, rx))
-            });
-        async move {
-            let (id, rx) = sent?;
-            let answer = match timeout {
-                Some(t) => match tokio::time::timeout(t, rx).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        socket.cancel_ack(id);
-                        return Err(AckError::Timeout);
-                    }
-                },
-                None => rx.await,
-            };
-            answer.unwrap_or(Err(AckError::Disconnected))
-        }
+    fn disconnect(self: Arc<Self>) {
+        Socket(self).disconnect()
     }
 }
