@@ -2096,3 +2096,91 @@ async fn arguments_received_as_text_are_forwarded_as_they_came_and_read_as_value
     let changed = c.emit_with_ack("/", "mw", args![1], WAIT).await;
     assert_eq!(changed, [json("1"), json(r#""added""#)]);
 }
+
+// --- async listeners ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn async_listeners_ack_after_awaiting_and_start_in_arrival_order() {
+    let io = SocketIo::new();
+    let log = Log::default();
+    let started = log.clone();
+    io.on_connection(move |s| {
+        let started = started.clone();
+        // each call waits a different time: the later events finish first
+        s.on_async("work", move |socket, mut event| {
+            let started = started.clone();
+            async move {
+                let n: u64 = event.arg(0).unwrap_or_default();
+                started.push(format!("start {n}"));
+                tokio::time::sleep(Duration::from_millis(600 - 200 * n)).await;
+                started.push(format!("end {n}"));
+                let _ = event.ack(format!("{n} done on {}", socket.id()));
+            }
+        });
+    });
+    let addr = serve(&io).await;
+    let (mut c, sid) = RawClient::connect_main(addr).await;
+    let ids: Vec<u64> = [
+        c.emit_ack_id("/", "work", 0).await,
+        c.emit_ack_id("/", "work", 1).await,
+        c.emit_ack_id("/", "work", 2).await,
+    ]
+    .to_vec();
+    for (n, id) in ids.iter().enumerate().rev() {
+        let answer = c.next_ack("/", *id, WAIT).await.expect("the ack");
+        assert_eq!(answer, vec![Value::from(format!("{n} done on {sid}"))]);
+    }
+    let order = log.wait_len(6).await;
+    // started in arrival order, before any of them finished; finished shortest first
+    assert_eq!(
+        order,
+        ["start 0", "start 1", "start 2", "end 2", "end 1", "end 0"]
+    );
+}
+
+#[tokio::test]
+async fn an_async_listener_that_never_waits_runs_before_the_next_event() {
+    let io = SocketIo::new();
+    let log = Log::default();
+    let l = log.clone();
+    io.on_connection(move |s| {
+        let la = l.clone();
+        s.on_async("a", move |_, _| {
+            let l = la.clone();
+            async move { l.push("a") }
+        });
+        let lb = l.clone();
+        s.on("b", move |_, _| lb.push("b"));
+        install_sync(s);
+    });
+    let addr = serve(&io).await;
+    let (mut c, _) = RawClient::connect_main(addr).await;
+    c.emit("/", "a", args![]).await;
+    c.emit("/", "b", args![]).await;
+    sync(&mut c, "/").await;
+    assert_eq!(log.get(), ["a", "b"]);
+}
+
+#[tokio::test]
+async fn args_that_fail_to_serialize_fail_the_emit() {
+    let io = SocketIo::new();
+    let mut sockets = capture(&io.sockets());
+    let addr = serve(&io).await;
+    let (mut c, _) = RawClient::connect_main(addr).await;
+    let s = recv(&mut sockets).await;
+    // a map with non-string keys has no JSON form
+    let bad: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into_iter().collect();
+    assert!(matches!(
+        s.emit("x", args!["fine", bad]),
+        Err(EmitError::Serialize(_))
+    ));
+    assert!(matches!(
+        io.emit("x", args![bad2()]),
+        Err(EmitError::Serialize(_))
+    ));
+    c.expect_nothing(QUIET).await;
+}
+
+fn bad2() -> std::collections::HashMap<(u8, u8), u8> {
+    [((0, 0), 0)].into_iter().collect()
+}
