@@ -64,29 +64,31 @@ impl Handler<Conn> for SocketIoHandler {
 
     fn on_message(&self, esock: &EngineSocket, message: Message) {
         let mut inbound = lock(&esock.data().inbound);
-        let decoded = if self.parser.is_msgpack() {
-            // One packet per binary message; text is not part of this format.
-            match &message {
+        let decoded = match self.parser {
+            #[cfg(feature = "msgpack")]
+            Parser::MsgPack => match &message {
+                // One packet per binary message; text is not part of this format.
                 Message::Binary(b) => {
                     sockio_protocol::socket::decode_msgpack(b).map(|p| Some(Incoming::Packet(p)))
                 }
                 Message::Text(_) => {
                     Err(sockio_protocol::socket::DecodeError::UnexpectedText { missing: 0 })
                 }
-            }
-        } else {
-            let Some(decoder) = inbound.decoder.as_mut() else {
-                return;
-            };
-            match &message {
-                // Plain events (most packets) keep their arguments as JSON text.
-                Message::Text(t) => match decoder.decode_event_text(t) {
-                    Some(event) => Ok(Some(Incoming::Event(event))),
-                    None => decoder.decode_text(t).map(|p| p.map(Incoming::Packet)),
-                },
-                Message::Binary(b) => decoder
-                    .decode_binary(b.clone())
-                    .map(|p| p.map(Incoming::Packet)),
+            },
+            Parser::Default => {
+                let Some(decoder) = inbound.decoder.as_mut() else {
+                    return;
+                };
+                match &message {
+                    // Plain events (most packets) keep their arguments as JSON text.
+                    Message::Text(t) => match decoder.decode_event_text(t) {
+                        Some(event) => Ok(Some(Incoming::Event(event))),
+                        None => decoder.decode_text(t).map(|p| p.map(Incoming::Packet)),
+                    },
+                    Message::Binary(b) => decoder
+                        .decode_binary(b.clone())
+                        .map(|p| p.map(Incoming::Packet)),
+                }
             }
         };
         match decoded {

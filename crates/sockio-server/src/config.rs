@@ -13,7 +13,9 @@ pub enum Parser {
     /// socket.io-parser: JSON text plus binary attachments (the default).
     #[default]
     Default,
-    /// socket.io-msgpack-parser: each packet one msgpack-encoded binary message.
+    /// socket.io-msgpack-parser: each packet one msgpack-encoded binary message
+    /// (feature `msgpack`, on by default).
+    #[cfg(feature = "msgpack")]
     MsgPack,
 }
 
@@ -22,6 +24,7 @@ impl Parser {
     pub(crate) fn is_msgpack(self) -> bool {
         match self {
             Parser::Default => false,
+            #[cfg(feature = "msgpack")]
             Parser::MsgPack => true,
         }
     }

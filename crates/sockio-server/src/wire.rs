@@ -44,6 +44,7 @@ impl IntoIterator for Frames {
 /// text (as a `message`, `4…`) then each attachment; with msgpack one binary message.
 pub(crate) fn frames(packet: &Packet, version: ProtocolVersion, parser: Parser) -> Frames {
     if parser.is_msgpack() {
+        #[cfg(feature = "msgpack")]
         return Frames {
             first: EncodedPacket::Binary(sockio_protocol::socket::encode_msgpack(packet)),
             attachments: Vec::new(),

@@ -1,4 +1,5 @@
-//! The benchmark server (`shared/spec/bench-server.md`): sockio with default options on
+//! The benchmark server (the contract every server of a benchmark run keeps, see
+//! BENCHMARKS.md): sockio with default options on
 //! `127.0.0.1:$PORT` (default 3900), namespace `/`, events `join`, `broadcast`, `echo`.
 //!
 //! ```text
