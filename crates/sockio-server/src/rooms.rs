@@ -159,12 +159,6 @@ impl<M: Member> RoomIndex<M> {
         &self.members[self.shard(id)]
     }
 
-    fn is_in_any(&self, id: &SocketId, rooms: &[Room]) -> bool {
-        read(self.member_shard(id))
-            .get(id)
-            .is_some_and(|e| rooms.iter().any(|r| e.rooms.contains(r)))
-    }
-
     /// Adds `member` to `rooms`.
     pub fn add_all(&self, member: &M, rooms: &[Room]) {
         let id = member.id();
@@ -238,14 +232,32 @@ impl<M: Member> RoomIndex<M> {
             .unwrap_or_default()
     }
 
+    /// The ids of the members of any of `rooms`, computed once per operation so that
+    /// excluding them costs one set lookup per recipient.
+    fn members_of(&self, rooms: &[Room]) -> HashSet<SocketId> {
+        let mut ids = HashSet::new();
+        for room in rooms {
+            if let Some(members) = read(self.room_shard(room)).get(room) {
+                ids.extend(members.list.iter().map(|m| m.id().clone()));
+            }
+        }
+        ids
+    }
+
     /// Calls `f` once with each member in any of `rooms` (every member when `rooms` is
     /// empty) and in none of `except`, under the index's read locks.
     pub fn for_each_selected(&self, rooms: &[Room], except: &[Room], f: &mut dyn FnMut(&M)) {
+        let excluded = if except.is_empty() {
+            HashSet::new()
+        } else {
+            self.members_of(except)
+        };
+        let keep = |m: &M| excluded.is_empty() || !excluded.contains(m.id());
         match rooms {
             [] => {
                 for shard in &self.members {
                     for e in read(shard).values() {
-                        if !except.iter().any(|r| e.rooms.contains(r)) {
+                        if keep(&e.member) {
                             f(&e.member);
                         }
                     }
@@ -255,7 +267,7 @@ impl<M: Member> RoomIndex<M> {
             [room] => {
                 if let Some(members) = read(self.room_shard(room)).get(room) {
                     for m in &members.list {
-                        if except.is_empty() || !self.is_in_any(m.id(), except) {
+                        if keep(m) {
                             f(m);
                         }
                     }
@@ -266,9 +278,7 @@ impl<M: Member> RoomIndex<M> {
                 for room in rooms {
                     if let Some(members) = read(self.room_shard(room)).get(room) {
                         for m in &members.list {
-                            if seen.insert(m.id().clone())
-                                && (except.is_empty() || !self.is_in_any(m.id(), except))
-                            {
+                            if keep(m) && seen.insert(m.id().clone()) {
                                 f(m);
                             }
                         }
