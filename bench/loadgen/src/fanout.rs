@@ -1,6 +1,8 @@
-//! `fanout`, `fanout-10k`, `fanout-burst`: N members join room `bench`; one more client (not a
-//! member) broadcasts M messages with at most `inflight` outstanding. A message is complete
-//! when every member has received it. Every member must receive every message exactly once.
+//! `fanout`, `fanout-slow`, `fanout-10k`, `fanout-burst`: N members join room `bench`; one more
+//! client (not a member) broadcasts M messages with at most `inflight` outstanding. A message
+//! is complete when every member has received it. Every member must receive every message
+//! exactly once. In `fanout-slow` the members also parse every message as JSON, so the
+//! receivers, not the server, are the bottleneck.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,6 +19,8 @@ use crate::{cpu_json, cpu_per, frames, join_all, now_ns, own_util, Config};
 /// State shared by the members and the sender.
 struct Shared {
     total: usize,
+    /// Receivers parse every message as JSON (`fanout-slow`).
+    parse_json: bool,
     /// Members that must receive each message (set once setup is over).
     members: AtomicUsize,
     /// First-time receipts per message.
@@ -70,6 +74,7 @@ pub async fn run(cfg: &Config) -> Value {
     };
     let shared = Arc::new(Shared {
         total,
+        parse_json: cfg.scenario == crate::Scenario::FanoutSlow,
         members: AtomicUsize::new(usize::MAX),
         counts: (0..total).map(|_| AtomicU32::new(0)).collect(),
         window: Semaphore::new(inflight),
@@ -245,6 +250,14 @@ pub async fn run(cfg: &Config) -> Value {
     })
 }
 
+/// Whether a `42[…]` frame's array is valid JSON (the receivers' work in `fanout-slow`).
+fn parses_as_json(frame: &[u8]) -> bool {
+    frame
+        .iter()
+        .position(|&b| b == b'[')
+        .is_some_and(|at| serde_json::from_slice::<Value>(&frame[at..]).is_ok())
+}
+
 /// Sends `join` and waits for its ack (answering pings meanwhile).
 async fn join(ws: &mut Ws) -> Result<(), String> {
     send(ws, frames::JOIN).await?;
@@ -297,7 +310,9 @@ async fn member(
     tokio::pin!(stop);
     loop {
         let (seen, lat, bad) = (&mut out.seen, &mut out.lat, &mut out.bad);
+        let parse_json = shared.parse_json;
         let drained = drain(&mut ws, |t| match frames::parse_msg(t) {
+            Some(_) if parse_json && !parses_as_json(t) => *bad += 1,
             Some((sent_at, s)) => match seen.get_mut(s as usize) {
                 Some(c) => {
                     if *c == 0 {

@@ -23,7 +23,10 @@ use crate::client::Target;
 use crate::stats::Proc;
 
 const USAGE: &str = "\
-usage: loadgen --scenario <connect|fanout|fanout-10k|fanout-burst|echo|echo-latency> [options]
+usage: loadgen --scenario <connect|fanout|fanout-slow|fanout-10k|fanout-burst|echo|echo-latency> [options]
+
+fanout-slow is fanout whose receivers parse every message as JSON (the load generator,
+not the server, is the bottleneck: each socket has a backlog, as on real networks).
 
 options:
   --port PORT            server port on 127.0.0.1 (default 3900)
@@ -49,6 +52,7 @@ options:
 pub enum Scenario {
     Connect,
     Fanout,
+    FanoutSlow,
     Fanout10k,
     FanoutBurst,
     Echo,
@@ -60,6 +64,7 @@ impl Scenario {
         Some(match s {
             "connect" => Self::Connect,
             "fanout" => Self::Fanout,
+            "fanout-slow" => Self::FanoutSlow,
             "fanout-10k" => Self::Fanout10k,
             "fanout-burst" => Self::FanoutBurst,
             "echo" => Self::Echo,
@@ -72,6 +77,7 @@ impl Scenario {
         match self {
             Self::Connect => "connect",
             Self::Fanout => "fanout",
+            Self::FanoutSlow => "fanout-slow",
             Self::Fanout10k => "fanout-10k",
             Self::FanoutBurst => "fanout-burst",
             Self::Echo => "echo",
@@ -83,7 +89,7 @@ impl Scenario {
     fn defaults(self) -> (usize, usize, usize) {
         match self {
             Self::Connect => (10_000, 0, 0),
-            Self::Fanout => (1_000, 1_000, 32),
+            Self::Fanout | Self::FanoutSlow => (1_000, 1_000, 32),
             Self::Fanout10k => (10_000, 100, 8),
             Self::FanoutBurst => (1_000, 1_000, 0),
             Self::Echo => (100, 0, 1),
@@ -205,7 +211,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     }
     if matches!(
         scenario,
-        Scenario::Fanout | Scenario::Fanout10k | Scenario::FanoutBurst
+        Scenario::Fanout | Scenario::FanoutSlow | Scenario::Fanout10k | Scenario::FanoutBurst
     ) && messages == 0
     {
         return Err("--messages must be at least 1 for fanout".into());
@@ -279,9 +285,10 @@ fn main() -> ExitCode {
     let mut result = rt.block_on(async {
         match cfg.scenario {
             Scenario::Connect => connect::run(&cfg).await,
-            Scenario::Fanout | Scenario::Fanout10k | Scenario::FanoutBurst => {
-                fanout::run(&cfg).await
-            }
+            Scenario::Fanout
+            | Scenario::FanoutSlow
+            | Scenario::Fanout10k
+            | Scenario::FanoutBurst => fanout::run(&cfg).await,
             Scenario::Echo | Scenario::EchoLatency => echo::run(&cfg).await,
         }
     });
