@@ -476,3 +476,27 @@ impl<D: Send + Sync + 'static> Socket<D> {
         self.0.close(reason, FinalPacket::Close);
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A polling session of `engine`, not registered.
+    pub(crate) fn polling_session<D: Default + Send + Sync + 'static>(
+        engine: &crate::Engine<D>,
+    ) -> Arc<Session<D>> {
+        Session::new(
+            engine.shared.clone(),
+            ProtocolVersion::V4,
+            TransportKind::Polling,
+            PollingFormat::V4,
+            Handshake {
+                headers: http::HeaderMap::new(),
+                uri: http::Uri::default(),
+                remote_addr: None,
+                issued: std::time::SystemTime::UNIX_EPOCH,
+            },
+            D::default(),
+        )
+    }
+}
