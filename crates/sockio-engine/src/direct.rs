@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::engine::Engine;
 use crate::handshake::RemoteAddr;
-use crate::service::{is_websocket_upgrade, CompactHead};
+use crate::request::{is_websocket_upgrade, CompactHead};
 use crate::ws_io::WsIo;
 use crate::BoxError;
 
@@ -360,7 +360,7 @@ mod tests {
         let task = connection_task(engine.clone(), engine.service(), stream, peer);
         let connection = std::mem::size_of_val(&task);
         let session = crate::session::tests::polling_session(&engine);
-        let polling = std::mem::size_of_val(&crate::websocket::run_polling(session));
+        let polling = std::mem::size_of_val(&crate::session_task::run_polling(session));
         println!("connection task: {connection} bytes, polling session task: {polling} bytes");
         #[cfg(not(debug_assertions))]
         assert!(

@@ -26,20 +26,30 @@
 //! # }
 //! ```
 
+// Modules from the top (what the application calls) down to the bottom (what has no
+// dependency in this crate): serving connections, routing requests, the transports'
+// tasks, sessions, the pure protocol state machine, and the plumbing under them.
 pub mod config;
 pub mod cors;
 mod direct;
 mod engine;
 pub mod error;
 mod handshake;
-mod heartbeat;
+mod open;
 mod polling;
-mod service;
+mod proto;
+mod registry;
+mod request;
+mod response;
+mod router;
 mod session;
+mod session_task;
 pub mod sid;
 mod signal;
-mod websocket;
+mod tower;
+mod upgrade;
 mod ws_io;
+mod ws_stream;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -51,14 +61,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 pub use config::{Cookie, EngineConfig, EngineConfigBuilder, Transports};
-pub use engine::{Engine, Handler};
+pub use engine::Engine;
 pub use error::{CloseReason, RequestError, SendError};
 pub use handshake::{Handshake, RemoteAddr};
-pub use service::{EngineLayer, EngineMiddleware, EngineService};
-pub use session::{Socket, TransportKind, WeakSocket};
+pub use session::{Handler, Socket, TransportKind, WeakSocket};
 pub use sid::Sid;
 pub use sockio_protocol::engine::{Message, ProtocolVersion};
 pub use sockio_protocol::Utf8Bytes;
+pub use tower::{EngineLayer, EngineMiddleware, EngineService};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
