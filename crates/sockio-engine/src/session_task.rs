@@ -10,7 +10,7 @@ use sockio_protocol::engine::payload::EncodedPacket;
 use tokio::time::{sleep_until, Instant as TokioInstant};
 
 use crate::error::CloseReason;
-use crate::proto::FinalPacket;
+use crate::proto::{FinalPacket, WsRound};
 use crate::session::Session;
 use crate::ws_stream::{self, Incoming, WsStream};
 
@@ -79,7 +79,7 @@ pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
         // Bounded batches keep this task's buffers small whatever the queue holds.
         // (Scoped, so that only the two flags stay in the task's state across awaits.)
         let (closed, overflowed) = {
-            let round = session
+            let round: WsRound = session
                 .lock()
                 .proto
                 .poll_ws_transmit(&mut batch, WRITE_BATCH);

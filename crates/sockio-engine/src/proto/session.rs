@@ -546,3 +546,492 @@ impl SessionState {
         self.ws_writing = true;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every transition, time as an input: no runtime, no sockets.
+
+    use super::*;
+
+    const INTERVAL: Duration = Duration::from_millis(25_000);
+    const TIMEOUT: Duration = Duration::from_millis(20_000);
+    const LIMIT: usize = 1 << 20;
+
+    fn v4(transport: TransportKind, t0: Instant) -> SessionState {
+        SessionState::new(ProtocolVersion::V4, transport, INTERVAL, TIMEOUT, t0)
+    }
+
+    fn v3(transport: TransportKind, t0: Instant) -> SessionState {
+        SessionState::new(ProtocolVersion::V3, transport, INTERVAL, TIMEOUT, t0)
+    }
+
+    fn text(s: &str) -> EncodedPacket {
+        EncodedPacket::Text(sockio_protocol::Utf8Bytes::from(s.to_owned()))
+    }
+
+    fn texts(packets: &[EncodedPacket]) -> Vec<String> {
+        packets
+            .iter()
+            .map(|p| match p {
+                EncodedPacket::Text(t) => t.to_string(),
+                EncodedPacket::Binary(b) => format!("<{} bytes>", b.len()),
+            })
+            .collect()
+    }
+
+    /// The packets a GET would carry now.
+    fn get(s: &mut SessionState) -> Option<(Vec<String>, bool)> {
+        assert_eq!(s.get_begin(), GetStart::Pending);
+        let reply = s.poll_get(100);
+        if reply.is_none() {
+            // Leave no GET pending behind.
+            s.get_pending = false;
+        }
+        reply.map(|r| (texts(&r.packets), r.last))
+    }
+
+    fn closed(reason: CloseReason, draining: bool) -> Action {
+        Action::Close(Closed { reason, draining })
+    }
+
+    // --- handshake ---
+
+    #[test]
+    fn handshake_arms_the_heartbeat() {
+        let t0 = Instant::now();
+        let s = v4(TransportKind::Polling, t0);
+        assert_eq!(s.transport(), TransportKind::Polling);
+        assert!(!s.is_closed());
+        assert_eq!(s.poll_timeout(), t0 + INTERVAL);
+        assert!(!s.is_writable(), "polling without a pending GET");
+        let s = v3(TransportKind::WebSocket, t0);
+        assert_eq!(s.poll_timeout(), t0 + INTERVAL + TIMEOUT);
+        assert!(s.is_writable());
+    }
+
+    // --- heartbeat, v4: the server pings ---
+
+    #[test]
+    fn v4_ping_then_pong_rearms() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::WebSocket, t0);
+        assert_eq!(s.handle_timeout(t0 + INTERVAL / 2), Action::None);
+        assert_eq!(s.handle_timeout(t0 + INTERVAL), Action::Flush);
+        let mut out = Vec::new();
+        let round = s.poll_ws_transmit(&mut out, 64);
+        assert_eq!(texts(&out), ["2"]);
+        assert_eq!(round.deadline, t0 + INTERVAL + TIMEOUT);
+        let t1 = t0 + INTERVAL + TIMEOUT / 2;
+        assert_eq!(s.handle_packet(Packet::Pong("".into()), t1), Action::None);
+        assert_eq!(s.poll_timeout(), t1 + INTERVAL);
+        assert_eq!(s.handle_timeout(t0 + INTERVAL + TIMEOUT), Action::None);
+        assert!(!s.is_closed());
+    }
+
+    #[test]
+    fn v4_missing_pong_closes_with_ping_timeout() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::Polling, t0);
+        assert_eq!(s.handle_timeout(t0 + INTERVAL), Action::Flush);
+        assert_eq!(
+            s.handle_timeout(t0 + INTERVAL + TIMEOUT - Duration::from_millis(1)),
+            Action::None
+        );
+        assert_eq!(
+            s.handle_timeout(t0 + INTERVAL + TIMEOUT),
+            closed(CloseReason::PingTimeout, false)
+        );
+        assert!(s.is_closed());
+        // The queued ping is dropped; the last GET gets the close packet.
+        assert_eq!(get(&mut s), Some((vec!["1".to_owned()], true)));
+        // Time no longer matters.
+        assert_eq!(s.handle_timeout(t0 + INTERVAL * 10), Action::None);
+    }
+
+    #[test]
+    fn v4_client_ping_is_a_protocol_error() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::WebSocket, t0);
+        assert_eq!(
+            s.handle_packet(Packet::Ping("".into()), t0),
+            closed(CloseReason::TransportError, false)
+        );
+    }
+
+    #[test]
+    fn v4_unexpected_pong_changes_nothing() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::WebSocket, t0);
+        assert_eq!(
+            s.handle_packet(Packet::Pong("".into()), t0 + TIMEOUT),
+            Action::None
+        );
+        assert_eq!(s.poll_timeout(), t0 + INTERVAL);
+    }
+
+    // --- heartbeat, v3: the client pings ---
+
+    #[test]
+    fn v3_client_ping_is_answered_and_rearms() {
+        let t0 = Instant::now();
+        let mut s = v3(TransportKind::Polling, t0);
+        let t1 = t0 + INTERVAL;
+        assert_eq!(s.handle_packet(Packet::Ping("".into()), t1), Action::Flush);
+        assert_eq!(s.poll_timeout(), t1 + INTERVAL + TIMEOUT);
+        assert_eq!(get(&mut s), Some((vec!["3".to_owned()], false)));
+        // The server never pings on v3.
+        assert_eq!(s.handle_timeout(t1 + INTERVAL), Action::None);
+        assert!(get(&mut s).is_none());
+    }
+
+    #[test]
+    fn v3_silent_client_times_out() {
+        let t0 = Instant::now();
+        let mut s = v3(TransportKind::WebSocket, t0);
+        assert_eq!(s.handle_timeout(t0 + INTERVAL), Action::None);
+        assert_eq!(
+            s.handle_timeout(t0 + INTERVAL + TIMEOUT),
+            closed(CloseReason::PingTimeout, false)
+        );
+    }
+
+    #[test]
+    fn v3_client_pong_is_a_protocol_error() {
+        let t0 = Instant::now();
+        let mut s = v3(TransportKind::Polling, t0);
+        assert_eq!(
+            s.handle_packet(Packet::Pong("".into()), t0),
+            closed(CloseReason::TransportError, false)
+        );
+    }
+
+    // --- incoming packets ---
+
+    #[test]
+    fn messages_are_delivered_and_meaningless_packets_ignored() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::WebSocket, t0);
+        let m = Message::Text("hi".into());
+        assert_eq!(
+            s.handle_packet(Packet::Message(m.clone()), t0),
+            Action::Deliver(m)
+        );
+        assert_eq!(s.handle_packet(Packet::Noop, t0), Action::None);
+        assert_eq!(s.handle_packet(Packet::Upgrade, t0), Action::None);
+        assert!(!s.is_closed());
+    }
+
+    #[test]
+    fn parse_error_closes() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::Polling, t0);
+        assert_eq!(
+            s.handle_parse_error(),
+            closed(CloseReason::ParseError, false)
+        );
+        assert_eq!(s.handle_parse_error(), Action::None, "closes once");
+    }
+
+    // --- close, from either side ---
+
+    #[test]
+    fn client_close_answers_the_last_get_with_noop() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::Polling, t0);
+        assert_eq!(s.push([text("4queued")], LIMIT), Push::Queued);
+        assert_eq!(
+            s.handle_packet(Packet::Close, t0),
+            closed(CloseReason::TransportClose, false)
+        );
+        assert_eq!(s.push([text("4late")], LIMIT), Push::Closed);
+        assert_eq!(get(&mut s), Some((vec!["6".to_owned()], true)));
+    }
+
+    #[test]
+    fn server_close_on_polling_drains_the_queue_first() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::Polling, t0);
+        assert_eq!(s.push([text("4a"), text("4b")], LIMIT), Push::Queued);
+        assert_eq!(
+            s.close(CloseReason::ForcedClose, FinalPacket::Close),
+            Some(Closed {
+                reason: CloseReason::ForcedClose,
+                draining: true
+            })
+        );
+        assert_eq!(s.close(CloseReason::ForcedClose, FinalPacket::Close), None);
+        assert_eq!(
+            get(&mut s),
+            Some((vec!["4a".to_owned(), "4b".to_owned()], false))
+        );
+        assert_eq!(get(&mut s), Some((vec!["1".to_owned()], true)));
+    }
+
+    #[test]
+    fn server_close_on_websocket_writes_the_queue_then_closes() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::WebSocket, t0);
+        assert_eq!(s.push([text("4a")], LIMIT), Push::Queued);
+        let c = s.close(CloseReason::ForcedClose, FinalPacket::Close);
+        assert_eq!(c.map(|c| c.draining), Some(false));
+        let mut out = Vec::new();
+        let round = s.poll_ws_transmit(&mut out, 64);
+        assert_eq!(texts(&out), ["4a"]);
+        assert!(round.closed && !round.more && !round.overflowed);
+    }
+
+    #[test]
+    fn other_closes_discard_the_queue() {
+        for reason in [
+            CloseReason::TransportError,
+            CloseReason::ServerShuttingDown,
+            CloseReason::TransportClose,
+        ] {
+            let mut s = v4(TransportKind::Polling, Instant::now());
+            assert_eq!(s.push([text("4a")], LIMIT), Push::Queued);
+            let c = s.close(reason, FinalPacket::Close);
+            assert_eq!(c.map(|c| (c.reason, c.draining)), Some((reason, false)));
+            assert_eq!(get(&mut s), Some((vec!["1".to_owned()], true)));
+        }
+    }
+
+    // --- outgoing queue and its bound ---
+
+    #[test]
+    fn buffered_packets_wait_for_a_get_in_batches() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::Polling, t0);
+        assert_eq!(
+            s.push((0..5).map(|i| text(&format!("4{i}"))), LIMIT),
+            Push::Queued
+        );
+        assert_eq!(s.get_begin(), GetStart::Pending);
+        assert!(s.is_writable());
+        let reply = s.poll_get(2).expect("packets queued");
+        assert_eq!(texts(&reply.packets), ["40", "41"]);
+        assert!(!s.is_writable());
+        assert_eq!(s.get_begin(), GetStart::Pending);
+        assert_eq!(
+            texts(&s.poll_get(10).expect("more").packets),
+            ["42", "43", "44"]
+        );
+        // Nothing queued: the next GET waits.
+        assert_eq!(s.get_begin(), GetStart::Pending);
+        assert_eq!(s.poll_get(10), None);
+        assert_eq!(s.push([text("4x")], LIMIT), Push::Queued);
+        assert_eq!(texts(&s.poll_get(10).expect("flushed").packets), ["4x"]);
+    }
+
+    #[test]
+    fn overflow_drops_the_queue_and_closes_as_slow_client() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::WebSocket, t0);
+        assert_eq!(s.push([text("4aaaa")], 8), Push::Queued);
+        assert_eq!(s.close_overflowed(), None);
+        assert_eq!(s.push([text("4bbbb")], 8), Push::Overflowed);
+        assert_eq!(s.push([text("4")], 8), Push::Full);
+        // Pings and pongs are not queued any more either.
+        assert_eq!(s.handle_timeout(t0 + INTERVAL), Action::None);
+        let mut out = Vec::new();
+        let round = s.poll_ws_transmit(&mut out, 64);
+        assert!(out.is_empty() && round.overflowed && !round.closed);
+        assert_eq!(
+            s.close_overflowed(),
+            Some(Closed {
+                reason: CloseReason::SlowClient,
+                draining: false
+            })
+        );
+        assert_eq!(s.close_overflowed(), None);
+        assert_eq!(s.push([text("4")], 8), Push::Closed);
+    }
+
+    #[test]
+    fn websocket_batches_are_bounded() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::WebSocket, t0);
+        assert_eq!(
+            s.push((0..3).map(|i| text(&format!("4{i}"))), LIMIT),
+            Push::Queued
+        );
+        let mut out = Vec::new();
+        assert!(s.poll_ws_transmit(&mut out, 2).more);
+        assert_eq!(texts(&out), ["40", "41"]);
+        out.clear();
+        assert!(!s.poll_ws_transmit(&mut out, 2).more);
+        assert_eq!(texts(&out), ["42"]);
+        s.ws_write_blocked();
+        assert!(!s.is_writable());
+        let _ = s.poll_ws_transmit(&mut out, 2);
+        assert!(s.is_writable());
+    }
+
+    // --- polling requests ---
+
+    #[test]
+    fn overlapping_get_is_an_error() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::Polling, t0);
+        assert_eq!(s.get_begin(), GetStart::Pending);
+        assert_eq!(
+            s.get_begin(),
+            GetStart::Overlap(Some(Closed {
+                reason: CloseReason::TransportError,
+                draining: false
+            }))
+        );
+        // The first GET is released with the close packet.
+        let reply = s.poll_get(10).expect("closed");
+        assert_eq!(
+            (texts(&reply.packets), reply.last),
+            (vec!["1".to_owned()], true)
+        );
+        // Overlapping again on a closed session: refused, closed once.
+        assert_eq!(s.get_begin(), GetStart::Pending);
+        assert_eq!(s.get_begin(), GetStart::Overlap(None));
+    }
+
+    #[test]
+    fn aborted_get_closes() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::Polling, t0);
+        assert_eq!(s.get_begin(), GetStart::Pending);
+        assert_eq!(
+            s.get_aborted().map(|c| c.reason),
+            Some(CloseReason::TransportError)
+        );
+        assert!(!s.is_writable());
+    }
+
+    #[test]
+    fn post_rules() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::Polling, t0);
+        assert_eq!(s.post_begin(false), PostStart::Read);
+        assert!(
+            matches!(s.post_begin(false), PostStart::Refused(Some(c)) if c.reason == CloseReason::TransportError),
+            "overlapping POST"
+        );
+
+        let mut s = v4(TransportKind::Polling, t0);
+        assert_eq!(s.post_begin(false), PostStart::Read);
+        s.post_end();
+        assert_eq!(s.post_begin(false), PostStart::Read);
+        s.post_end();
+        assert!(
+            matches!(s.post_begin(true), PostStart::Refused(Some(_))),
+            "binary POST on v4"
+        );
+
+        let mut s = v3(TransportKind::Polling, t0);
+        assert_eq!(s.post_begin(true), PostStart::Read, "binary POST on v3");
+    }
+
+    #[test]
+    fn requests_must_match_the_transport() {
+        let t0 = Instant::now();
+        let s = v4(TransportKind::Polling, t0);
+        assert!(s.accepts(TransportKind::Polling));
+        assert!(!s.accepts(TransportKind::WebSocket));
+    }
+
+    // --- upgrade ---
+
+    #[test]
+    fn upgrade_probe_releases_the_get_then_moves_the_queue() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::Polling, t0);
+        assert!(!s.can_upgrade(false), "allow_upgrades off");
+        assert!(s.can_upgrade(true));
+        s.probe_begin(true);
+        assert!(!s.can_upgrade(true), "one probe at a time");
+        // A GET waits while the probe has not answered.
+        assert_eq!(s.get_begin(), GetStart::Pending);
+        assert_eq!(s.poll_get(10), None);
+        // `2probe` → `3probe`, and the pending GET is released with `noop`.
+        let probe = Packet::Ping("probe".into());
+        assert_eq!(s.handle_probe_packet(&probe), ProbeStep::SendPong);
+        let reply = s.poll_get(10).expect("released");
+        assert_eq!(
+            (texts(&reply.packets), reply.last),
+            (vec!["6".to_owned()], false)
+        );
+        // Packets sent meanwhile wait for the WebSocket.
+        assert_eq!(s.push([text("4buffered")], LIMIT), Push::Queued);
+        assert_eq!(s.handle_probe_packet(&Packet::Upgrade), ProbeStep::Upgraded);
+        assert_eq!(s.transport(), TransportKind::WebSocket);
+        assert!(s.ws_base64());
+        assert!(!s.can_upgrade(true));
+        assert!(s.accepts(TransportKind::WebSocket) && !s.accepts(TransportKind::Polling));
+        let mut out = Vec::new();
+        let _ = s.poll_ws_transmit(&mut out, 64);
+        assert_eq!(texts(&out), ["4buffered"]);
+        // A late GET is answered with `noop` at once.
+        assert_eq!(s.get_begin(), GetStart::Pending);
+        let reply = s.poll_get(10).expect("noop");
+        assert_eq!(texts(&reply.packets), ["6"]);
+    }
+
+    #[test]
+    fn probe_out_of_order_fails_and_can_be_retried() {
+        let t0 = Instant::now();
+        for first in [
+            Packet::Upgrade,
+            Packet::Ping("nope".into()),
+            Packet::Message(Message::Text("x".into())),
+        ] {
+            let mut s = v4(TransportKind::Polling, t0);
+            s.probe_begin(false);
+            assert_eq!(s.handle_probe_packet(&first), ProbeStep::Failed);
+            assert_eq!(s.transport(), TransportKind::Polling);
+            assert!(s.can_upgrade(true));
+        }
+        // After `3probe`, anything but `upgrade` fails too.
+        let mut s = v4(TransportKind::Polling, t0);
+        s.probe_begin(false);
+        let probe = Packet::Ping("probe".into());
+        assert_eq!(s.handle_probe_packet(&probe), ProbeStep::SendPong);
+        assert_eq!(s.handle_probe_packet(&Packet::Noop), ProbeStep::Failed);
+        assert!(s.can_upgrade(true));
+        assert_eq!(s.get_begin(), GetStart::Pending);
+        assert_eq!(s.poll_get(10), None, "GETs wait again");
+    }
+
+    #[test]
+    fn probe_timeout_and_abandon_leave_polling() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::Polling, t0);
+        s.probe_begin(false);
+        s.probe_abandoned();
+        assert!(s.can_upgrade(true));
+        s.probe_begin(false);
+        let probe = Packet::Ping("probe".into());
+        assert_eq!(s.handle_probe_packet(&probe), ProbeStep::SendPong);
+        s.probe_abandoned();
+        assert!(
+            !s.can_upgrade(true),
+            "abandon only undoes a probe not yet answered"
+        );
+        s.probe_failed();
+        assert!(s.can_upgrade(true));
+    }
+
+    #[test]
+    fn upgrade_of_a_closed_session_is_refused() {
+        let t0 = Instant::now();
+        let mut s = v4(TransportKind::Polling, t0);
+        s.probe_begin(false);
+        let probe = Packet::Ping("probe".into());
+        assert_eq!(s.handle_probe_packet(&probe), ProbeStep::SendPong);
+        let _ = s.close(CloseReason::TransportError, FinalPacket::Close);
+        assert!(!s.can_upgrade(true));
+        assert_eq!(s.handle_probe_packet(&Packet::Upgrade), ProbeStep::Refused);
+        assert_eq!(s.transport(), TransportKind::Polling);
+    }
+
+    #[test]
+    fn websocket_sessions_cannot_be_probed() {
+        let s = v4(TransportKind::WebSocket, Instant::now());
+        assert!(!s.can_upgrade(true));
+    }
+}
