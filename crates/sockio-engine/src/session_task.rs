@@ -171,3 +171,169 @@ pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The tasks driving the state machine, on a runtime whose clock is paused: timers
+    //! fire as soon as every task waits, so heartbeats are tested in no real time.
+
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt as _, Full};
+    use sockio_protocol::engine::ProtocolVersion;
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::proto::{PollingFormat, TransportKind};
+    use crate::{Engine, EngineConfig, Handler, Message, Socket};
+
+    const INTERVAL: Duration = Duration::from_secs(25);
+    const TIMEOUT: Duration = Duration::from_secs(20);
+
+    #[derive(Default, Clone)]
+    struct Record(Arc<Mutex<Vec<String>>>);
+
+    impl Handler<()> for Record {
+        fn on_message(&self, _: &Socket<()>, message: Message) {
+            if let Message::Text(t) = message {
+                self.0.lock().unwrap().push(format!("message {t}"));
+            }
+        }
+        fn on_close(&self, _: &Socket<()>, reason: CloseReason) {
+            self.0.lock().unwrap().push(format!("close {reason}"));
+        }
+    }
+
+    impl Record {
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    /// A registered polling session with its task running.
+    fn open(protocol: ProtocolVersion) -> (Engine<()>, Record, Arc<Session<()>>) {
+        let record = Record::default();
+        let config = EngineConfig::builder()
+            .ping_interval(INTERVAL)
+            .ping_timeout(TIMEOUT)
+            .build();
+        let engine = Engine::new(config, record.clone());
+        let format = match protocol {
+            ProtocolVersion::V4 => PollingFormat::V4,
+            ProtocolVersion::V3 => PollingFormat::V3Text,
+        };
+        let session = Session::new(
+            engine.shared.clone(),
+            protocol,
+            TransportKind::Polling,
+            format,
+            crate::Handshake {
+                headers: http::HeaderMap::new(),
+                uri: http::Uri::default(),
+                remote_addr: None,
+                issued: std::time::SystemTime::UNIX_EPOCH,
+            },
+            (),
+        );
+        engine.shared.sessions.insert(session.sid, session.clone());
+        tokio::spawn(run_polling(session.clone()));
+        (engine, record, session)
+    }
+
+    async fn get(session: &Arc<Session<()>>) -> (u16, String) {
+        let res = crate::polling::poll(session.clone(), None).await;
+        let status = res.status().as_u16();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    async fn post(session: &Arc<Session<()>>, body: &'static str) -> u16 {
+        let body = Full::new(Bytes::from_static(body.as_bytes()));
+        crate::polling::post(session.clone(), None, body)
+            .await
+            .status()
+            .as_u16()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn v4_ping_then_ping_timeout() {
+        let (engine, record, session) = open(ProtocolVersion::V4);
+        let t0 = Instant::now();
+        assert_eq!(get(&session).await, (200, "2".to_owned()));
+        assert_eq!(t0.elapsed(), INTERVAL);
+        // No pong: the waiting GET gets the close packet once the timeout passes.
+        assert_eq!(get(&session).await, (200, "1".to_owned()));
+        assert_eq!(t0.elapsed(), INTERVAL + TIMEOUT);
+        assert_eq!(record.take(), ["close ping timeout"]);
+        assert!(engine.socket(session.sid).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn v4_pong_keeps_the_session_alive() {
+        let (engine, record, session) = open(ProtocolVersion::V4);
+        let t0 = Instant::now();
+        assert_eq!(get(&session).await, (200, "2".to_owned()));
+        tokio::time::sleep(TIMEOUT / 2).await;
+        assert_eq!(post(&session, "3").await, 200);
+        assert_eq!(post(&session, "4hello").await, 200);
+        // The next ping comes an interval after the pong.
+        assert_eq!(get(&session).await, (200, "2".to_owned()));
+        assert_eq!(t0.elapsed(), INTERVAL + TIMEOUT / 2 + INTERVAL);
+        assert_eq!(record.take(), ["message hello"]);
+        assert!(engine.socket(session.sid).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn v3_client_pings_are_answered_and_their_absence_times_out() {
+        let (engine, record, session) = open(ProtocolVersion::V3);
+        let t0 = Instant::now();
+        tokio::time::sleep(INTERVAL).await;
+        assert_eq!(post(&session, "1:2").await, 200);
+        assert_eq!(get(&session).await, (200, "1:3".to_owned()));
+        // The server never pings on v3: the next GET waits until the client's next ping
+        // is overdue.
+        assert_eq!(get(&session).await, (200, "1:1".to_owned()));
+        assert_eq!(t0.elapsed(), INTERVAL + INTERVAL + TIMEOUT);
+        assert_eq!(record.take(), ["close ping timeout"]);
+        assert!(engine.socket(session.sid).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overlapping_get_is_refused_and_closes() {
+        let (engine, record, session) = open(ProtocolVersion::V4);
+        let first = tokio::spawn({
+            let session = session.clone();
+            async move { get(&session).await }
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(get(&session).await.0, 400);
+        assert_eq!(first.await.unwrap(), (200, "1".to_owned()));
+        assert_eq!(record.take(), ["close transport error"]);
+        assert!(engine.socket(session.sid).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_close_flushes_then_answers_close() {
+        let (engine, record, session) = open(ProtocolVersion::V4);
+        let socket = engine.socket(session.sid).unwrap();
+        socket.send_text("bye").unwrap();
+        socket.close();
+        assert_eq!(get(&session).await, (200, "4bye".to_owned()));
+        // Still reachable for its last GET.
+        assert!(engine.shared.sessions.get(&session.sid).is_some());
+        assert_eq!(get(&session).await, (200, "1".to_owned()));
+        assert!(engine.shared.sessions.get(&session.sid).is_none());
+        assert_eq!(record.take(), ["close forced close"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn client_close_packet_closes() {
+        let (engine, record, session) = open(ProtocolVersion::V4);
+        assert_eq!(post(&session, "1").await, 200);
+        assert_eq!(get(&session).await, (200, "6".to_owned()));
+        assert_eq!(record.take(), ["close transport close"]);
+        assert!(engine.socket(session.sid).is_none());
+    }
+}
