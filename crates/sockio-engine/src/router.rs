@@ -15,7 +15,7 @@ use crate::engine::Engine;
 use crate::error::{BadRequestContext, RequestError};
 use crate::open::polling_handshake;
 use crate::polling;
-use crate::proto::TransportKind;
+use crate::proto::{TransportKind, UpgradeRequest};
 use crate::request::{
     bare_request, handshake_from, is_websocket_upgrade, user_agent_is_ie, valid_origin, EngineQuery,
 };
@@ -204,7 +204,9 @@ where
         }
         let st = session.lock();
         if ws && transport == TransportKind::WebSocket {
-            if !st.proto.can_upgrade(config.allow_upgrades) {
+            // A session already on WebSocket, or being probed, gets its extra WebSocket
+            // accepted then closed (`websocket_upgrade`), as engine.io does.
+            if st.proto.upgrade_request(config.allow_upgrades) == UpgradeRequest::Refuse {
                 return Err(RequestError::BadRequest(BadRequestContext::UpgradeRefused));
             }
         } else if !st.proto.accepts(transport) {

@@ -13,9 +13,10 @@ use http::{Request, Response, Uri};
 use http_body_util::Full;
 use sockio_protocol::engine::ProtocolVersion;
 
+use crate::error::{BadRequestContext, RequestError};
 use crate::handshake::Handshake;
 use crate::open::{open_packet, start_session};
-use crate::proto::{PollingFormat, ProbeStep, TransportKind};
+use crate::proto::{PollingFormat, ProbeStep, TransportKind, UpgradeRequest};
 use crate::request::{bare_request, polling_format, EngineQuery};
 use crate::response::{error_response, switching_protocols};
 use crate::session::{Session, Shared};
@@ -71,12 +72,26 @@ where
         Ok(r) => r,
         Err(e) => return (error_response(&e, true), None),
     };
-    session.lock().proto.probe_begin(ws_base64);
-    let probe = AfterUpgrade::Probe {
-        session,
-        max_payload: shared.config.max_payload,
+    let max_payload = shared.config.max_payload;
+    let request = session
+        .lock()
+        .proto
+        .probe_begin(shared.config.allow_upgrades, ws_base64);
+    let after = match request {
+        UpgradeRequest::Probe => AfterUpgrade::Probe {
+            session,
+            max_payload,
+        },
+        UpgradeRequest::AcceptAndClose => {
+            tracing::debug!(sid = %session.sid, "websocket for a session upgraded or upgrading: closed");
+            AfterUpgrade::Close { max_payload }
+        }
+        UpgradeRequest::Refuse => {
+            let refused = RequestError::BadRequest(BadRequestContext::UpgradeRefused);
+            return (error_response(&refused, true), None);
+        }
     };
-    (res, Some(probe))
+    (res, Some(after))
 }
 
 /// What runs on a connection once its `101 Switching Protocols` is written: a new
@@ -95,6 +110,9 @@ pub(crate) enum AfterUpgrade<D> {
         session: Arc<Session<D>>,
         max_payload: usize,
     },
+    /// A WebSocket for a session that is on WebSocket already or being probed: closed
+    /// at once, nothing sent.
+    Close { max_payload: usize },
 }
 
 impl<D: Default + Send + Sync + 'static> AfterUpgrade<D> {
@@ -129,15 +147,27 @@ impl<D: Default + Send + Sync + 'static> AfterUpgrade<D> {
                 };
                 Branch::Left(open.then(|(session, ws)| session_task::run_websocket(session, ws)))
             }
+            // Rare (a polling session upgrading) and large: boxed, so that it does not
+            // size every WebSocket task.
+            rare => Branch::Right(Box::pin(rare.run_rare(io))),
+        }
+    }
+
+    /// The probe of a polling session, or an extra WebSocket closed at once.
+    async fn run_rare(self, io: WsIo) {
+        match self {
             AfterUpgrade::Probe {
                 session,
                 max_payload,
-            } => Branch::Right(Box::pin(async move {
-                // Rare (a polling session upgrading) and large: boxed, so that it does not
-                // size every WebSocket task.
+            } => {
                 let ws = ws_stream::accept(io, max_payload).await;
                 probe(session, ws).await;
-            })),
+            }
+            AfterUpgrade::Close { max_payload } => {
+                let mut ws = ws_stream::accept(io, max_payload).await;
+                ws_stream::close_gracefully(&mut ws).await;
+            }
+            AfterUpgrade::Open { .. } => {}
         }
     }
 

@@ -17,7 +17,7 @@
 //! | the queue passed its bound | [`SessionState::close_overflowed`] | [`Closed`], once |
 //! | a polling GET arrives / can be answered / is dropped | [`SessionState::get_begin`] / [`SessionState::poll_get`] / [`SessionState::get_aborted`] | [`GetStart`] / [`Reply`] / [`Closed`] |
 //! | a polling POST arrives / ends | [`SessionState::post_begin`] / [`SessionState::post_end`] | [`PostStart`] |
-//! | an upgrade request arrives | [`SessionState::can_upgrade`], [`SessionState::probe_begin`] | — |
+//! | a WebSocket request for the session | [`SessionState::upgrade_request`], [`SessionState::probe_begin`] | [`UpgradeRequest`] |
 //! | a packet on the probe WebSocket | [`SessionState::handle_probe_packet`] | [`ProbeStep`] |
 //! | the probe fails or is abandoned | [`SessionState::probe_failed`], [`SessionState::probe_abandoned`] | — |
 //! | the WebSocket writer takes its next batch | [`SessionState::poll_ws_transmit`] | [`WsRound`] |
@@ -35,5 +35,5 @@ mod session;
 pub use session::TransportKind;
 pub(crate) use session::{
     Action, Closed, FinalPacket, GetStart, PollingFormat, PostStart, ProbeStep, Push, Reply,
-    SessionState, WsRound,
+    SessionState, UpgradeRequest, WsRound,
 };

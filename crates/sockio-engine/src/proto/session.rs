@@ -139,6 +139,20 @@ pub(crate) enum PostStart {
     Refused(Option<Closed>),
 }
 
+/// What to do with a WebSocket request for an existing session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum UpgradeRequest {
+    /// The session is on polling with no upgrade in progress: accept the WebSocket and
+    /// run the probe.
+    Probe,
+    /// The session is on WebSocket already, or another probe is in progress: accept the
+    /// WebSocket and close it at once, sending nothing (engine.io does the same).
+    AcceptAndClose,
+    /// Answer `400`: the session is closed, or upgrades are not allowed.
+    Refuse,
+}
+
 /// What the upgrade probe does after a packet on the probe WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
@@ -475,18 +489,35 @@ impl SessionState {
 
     // --- upgrade ---
 
-    /// Whether a WebSocket may probe this session now (`allow_upgrades` configured).
-    pub(crate) fn can_upgrade(&self, allow_upgrades: bool) -> bool {
-        allow_upgrades
-            && self.transport == TransportKind::Polling
-            && self.upgrade == Upgrade::None
-            && self.closed.is_none()
+    /// What to do with a WebSocket request carrying this session's id
+    /// (`allow_upgrades` configured).
+    pub(crate) fn upgrade_request(&self, allow_upgrades: bool) -> UpgradeRequest {
+        if self.closed.is_some() || !allow_upgrades {
+            UpgradeRequest::Refuse
+        } else if self.transport == TransportKind::WebSocket || self.upgrade != Upgrade::None {
+            UpgradeRequest::AcceptAndClose
+        } else {
+            UpgradeRequest::Probe
+        }
     }
 
-    /// The probe WebSocket was accepted; `ws_base64` is how it wants binary.
-    pub(crate) fn probe_begin(&mut self, ws_base64: bool) {
-        self.upgrade = Upgrade::Probing;
-        self.ws_base64 = ws_base64;
+    /// Whether a WebSocket may probe this session now.
+    #[cfg(test)]
+    pub(crate) fn can_upgrade(&self, allow_upgrades: bool) -> bool {
+        self.upgrade_request(allow_upgrades) == UpgradeRequest::Probe
+    }
+
+    /// A WebSocket request carrying this session's id is about to be accepted; when it
+    /// may probe the session ([`UpgradeRequest::Probe`]), the probe starts, `ws_base64`
+    /// being how it wants binary. Decided again here, under the same lock as the probe's
+    /// start, so that two requests cannot both probe.
+    pub(crate) fn probe_begin(&mut self, allow_upgrades: bool, ws_base64: bool) -> UpgradeRequest {
+        let request = self.upgrade_request(allow_upgrades);
+        if request == UpgradeRequest::Probe {
+            self.upgrade = Upgrade::Probing;
+            self.ws_base64 = ws_base64;
+        }
+        request
     }
 
     /// A packet arrived on the probe WebSocket.
@@ -943,7 +974,7 @@ mod tests {
         let mut s = v4(TransportKind::Polling, t0);
         assert!(!s.can_upgrade(false), "allow_upgrades off");
         assert!(s.can_upgrade(true));
-        s.probe_begin(true);
+        assert_eq!(s.probe_begin(true, true), UpgradeRequest::Probe);
         assert!(!s.can_upgrade(true), "one probe at a time");
         // A GET waits while the probe has not answered.
         assert_eq!(s.get_begin(), GetStart::Pending);
@@ -981,14 +1012,14 @@ mod tests {
             Packet::Message(Message::Text("x".into())),
         ] {
             let mut s = v4(TransportKind::Polling, t0);
-            s.probe_begin(false);
+            assert_eq!(s.probe_begin(true, false), UpgradeRequest::Probe);
             assert_eq!(s.handle_probe_packet(&first), ProbeStep::Failed);
             assert_eq!(s.transport(), TransportKind::Polling);
             assert!(s.can_upgrade(true));
         }
         // After `3probe`, anything but `upgrade` fails too.
         let mut s = v4(TransportKind::Polling, t0);
-        s.probe_begin(false);
+        assert_eq!(s.probe_begin(true, false), UpgradeRequest::Probe);
         let probe = Packet::Ping("probe".into());
         assert_eq!(s.handle_probe_packet(&probe), ProbeStep::SendPong);
         assert_eq!(s.handle_probe_packet(&Packet::Noop), ProbeStep::Failed);
@@ -1001,10 +1032,10 @@ mod tests {
     fn probe_timeout_and_abandon_leave_polling() {
         let t0 = Instant::now();
         let mut s = v4(TransportKind::Polling, t0);
-        s.probe_begin(false);
+        assert_eq!(s.probe_begin(true, false), UpgradeRequest::Probe);
         s.probe_abandoned();
         assert!(s.can_upgrade(true));
-        s.probe_begin(false);
+        assert_eq!(s.probe_begin(true, false), UpgradeRequest::Probe);
         let probe = Packet::Ping("probe".into());
         assert_eq!(s.handle_probe_packet(&probe), ProbeStep::SendPong);
         s.probe_abandoned();
@@ -1020,7 +1051,7 @@ mod tests {
     fn upgrade_of_a_closed_session_is_refused() {
         let t0 = Instant::now();
         let mut s = v4(TransportKind::Polling, t0);
-        s.probe_begin(false);
+        assert_eq!(s.probe_begin(true, false), UpgradeRequest::Probe);
         let probe = Packet::Ping("probe".into());
         assert_eq!(s.handle_probe_packet(&probe), ProbeStep::SendPong);
         let _ = s.close(CloseReason::TransportError, FinalPacket::Close);
@@ -1030,8 +1061,31 @@ mod tests {
     }
 
     #[test]
-    fn websocket_sessions_cannot_be_probed() {
-        let s = v4(TransportKind::WebSocket, Instant::now());
+    fn a_second_websocket_is_accepted_then_closed() {
+        // On a session opened on WebSocket, or upgraded, or while a probe runs.
+        let mut s = v4(TransportKind::WebSocket, Instant::now());
         assert!(!s.can_upgrade(true));
+        assert_eq!(s.probe_begin(true, false), UpgradeRequest::AcceptAndClose);
+        let mut s = v3(TransportKind::Polling, Instant::now());
+        assert_eq!(s.probe_begin(true, false), UpgradeRequest::Probe);
+        assert_eq!(s.probe_begin(true, false), UpgradeRequest::AcceptAndClose);
+        let probe = Packet::Ping("probe".into());
+        assert_eq!(s.handle_probe_packet(&probe), ProbeStep::SendPong);
+        assert_eq!(s.upgrade_request(true), UpgradeRequest::AcceptAndClose);
+        assert_eq!(s.handle_probe_packet(&Packet::Upgrade), ProbeStep::Upgraded);
+        assert_eq!(s.probe_begin(true, false), UpgradeRequest::AcceptAndClose);
+        // The upgraded session is untouched.
+        assert_eq!(s.transport(), TransportKind::WebSocket);
+        assert!(!s.is_closed());
+    }
+
+    #[test]
+    fn upgrades_refused_when_closed_or_not_allowed() {
+        let mut s = v4(TransportKind::Polling, Instant::now());
+        assert_eq!(s.upgrade_request(false), UpgradeRequest::Refuse);
+        assert_eq!(s.probe_begin(false, false), UpgradeRequest::Refuse);
+        assert!(s.can_upgrade(true), "a refused request starts no probe");
+        let _ = s.close(CloseReason::ForcedClose, FinalPacket::Close);
+        assert_eq!(s.probe_begin(true, false), UpgradeRequest::Refuse);
     }
 }
