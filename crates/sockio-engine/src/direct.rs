@@ -361,7 +361,11 @@ mod tests {
         let connection = std::mem::size_of_val(&task);
         let session = crate::session::tests::polling_session(&engine);
         let polling = std::mem::size_of_val(&crate::session_task::run_polling(session));
-        println!("connection task: {connection} bytes, polling session task: {polling} bytes");
+        let state = std::mem::size_of::<crate::session::Session<()>>();
+        println!(
+            "connection task: {connection} bytes, polling session task: {polling} bytes, \
+             session: {state} bytes"
+        );
         #[cfg(not(debug_assertions))]
         assert!(
             connection <= 1280,
