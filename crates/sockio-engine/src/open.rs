@@ -7,11 +7,11 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response};
 use http_body_util::Full;
 use sockio_protocol::engine::payload::EncodedPacket;
-use sockio_protocol::engine::{OpenPayload, ProtocolVersion};
+use sockio_protocol::engine::ProtocolVersion;
 use sockio_protocol::Utf8Bytes;
 
 use crate::polling;
-use crate::proto::TransportKind;
+use crate::proto::{self, TransportKind};
 use crate::request::{bare_request, handshake_of, polling_format, EngineQuery};
 use crate::session::{Session, Shared, Socket};
 use crate::session_task;
@@ -22,20 +22,7 @@ pub(crate) fn open_packet<D>(
     session: &Session<D>,
     transport: TransportKind,
 ) -> EncodedPacket {
-    let c = &shared.config;
-    let upgrades =
-        if transport == TransportKind::Polling && c.allow_upgrades && c.transports.websocket {
-            vec!["websocket".to_owned()]
-        } else {
-            Vec::new()
-        };
-    let open = OpenPayload {
-        sid: session.sid.to_string(),
-        upgrades,
-        ping_interval: c.ping_interval.as_millis() as u64,
-        ping_timeout: c.ping_timeout.as_millis() as u64,
-        max_payload: c.max_payload as u64,
-    };
+    let open = proto::open_payload(session.sid.to_string(), transport, &shared.config);
     EncodedPacket::Text(Utf8Bytes::from(open.to_packet_text()))
 }
 

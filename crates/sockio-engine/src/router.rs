@@ -15,7 +15,7 @@ use crate::engine::Engine;
 use crate::error::{BadRequestContext, RequestError};
 use crate::open::polling_handshake;
 use crate::polling;
-use crate::proto::{TransportKind, UpgradeRequest};
+use crate::proto::{self, TransportKind};
 use crate::request::{
     bare_request, handshake_from, is_websocket_upgrade, user_agent_is_ie, valid_origin, EngineQuery,
 };
@@ -180,16 +180,8 @@ where
     D: Default + Send + Sync + 'static,
 {
     let config = &shared.config;
-    let version = q
-        .eio
-        .as_deref()
-        .and_then(ProtocolVersion::from_query)
-        .ok_or(RequestError::UnsupportedProtocolVersion)?;
-    let transport = match q.transport.as_deref() {
-        Some("polling") if config.transports.polling => TransportKind::Polling,
-        Some("websocket") if config.transports.websocket => TransportKind::WebSocket,
-        _ => return Err(RequestError::UnknownTransport),
-    };
+    let (version, transport) =
+        proto::target(q.eio.as_deref(), q.transport.as_deref(), &config.transports)?;
     if !valid_origin(req.headers()) {
         return Err(RequestError::BadRequest(BadRequestContext::InvalidOrigin));
     }
@@ -197,39 +189,18 @@ where
         let session = crate::sid::Sid::parse(sid)
             .and_then(|sid| shared.sessions.get(&sid))
             .ok_or(RequestError::UnknownSid)?;
-        if session.protocol != version {
-            return Err(RequestError::BadRequest(
-                BadRequestContext::ProtocolMismatch,
-            ));
-        }
-        let st = session.lock();
-        if ws && transport == TransportKind::WebSocket {
-            // A session already on WebSocket, or being probed, gets its extra WebSocket
-            // accepted then closed (`websocket_upgrade`), as engine.io does.
-            if st.proto.upgrade_request(config.allow_upgrades) == UpgradeRequest::Refuse {
-                return Err(RequestError::BadRequest(BadRequestContext::UpgradeRefused));
-            }
-        } else if !st.proto.accepts(transport) {
-            return Err(RequestError::BadRequest(
-                BadRequestContext::TransportMismatch,
-            ));
-        }
-        drop(st);
+        // A session already on WebSocket, or being probed, gets an extra WebSocket
+        // accepted then closed (`websocket_upgrade`), as engine.io does.
+        session
+            .lock()
+            .proto
+            .check_request(version, transport, ws, config.allow_upgrades)?;
         return Ok(Target::Session(session));
     }
-    if req.method() != Method::GET {
-        return Err(RequestError::BadHandshakeMethod);
-    }
-    if transport == TransportKind::WebSocket && !ws {
-        return Err(RequestError::BadRequest(
-            BadRequestContext::TransportHandshakeError,
-        ));
-    }
+    proto::check_handshake(req.method() == Method::GET, transport, ws)?;
     if let Some(allow) = &config.allow_request {
         allow(&bare_request(req)).map_err(RequestError::Forbidden)?;
     }
-    if version == ProtocolVersion::V3 && !config.allow_eio3 {
-        return Err(RequestError::UnsupportedProtocolVersion);
-    }
+    proto::check_version(version, config.allow_eio3)?;
     Ok(Target::Handshake(version, transport))
 }

@@ -8,7 +8,9 @@
 //!
 //! | input | method | result |
 //! | --- | --- | --- |
-//! | handshake | [`SessionState::new`] | the state, heartbeat armed |
+//! | a request: revision, transport, may it open a session | [`target`], [`check_handshake`], [`check_version`] | `Result<_, RequestError>` |
+//! | a request with a session id | [`SessionState::check_request`] | `Result<(), RequestError>` |
+//! | handshake | [`SessionState::new`], [`open_payload`] | the state, heartbeat armed; the `open` packet |
 //! | a packet from the client | [`SessionState::handle_packet`] | [`Action`] |
 //! | an undecodable packet | [`SessionState::handle_parse_error`] | [`Action`] |
 //! | the deadline of [`SessionState::poll_timeout`] passed | [`SessionState::handle_timeout`] | [`Action`] |
@@ -29,8 +31,11 @@
 //! The client side of the protocol mirrors this shape (the same inputs, the roles of ping
 //! and pong swapped), so a client can be written the same way.
 
+mod handshake;
 mod heartbeat;
 mod session;
+
+pub(crate) use handshake::{check_handshake, check_version, open_payload, target};
 
 pub use session::TransportKind;
 pub(crate) use session::{

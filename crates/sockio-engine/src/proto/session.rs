@@ -232,6 +232,11 @@ impl SessionState {
         }
     }
 
+    /// The revision the client speaks.
+    pub(crate) fn protocol(&self) -> ProtocolVersion {
+        self.protocol
+    }
+
     /// The transport in use.
     pub(crate) fn transport(&self) -> TransportKind {
         self.transport
