@@ -6,6 +6,8 @@
 //! (socket.io-client 2.x), byte for byte as Node's `engine.io` 6 does.
 //!
 //! The wire codecs live in `sockio-protocol`; this crate adds sessions, timers and HTTP.
+//! The protocol of a session is a pure state machine (the private `proto` module: inputs
+//! and the time in, actions out), driven by thin tokio tasks.
 //! An [`Engine`] is a tower service ([`Engine::service`], [`Engine::layer`]) that mounts
 //! in axum or any hyper 1 server, or runs on its own with [`serve`].
 //!
