@@ -384,3 +384,71 @@ async fn any_service_can_be_served_through_hyper_alone() {
         .unwrap();
     assert_eq!(echo, "4ping me");
 }
+
+/// Opens a WebSocket on `port` with `query`: the response head, and the stream.
+async fn websocket(port: u16, query: &str) -> (String, TcpStream) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = format!(
+        "GET /engine.io/?{query} HTTP/1.1\r\nHost: x\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        response.push(byte[0]);
+    }
+    (String::from_utf8(response).unwrap(), stream)
+}
+
+/// A second WebSocket for a session already on WebSocket is accepted (`101`), then
+/// closed before any frame, as engine.io does; the first goes on.
+async fn second_websocket_is_accepted_then_closed(port: u16, eio: u8) {
+    let (head, mut first) = websocket(port, &format!("EIO={eio}&transport=websocket")).await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    let open = tokio::time::timeout(Duration::from_secs(5), server_text_frame(&mut first))
+        .await
+        .unwrap();
+    let sid = open_sid(&open[1..]);
+
+    let query = format!("EIO={eio}&transport=websocket&sid={sid}");
+    let (head, mut second) = websocket(port, &query).await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "EIO={eio}: {head}");
+    second
+        .write_all(&client_text_frame("2probe"))
+        .await
+        .unwrap();
+    let mut frame = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(5), second.read_exact(&mut frame))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        frame[0], 0x88,
+        "EIO={eio}: a close frame, and nothing before it"
+    );
+
+    first.write_all(&client_text_frame("4still")).await.unwrap();
+    let echo = tokio::time::timeout(Duration::from_secs(5), server_text_frame(&mut first))
+        .await
+        .unwrap();
+    assert_eq!(echo, "4still");
+}
+
+#[tokio::test]
+async fn a_second_websocket_for_a_session_is_accepted_then_closed() {
+    let config = EngineConfig::builder().allow_eio3(true).build();
+    // The direct path (`Engine::serve`)…
+    let (port, _engine) = start(config.clone()).await;
+    second_websocket_is_accepted_then_closed(port, 4).await;
+    second_websocket_is_accepted_then_closed(port, 3).await;
+    // …and hyper's (`sockio::engine::serve`).
+    let engine = Engine::new(config, Echo);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(sockio::engine::serve(listener, engine.service()));
+    second_websocket_is_accepted_then_closed(port, 4).await;
+    second_websocket_is_accepted_then_closed(port, 3).await;
+}

@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::engine::Engine;
 use crate::handshake::RemoteAddr;
-use crate::service::{is_websocket_upgrade, CompactHead};
+use crate::request::{is_websocket_upgrade, CompactHead};
 use crate::ws_io::WsIo;
 use crate::BoxError;
 
@@ -79,30 +79,50 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
     {
         loop {
             let (stream, addr) = crate::accept(&listener).await;
-            let engine = self.clone();
-            let service = service.clone();
-            // Reading the first request and what follows are chained, so that a
-            // WebSocket task holds only the session's state afterwards; hyper's
-            // connection, much larger, is boxed for the same reason.
-            let task =
-                read_first(stream, addr, engine.clone()).then(move |(first, stream)| match first {
-                    First::WebSocket { request, unread } => {
-                        Branch::Left(Branch::Left(upgrade(engine, stream, request, unread)))
-                    }
-                    First::Http(read) => {
-                        let io = WsIo::Tcp {
-                            stream,
-                            unread: read,
-                        };
-                        Branch::Left(Branch::Right(Box::pin(crate::serve_connection(
-                            io, addr, service,
-                        ))))
-                    }
-                    First::Gone => Branch::Right(std::future::ready(())),
-                });
-            tokio::spawn(task);
+            tokio::spawn(connection_task(self.clone(), service.clone(), stream, addr));
         }
     }
+}
+
+/// The task of one accepted connection: its first request read, then the WebSocket
+/// session or hyper. Reading the first request and what follows are chained, so that a
+/// WebSocket task holds only the session's state afterwards; hyper's connection, much
+/// larger, is boxed for the same reason.
+fn connection_task<D, S, ResBody>(
+    engine: Engine<D>,
+    service: S,
+    stream: TcpStream,
+    addr: SocketAddr,
+) -> impl Future<Output = ()> + Send + 'static
+where
+    D: Default + Send + Sync + 'static,
+    S: tower_service::Service<
+            Request<hyper::body::Incoming>,
+            Response = Response<ResBody>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    ResBody: http_body::Body + Send + 'static,
+    ResBody::Data: Send,
+    ResBody::Error: Into<BoxError>,
+{
+    read_first(stream, addr, engine.clone()).then(move |(first, stream)| match first {
+        First::WebSocket { request, unread } => {
+            Branch::Left(Branch::Left(upgrade(engine, stream, request, unread)))
+        }
+        First::Http(read) => {
+            let io = WsIo::Tcp {
+                stream,
+                unread: read,
+            };
+            Branch::Left(Branch::Right(Box::pin(crate::serve_connection(
+                io, addr, service,
+            ))))
+        }
+        First::Gone => Branch::Right(std::future::ready(())),
+    })
 }
 
 /// Reads the first request head of a connection and sorts it.
@@ -319,6 +339,37 @@ mod tests {
         assert_eq!(
             String::from_utf8(response_bytes(res)).unwrap(),
             "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n"
+        );
+    }
+
+    /// The state a connection's task holds for its whole life (a WebSocket session
+    /// served directly), and a polling session's task. Printed for the record
+    /// (`cargo test --release -p sockio-engine task_sizes -- --nocapture`); in release
+    /// builds, bounded so that it cannot grow unnoticed.
+    #[tokio::test]
+    async fn task_sizes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        struct Nothing;
+        impl crate::Handler<()> for Nothing {
+            fn on_message(&self, _: &crate::Socket<()>, _: crate::Message) {}
+        }
+        let engine = Engine::new(crate::EngineConfig::default(), Nothing);
+        let task = connection_task(engine.clone(), engine.service(), stream, peer);
+        let connection = std::mem::size_of_val(&task);
+        let session = crate::session::tests::polling_session(&engine);
+        let polling = std::mem::size_of_val(&crate::session_task::run_polling(session));
+        let state = std::mem::size_of::<crate::session::Session<()>>();
+        println!(
+            "connection task: {connection} bytes, polling session task: {polling} bytes, \
+             session: {state} bytes"
+        );
+        #[cfg(not(debug_assertions))]
+        assert!(
+            connection <= 1280,
+            "the connection task grew to {connection} bytes"
         );
     }
 

@@ -6,6 +6,8 @@
 //! (socket.io-client 2.x), byte for byte as Node's `engine.io` 6 does.
 //!
 //! The wire codecs live in `sockio-protocol`; this crate adds sessions, timers and HTTP.
+//! The protocol of a session is a pure state machine (the private `proto` module: inputs
+//! and the time in, actions out), driven by thin tokio tasks.
 //! An [`Engine`] is a tower service ([`Engine::service`], [`Engine::layer`]) that mounts
 //! in axum or any hyper 1 server, or runs on its own with [`serve`].
 //!
@@ -26,20 +28,30 @@
 //! # }
 //! ```
 
+// Modules from the top (what the application calls) down to the bottom (what has no
+// dependency in this crate): serving connections, routing requests, the transports'
+// tasks, sessions, the pure protocol state machine, and the plumbing under them.
 pub mod config;
 pub mod cors;
 mod direct;
 mod engine;
 pub mod error;
 mod handshake;
-mod heartbeat;
+mod open;
 mod polling;
-mod service;
+mod proto;
+mod registry;
+mod request;
+mod response;
+mod router;
 mod session;
+mod session_task;
 pub mod sid;
 mod signal;
-mod websocket;
+mod tower;
+mod upgrade;
 mod ws_io;
+mod ws_stream;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -51,14 +63,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 pub use config::{Cookie, EngineConfig, EngineConfigBuilder, Transports};
-pub use engine::{Engine, Handler};
+pub use engine::Engine;
 pub use error::{CloseReason, RequestError, SendError};
 pub use handshake::{Handshake, RemoteAddr};
-pub use service::{EngineLayer, EngineMiddleware, EngineService};
-pub use session::{Socket, TransportKind, WeakSocket};
+pub use session::{Handler, Socket, TransportKind, WeakSocket};
 pub use sid::Sid;
 pub use sockio_protocol::engine::{Message, ProtocolVersion};
 pub use sockio_protocol::Utf8Bytes;
+pub use tower::{EngineLayer, EngineMiddleware, EngineService};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

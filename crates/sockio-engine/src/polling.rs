@@ -8,10 +8,10 @@ use http::{Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, Limited};
 use sockio_protocol::engine::payload::{self, EncodedPacket};
-use sockio_protocol::engine::{DecodeError, Packet, ProtocolVersion};
+use sockio_protocol::engine::{DecodeError, Packet};
 
-use crate::error::CloseReason;
-use crate::session::{FinalPacket, PollingFormat, Session, TransportKind, Upgrade};
+use crate::proto::{GetStart, PollingFormat, PostStart, Reply};
+use crate::session::Session;
 
 const TEXT_PLAIN: &str = "text/plain; charset=UTF-8";
 const OCTET_STREAM: &str = "application/octet-stream";
@@ -108,10 +108,11 @@ struct PendingGet<D: Send + Sync + 'static> {
 impl<D: Send + Sync + 'static> Drop for PendingGet<D> {
     fn drop(&mut self) {
         if !self.answered {
-            self.session.lock().get_pending = false;
             tracing::debug!(sid = %self.session.sid, "poll connection closed prematurely");
-            self.session
-                .close(CloseReason::TransportError, FinalPacket::Close);
+            let closed = self.session.lock().proto.get_aborted();
+            if let Some(c) = closed {
+                self.session.closed(c);
+            }
         }
     }
 }
@@ -121,15 +122,13 @@ pub(crate) async fn poll<D: Send + Sync + 'static>(
     session: Arc<Session<D>>,
     accept_encoding: Option<HeaderValue>,
 ) -> Response<Full<Bytes>> {
-    {
-        let mut st = session.lock();
-        if st.get_pending {
-            drop(st);
-            tracing::debug!(sid = %session.sid, "overlapping GET from client");
-            session.close(CloseReason::TransportError, FinalPacket::Close);
-            return empty(StatusCode::BAD_REQUEST);
+    let start = session.lock().proto.get_begin();
+    if let GetStart::Overlap(closed) = start {
+        tracing::debug!(sid = %session.sid, "overlapping GET from client");
+        if let Some(c) = closed {
+            session.closed(c);
         }
-        st.get_pending = true;
+        return empty(StatusCode::BAD_REQUEST);
     }
     let mut guard = PendingGet {
         session: session.clone(),
@@ -138,36 +137,13 @@ pub(crate) async fn poll<D: Send + Sync + 'static>(
     let max = session.shared.config.max_packets_per_poll;
     loop {
         session.out_notify.clear();
-        let batch = {
-            let mut st = session.lock();
-            let ready = st.has_queued()
-                || st.closed.is_some()
-                || st.transport == TransportKind::WebSocket
-                || st.upgrade == Upgrade::Probed;
-            if ready {
-                let mut batch = if st.transport == TransportKind::WebSocket {
-                    Vec::new()
-                } else {
-                    st.take(max)
-                };
-                if st.closed.is_some() && batch.is_empty() {
-                    batch.push(match st.final_packet {
-                        FinalPacket::Close => EncodedPacket::text("1"),
-                        FinalPacket::Noop => EncodedPacket::text("6"),
-                    });
-                    session.shared.sessions.remove(&session.sid);
-                } else if batch.is_empty() {
-                    batch.push(EncodedPacket::text("6"));
-                }
-                st.get_pending = false;
-                Some(batch)
-            } else {
-                None
-            }
-        };
-        if let Some(batch) = batch {
+        let reply = session.lock().proto.poll_get(max);
+        if let Some(Reply { packets, last }) = reply {
             guard.answered = true;
-            let (body, content_type) = encode_body(&session.polling_format, &batch);
+            if last {
+                session.shared.sessions.remove(&session.sid);
+            }
+            let (body, content_type) = encode_body(&session.polling_format, &packets);
             let threshold = session.shared.config.http_compression;
             let (body, encoding) = compress(body, accept_encoding.as_ref(), threshold);
             let mut res = payload_response(body, content_type);
@@ -186,7 +162,7 @@ struct PendingPost<D: Send + Sync + 'static>(Arc<Session<D>>);
 
 impl<D: Send + Sync + 'static> Drop for PendingPost<D> {
     fn drop(&mut self) {
-        self.0.lock().post_pending = false;
+        self.0.lock().proto.post_end();
     }
 }
 
@@ -205,20 +181,13 @@ where
     let binary = content_type
         .as_ref()
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(OCTET_STREAM.as_bytes()));
-    if binary && session.protocol == ProtocolVersion::V4 {
-        tracing::debug!(sid = %session.sid, "invalid content: binary POST on EIO=4");
-        session.close(CloseReason::TransportError, FinalPacket::Close);
-        return empty(StatusCode::BAD_REQUEST);
-    }
-    {
-        let mut st = session.lock();
-        if st.post_pending {
-            drop(st);
-            tracing::debug!(sid = %session.sid, "data request overlap from client");
-            session.close(CloseReason::TransportError, FinalPacket::Close);
-            return empty(StatusCode::BAD_REQUEST);
+    let start = session.lock().proto.post_begin(binary);
+    if let PostStart::Refused(closed) = start {
+        tracing::debug!(sid = %session.sid, binary, "refused POST: binary on EIO=4, or overlapping");
+        if let Some(c) = closed {
+            session.closed(c);
         }
-        st.post_pending = true;
+        return empty(StatusCode::BAD_REQUEST);
     }
     let _pending = PendingPost(session.clone());
     let max = session.shared.config.max_payload;

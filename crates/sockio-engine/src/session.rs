@@ -1,137 +1,91 @@
-//! Sessions: the state every transport of one Engine.IO connection shares, and
-//! [`Socket`], the handle the application holds.
+//! Sessions: the state every transport of one Engine.IO connection shares, the engine's
+//! state they point back to, the application's [`Handler`], and [`Socket`], the handle
+//! the application holds.
 //!
-//! A session owns one outgoing queue whichever transport carries it: a polling GET drains
-//! it (at most `max_packets_per_poll` packets a response), a WebSocket task drains it
-//! frame by frame, and an upgrade hands the same queue over from the one to the other.
-//! One task per session drives the heartbeat and, once there is a WebSocket, its I/O.
+//! The protocol itself is [`SessionState`] (`proto`); a [`Session`] holds it behind a lock
+//! and carries out what it answers: waking the transport's writer, telling the handler,
+//! forgetting a closed session. One outgoing queue serves whichever transport carries the
+//! session: a polling GET drains it, a WebSocket task drains it frame by frame, and an
+//! upgrade hands the same queue over from the one to the other.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use bytes::Bytes;
 use sockio_protocol::engine::payload::EncodedPacket;
 use sockio_protocol::engine::{Message, Packet, ProtocolVersion};
 use sockio_protocol::Utf8Bytes;
-use tokio::time::Instant;
 
-use crate::engine::Shared;
+use crate::config::EngineConfig;
 use crate::error::{CloseReason, SendError};
 use crate::handshake::Handshake;
-use crate::heartbeat::{Heartbeat, HeartbeatAction};
+pub use crate::proto::TransportKind;
+use crate::proto::{Action, Closed, FinalPacket, PollingFormat, Push, SessionState};
+use crate::registry::Registry;
 use crate::sid::Sid;
 use crate::signal::Signal;
-use crate::websocket::WsStream;
+use crate::ws_stream::WsStream;
 
-/// The transport a session currently uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TransportKind {
-    /// HTTP long-polling.
-    Polling,
-    /// WebSocket.
-    WebSocket,
-}
-
-impl TransportKind {
-    /// The name used in the `transport` query parameter.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Polling => "polling",
-            Self::WebSocket => "websocket",
-        }
+/// What the application does with sessions. Callbacks run on the connection's task and
+/// must not block; hand long work to a task of your own.
+///
+/// ```
+/// use sockio_engine::{Handler, Socket, Message, CloseReason};
+///
+/// struct Echo;
+/// impl Handler<()> for Echo {
+///     fn on_message(&self, socket: &Socket<()>, message: Message) {
+///         let _ = socket.send(message);
+///     }
+/// }
+/// ```
+pub trait Handler<D>: Send + Sync + 'static {
+    /// A session opened. Packets sent from here follow the `open` packet.
+    fn on_open(&self, socket: &Socket<D>) {
+        let _ = socket;
+    }
+    /// A message arrived.
+    fn on_message(&self, socket: &Socket<D>, message: Message);
+    /// The session closed; called once.
+    fn on_close(&self, socket: &Socket<D>, reason: CloseReason) {
+        let _ = (socket, reason);
     }
 }
 
-/// Progress of a polling → WebSocket upgrade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Upgrade {
-    /// No upgrade attempted (or the last one failed).
-    None,
-    /// A probe WebSocket is open, waiting for `2probe`.
-    Probing,
-    /// `3probe` sent: polling GETs are released with `noop` until the `upgrade` packet.
-    Probed,
-    /// The session moved to WebSocket.
-    Done,
+/// What every session of an engine shares: configuration, handler, the live sessions.
+/// Sessions and this state point at each other, so they live in one module.
+pub(crate) struct Shared<D> {
+    /// Sessions closed because their outgoing queue passed its bound.
+    pub(crate) slow_client_closes: std::sync::atomic::AtomicU64,
+    pub(crate) config: EngineConfig,
+    pub(crate) handler: Arc<dyn Handler<D>>,
+    pub(crate) sessions: Registry<Session<D>>,
 }
 
-/// How a v3 polling session wants its payloads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PollingFormat {
-    /// v4 `\x1e` text.
-    V4,
-    /// v3 `len:` text (`b64=1`, base64 binary).
-    V3Text,
-    /// v3 text, or XHR2 binary framing when a response holds binary.
-    V3Binary,
-    /// v3 JSONP with this callback index.
-    V3Jsonp(String),
-}
-
-/// The packet that releases a pending GET when its session closes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FinalPacket {
-    /// `1`: the server closed the session.
-    Close,
-    /// `6`: the client closed it (its own `close` packet).
-    Noop,
+impl<D> Shared<D> {
+    pub(crate) fn new(config: EngineConfig, handler: Arc<dyn Handler<D>>) -> Self {
+        Self {
+            slow_client_closes: Default::default(),
+            config,
+            handler,
+            sessions: Registry::new(),
+        }
+    }
 }
 
 /// How long a closed polling session with packets still queued waits for its last GET.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub(crate) struct State {
-    pub(crate) transport: TransportKind,
-    pub(crate) upgrade: Upgrade,
-    queue: VecDeque<EncodedPacket>,
-    queued_bytes: usize,
-    pub(crate) get_pending: bool,
-    pub(crate) post_pending: bool,
-    pub(crate) closed: Option<CloseReason>,
-    /// The outgoing queue overflowed: the session task closes the session (reason
-    /// [`CloseReason::SlowClient`]) — not the sender, which may be walking a room.
-    pub(crate) overflowed: bool,
-    pub(crate) final_packet: FinalPacket,
-    heartbeat: Heartbeat,
-    /// Whether binary goes over the WebSocket as `b4<base64>` text (v3 `b64=1`; decided
-    /// by the WebSocket request's own query, as engine.io does per transport).
-    pub(crate) ws_base64: bool,
-    /// A WebSocket write is in progress (volatile packets are dropped meanwhile).
-    pub(crate) ws_writing: bool,
-    /// The WebSocket an upgrade hands to the session task.
-    pub(crate) handoff: Option<Box<WsStream>>,
+/// The clock of the state machine: tokio's, so that tests with paused time drive it.
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
-impl State {
-    /// Takes at most `max` queued packets.
-    pub(crate) fn take(&mut self, max: usize) -> Vec<EncodedPacket> {
-        let n = self.queue.len().min(max);
-        let batch: Vec<EncodedPacket> = self.queue.drain(..n).collect();
-        self.queued_bytes -= batch.iter().map(EncodedPacket::len).sum::<usize>();
-        batch
-    }
-
-    /// Moves up to `max` queued packets into `out` (kept allocated across calls). Once
-    /// the queue is empty, the room a burst made it grow to is given back.
-    pub(crate) fn take_into(&mut self, out: &mut Vec<EncodedPacket>, max: usize) {
-        let n = self.queue.len().min(max);
-        for p in self.queue.drain(..n) {
-            self.queued_bytes -= p.len();
-            out.push(p);
-        }
-        if self.queue.is_empty() && self.queue.capacity() > 64 {
-            self.queue.shrink_to(16);
-        }
-    }
-
-    /// When the heartbeat next needs attention.
-    pub(crate) fn heartbeat_deadline(&self) -> Instant {
-        self.heartbeat.next_deadline()
-    }
-
-    pub(crate) fn has_queued(&self) -> bool {
-        !self.queue.is_empty()
-    }
+/// A session's state behind its lock: the protocol's, and the WebSocket an upgrade hands
+/// to the session's task.
+pub(crate) struct State {
+    pub(crate) proto: SessionState,
+    pub(crate) handoff: Option<Box<WsStream>>,
 }
 
 pub(crate) struct Session<D> {
@@ -158,7 +112,7 @@ impl<D: Send + Sync + 'static> Session<D> {
         data: D,
     ) -> Arc<Self> {
         let c = &shared.config;
-        let heartbeat = Heartbeat::new(protocol, c.ping_interval, c.ping_timeout, Instant::now());
+        let proto = SessionState::new(protocol, transport, c.ping_interval, c.ping_timeout, now());
         Arc::new(Self {
             sid: Sid::generate(),
             protocol,
@@ -166,18 +120,7 @@ impl<D: Send + Sync + 'static> Session<D> {
             handshake,
             data,
             state: Mutex::new(State {
-                transport,
-                upgrade: Upgrade::None,
-                queue: VecDeque::new(),
-                queued_bytes: 0,
-                get_pending: false,
-                post_pending: false,
-                closed: None,
-                overflowed: false,
-                final_packet: FinalPacket::Close,
-                ws_base64: false,
-                ws_writing: false,
-                heartbeat,
+                proto,
                 handoff: None,
             }),
             out_notify: Signal::default(),
@@ -203,68 +146,53 @@ impl<D: Send + Sync + 'static> Session<D> {
         self: &Arc<Self>,
         packets: impl IntoIterator<Item = EncodedPacket>,
     ) -> Result<(), SendError> {
-        {
-            let mut st = self.lock();
-            if st.closed.is_some() {
-                return Err(SendError::Closed);
+        let limit = self.shared.config.max_buffered_bytes;
+        let pushed = self.lock().proto.push(packets, limit);
+        match pushed {
+            Push::Queued => {
+                self.out_notify.raise();
+                Ok(())
             }
-            if st.overflowed {
-                return Err(SendError::QueueFull);
-            }
-            let limit = self.shared.config.max_buffered_bytes;
-            for packet in packets {
-                let len = packet.len();
-                if st.queued_bytes + len > limit {
-                    // What was queued is discarded now; the close itself (and the
-                    // application's close handlers) run on the session's own task, so a
-                    // sender never re-enters the application from here.
-                    st.overflowed = true;
-                    st.queue.clear();
-                    st.queued_bytes = 0;
-                    drop(st);
-                    self.shared
-                        .slow_client_closes
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tracing::warn!(sid = %self.sid, limit, "outgoing queue full: closing slow client");
-                    self.task_notify.raise();
-                    self.out_notify.raise();
-                    return Err(SendError::QueueFull);
-                }
-                st.queued_bytes += len;
-                st.queue.push_back(packet);
+            Push::Closed => Err(SendError::Closed),
+            Push::Full => Err(SendError::QueueFull),
+            Push::Overflowed => {
+                // What was queued is discarded; the close itself (and the application's
+                // close handlers) run on the session's own task, so a sender never
+                // re-enters the application from here.
+                self.shared
+                    .slow_client_closes
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(sid = %self.sid, limit, "outgoing queue full: closing slow client");
+                self.task_notify.raise();
+                self.out_notify.raise();
+                Err(SendError::QueueFull)
             }
         }
-        self.out_notify.raise();
-        Ok(())
     }
 
     /// Carries out the close an overflow asked for; true when there was one.
     pub(crate) fn close_if_overflowed(self: &Arc<Self>) -> bool {
-        if !self.lock().overflowed {
-            return false;
+        let closed = self.lock().proto.close_overflowed();
+        match closed {
+            Some(c) => {
+                self.closed(c);
+                true
+            }
+            None => false,
         }
-        self.close(CloseReason::SlowClient, FinalPacket::Close);
-        true
     }
 
     /// Closes the session once: removes it, wakes its writers and task, tells the handler.
     pub(crate) fn close(self: &Arc<Self>, reason: CloseReason, final_packet: FinalPacket) {
-        let draining = {
-            let mut st = self.lock();
-            if st.closed.is_some() {
-                return;
-            }
-            st.closed = Some(reason);
-            st.final_packet = final_packet;
-            if reason != CloseReason::ForcedClose {
-                // Errors, timeouts and shutdown discard what was queued (engine.io does);
-                // only a plain server-side close delivers it first.
-                st.queue.clear();
-                st.queued_bytes = 0;
-            }
-            reason == CloseReason::ForcedClose && st.transport == TransportKind::Polling
-        };
-        if draining {
+        let closed = self.lock().proto.close(reason, final_packet);
+        if let Some(c) = closed {
+            self.closed(c);
+        }
+    }
+
+    /// Carries out a close the state machine reported.
+    pub(crate) fn closed(self: &Arc<Self>, closed: Closed) {
+        if closed.draining {
             // As engine.io: a server-side close on polling delivers what is queued, then
             // the close packet in a response of its own (JS clients handle a close packet
             // before the messages that came with it) — to the pending GET or the next
@@ -279,68 +207,67 @@ impl<D: Send + Sync + 'static> Session<D> {
         }
         self.out_notify.raise();
         self.task_notify.raise();
-        tracing::debug!(sid = %self.sid, %reason, "session closed");
-        self.shared.handler.on_close(&Socket(self.clone()), reason);
+        tracing::debug!(sid = %self.sid, reason = %closed.reason, "session closed");
+        self.shared
+            .handler
+            .on_close(&Socket(self.clone()), closed.reason);
     }
 
-    pub(crate) fn is_closed(&self) -> bool {
-        self.lock().closed.is_some()
-    }
-
-    /// Handles one packet from the client, whichever transport brought it.
-    /// Returns false when the session closed because of it.
-    pub(crate) fn receive(self: &Arc<Self>, packet: Packet) -> bool {
-        match packet {
-            Packet::Message(m) => {
-                self.shared.handler.on_message(&Socket(self.clone()), m);
-            }
-            Packet::Pong(_) if self.protocol == ProtocolVersion::V4 => {
-                self.lock().heartbeat.on_pong(Instant::now());
-            }
-            Packet::Ping(_) if self.protocol == ProtocolVersion::V3 => {
-                self.lock().heartbeat.on_client_ping(Instant::now());
-                let _ = self.enqueue(EncodedPacket::text("3"));
-            }
-            Packet::Ping(_) | Packet::Pong(_) => {
-                tracing::debug!(sid = %self.sid, "invalid heartbeat direction");
-                self.close(CloseReason::TransportError, FinalPacket::Close);
-                return false;
-            }
-            Packet::Close => {
-                self.close(CloseReason::TransportClose, FinalPacket::Noop);
-                return false;
-            }
-            // `upgrade` outside a probe, `open` and `noop` from a client mean nothing.
-            Packet::Upgrade | Packet::Open(_) | Packet::Noop => {}
-        }
-        true
-    }
-
-    /// A decoding failure of client input: logged, and the session closes.
-    pub(crate) fn parse_error(self: &Arc<Self>, err: &dyn std::fmt::Display) {
-        tracing::debug!(sid = %self.sid, error = %err, "invalid packet from client");
-        self.close(CloseReason::ParseError, FinalPacket::Close);
-    }
-
-    /// Runs the heartbeat; returns when the deadline passed with something done.
-    pub(crate) fn heartbeat_tick(self: &Arc<Self>) -> bool {
-        let action = self.lock().heartbeat.poll(Instant::now());
+    /// Carries out what the state machine answered to an input. False when the session
+    /// closed because of it.
+    pub(crate) fn act(self: &Arc<Self>, action: Action) -> bool {
         match action {
-            HeartbeatAction::Wait => true,
-            HeartbeatAction::SendPing => {
-                let _ = self.enqueue(EncodedPacket::text("2"));
+            Action::None => true,
+            Action::Flush => {
+                self.out_notify.raise();
                 true
             }
-            HeartbeatAction::TimedOut => {
-                tracing::debug!(sid = %self.sid, "heartbeat timed out");
-                self.close(CloseReason::PingTimeout, FinalPacket::Close);
+            Action::Deliver(m) => {
+                self.shared.handler.on_message(&Socket(self.clone()), m);
+                true
+            }
+            Action::Close(c) => {
+                self.closed(c);
                 false
             }
         }
     }
 
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().proto.is_closed()
+    }
+
+    /// Handles one packet from the client, whichever transport brought it.
+    /// Returns false when the session closed because of it.
+    pub(crate) fn receive(self: &Arc<Self>, packet: Packet) -> bool {
+        if let Packet::Message(m) = packet {
+            // Messages change no state (see `SessionState::handle_packet`): no lock.
+            self.shared.handler.on_message(&Socket(self.clone()), m);
+            return true;
+        }
+        let action = self.lock().proto.handle_packet(packet, now());
+        self.act(action)
+    }
+
+    /// A decoding failure of client input: logged, and the session closes.
+    pub(crate) fn parse_error(self: &Arc<Self>, err: &dyn std::fmt::Display) {
+        tracing::debug!(sid = %self.sid, error = %err, "invalid packet from client");
+        let action = self.lock().proto.handle_parse_error();
+        self.act(action);
+    }
+
+    /// Runs the heartbeat; false when the session closed because of it.
+    pub(crate) fn heartbeat_tick(self: &Arc<Self>) -> bool {
+        let action = self.lock().proto.handle_timeout(now());
+        if let Action::Close(_) = action {
+            tracing::debug!(sid = %self.sid, "heartbeat timed out");
+        }
+        self.act(action)
+    }
+
+    /// When [`Session::heartbeat_tick`] is next due.
     pub(crate) fn heartbeat_deadline(&self) -> Instant {
-        self.lock().heartbeat.next_deadline()
+        self.lock().proto.poll_timeout()
     }
 }
 
@@ -396,7 +323,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
 
     /// The transport in use now.
     pub fn transport(&self) -> TransportKind {
-        self.0.lock().transport
+        self.0.lock().proto.transport()
     }
 
     /// The request that opened the session.
@@ -452,12 +379,7 @@ impl<D: Send + Sync + 'static> Socket<D> {
     /// a write, or a polling session with a GET waiting. Volatile packets are dropped
     /// otherwise.
     pub fn is_writable(&self) -> bool {
-        let st = self.0.lock();
-        st.closed.is_none()
-            && match st.transport {
-                TransportKind::WebSocket => !st.ws_writing,
-                TransportKind::Polling => st.get_pending,
-            }
+        self.0.lock().proto.is_writable()
     }
 
     /// Whether the session is closed.
@@ -474,5 +396,29 @@ impl<D: Send + Sync + 'static> Socket<D> {
     /// Closes the session with a given reason.
     pub fn close_with(&self, reason: CloseReason) {
         self.0.close(reason, FinalPacket::Close);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A polling session of `engine`, not registered.
+    pub(crate) fn polling_session<D: Default + Send + Sync + 'static>(
+        engine: &crate::Engine<D>,
+    ) -> Arc<Session<D>> {
+        Session::new(
+            engine.shared.clone(),
+            ProtocolVersion::V4,
+            TransportKind::Polling,
+            PollingFormat::V4,
+            Handshake {
+                headers: http::HeaderMap::new(),
+                uri: http::Uri::default(),
+                remote_addr: None,
+                issued: std::time::SystemTime::UNIX_EPOCH,
+            },
+            D::default(),
+        )
     }
 }

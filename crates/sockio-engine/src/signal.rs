@@ -57,7 +57,8 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    #[tokio::test]
+    // Paused clock: the timeouts below cost no real time.
+    #[tokio::test(start_paused = true)]
     async fn a_raise_before_the_wait_is_kept() {
         let s = Signal::default();
         s.raise();
@@ -66,7 +67,7 @@ mod tests {
             .expect("remembered");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_raise_wakes_the_waiter() {
         let s = Arc::new(Signal::default());
         let waiter = tokio::spawn({
@@ -81,7 +82,7 @@ mod tests {
             .unwrap();
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn clear_forgets_an_old_raise() {
         let s = Signal::default();
         s.raise();

@@ -353,8 +353,10 @@ describe("raw v3 upgrade polling → websocket", () => {
     assert.equal(await ws.nextText(), "3");
     assertError(assert, await s.get(), 3, ERR[3]);
     assertError(assert, await s.post("6:4hello"), 3, ERR[3]);
+    // a second websocket with the same sid is accepted (101), then closed, as engine.io
     const ws2 = add(await openWs(`EIO=3&transport=websocket&sid=${s.sid}`));
-    if (ws2.opened) ws2.send("2probe");
+    assert.ok(ws2.opened, `second websocket answered ${ws2.status}, not 101`);
+    ws2.send("2probe");
     await assertWsRefused(assert, ws2);
   });
 

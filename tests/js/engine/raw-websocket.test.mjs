@@ -230,9 +230,10 @@ describe("raw upgrade polling → websocket (v4)", () => {
     assertError(assert, await s.get(), 3, ERR[3]);
     assertError(assert, await s.post("4x"), 3, ERR[3]);
 
-    // a second websocket with the same sid is refused or closed
+    // a second websocket with the same sid is accepted (101), then closed, as engine.io
     const ws2 = add(await openWs(`EIO=4&transport=websocket&sid=${s.sid}`));
-    if (ws2.opened) ws2.send("2probe");
+    assert.ok(ws2.opened, `second websocket answered ${ws2.status}, not 101`);
+    ws2.send("2probe");
     await assertWsRefused(assert, ws2);
 
     // the first keeps working, heartbeat included (pings answered by autoPong)
@@ -304,14 +305,15 @@ describe("raw upgrade polling → websocket (v4)", () => {
     assert.deepEqual(await s.recv(), ["4polling-ok"]);
   });
 
-  it("a second probe websocket while upgrading is refused; the first completes", T, async (t) => {
+  it("a second probe websocket while upgrading is accepted then closed; the first completes", T, async (t) => {
     const add = cleanup(t);
     const s = await V4Session.open();
     const ws = add(await openWs(`EIO=4&transport=websocket&sid=${s.sid}`, { autoPong: true }));
     ws.send("2probe");
     assert.equal(await ws.nextText(), "3probe");
     const ws2 = add(await openWs(`EIO=4&transport=websocket&sid=${s.sid}`));
-    if (ws2.opened) ws2.send("2probe");
+    assert.ok(ws2.opened, `second probe answered ${ws2.status}, not 101`);
+    ws2.send("2probe");
     await assertWsRefused(assert, ws2);
     ws.send("5");
     ws.send("4first");

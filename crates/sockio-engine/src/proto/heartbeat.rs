@@ -1,9 +1,8 @@
-//! The heartbeat as a pure state machine: deadlines in, actions out, no timers.
+//! The heartbeat: deadlines in, actions out, no timers.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sockio_protocol::engine::ProtocolVersion;
-use tokio::time::Instant;
 
 /// What the session must do when the heartbeat's deadline passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,81 +15,77 @@ pub(crate) enum HeartbeatAction {
     TimedOut,
 }
 
+/// What the heartbeat waits for, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    /// v4: the server's next ping is due then.
+    Ping(Instant),
+    /// v4: a ping went out; its pong is overdue then.
+    Pong(Instant),
+    /// v3: the client's next ping is overdue then.
+    ClientPing(Instant),
+}
+
 /// Heartbeat bookkeeping.
 ///
 /// * v4: the server pings every `interval`; the client must pong within `timeout`.
 /// * v3: the client pings; the server closes when no ping came for `interval + timeout`.
 #[derive(Debug)]
 pub(crate) struct Heartbeat {
-    version: ProtocolVersion,
     interval: Duration,
     timeout: Duration,
-    /// v4: when to send the next ping (None while waiting for a pong).
-    next_ping: Option<Instant>,
-    /// v4: when the awaited pong is overdue. v3: when the awaited ping is overdue.
-    deadline: Option<Instant>,
+    due: Due,
 }
 
 impl Heartbeat {
+    /// The heartbeat of a session opened at `now`.
     pub(crate) fn new(
         version: ProtocolVersion,
         interval: Duration,
         timeout: Duration,
         now: Instant,
     ) -> Self {
-        match version {
-            ProtocolVersion::V4 => Self {
-                version,
-                interval,
-                timeout,
-                next_ping: Some(now + interval),
-                deadline: None,
-            },
-            ProtocolVersion::V3 => Self {
-                version,
-                interval,
-                timeout,
-                next_ping: None,
-                deadline: Some(now + interval + timeout),
-            },
+        let due = match version {
+            ProtocolVersion::V4 => Due::Ping(now + interval),
+            ProtocolVersion::V3 => Due::ClientPing(now + interval + timeout),
+        };
+        Self {
+            interval,
+            timeout,
+            due,
         }
     }
 
     /// The next instant at which [`Heartbeat::poll`] has something to do.
     pub(crate) fn next_deadline(&self) -> Instant {
-        match (self.next_ping, self.deadline) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            // Unreachable by construction; a far deadline is harmless.
-            (None, None) => Instant::now() + self.interval,
+        match self.due {
+            Due::Ping(t) | Due::Pong(t) | Due::ClientPing(t) => t,
         }
     }
 
     /// Advances to `now`.
     pub(crate) fn poll(&mut self, now: Instant) -> HeartbeatAction {
-        if self.deadline.is_some_and(|d| now >= d) {
-            return HeartbeatAction::TimedOut;
+        match self.due {
+            Due::Ping(t) if now >= t => {
+                self.due = Due::Pong(now + self.timeout);
+                HeartbeatAction::SendPing
+            }
+            Due::Pong(t) | Due::ClientPing(t) if now >= t => HeartbeatAction::TimedOut,
+            _ => HeartbeatAction::Wait,
         }
-        if self.next_ping.is_some_and(|p| now >= p) {
-            self.next_ping = None;
-            self.deadline = Some(now + self.timeout);
-            return HeartbeatAction::SendPing;
-        }
-        HeartbeatAction::Wait
     }
 
     /// v4: a pong arrived. An unexpected pong (none awaited) is ignored.
     pub(crate) fn on_pong(&mut self, now: Instant) {
-        if self.version == ProtocolVersion::V4 && self.deadline.is_some() {
-            self.deadline = None;
-            self.next_ping = Some(now + self.interval);
+        if let Due::Pong(_) = self.due {
+            self.due = Due::Ping(now + self.interval);
         }
     }
 
     /// v3: a ping arrived from the client.
     pub(crate) fn on_client_ping(&mut self, now: Instant) {
-        if self.version == ProtocolVersion::V3 {
-            self.deadline = Some(now + self.interval + self.timeout);
+        if let Due::ClientPing(_) = self.due {
+            self.due = Due::ClientPing(now + self.interval + self.timeout);
         }
     }
 }
@@ -120,6 +115,10 @@ mod tests {
         let t0 = Instant::now();
         let mut hb = Heartbeat::new(ProtocolVersion::V4, I, T, t0);
         assert_eq!(hb.poll(t0 + I), HeartbeatAction::SendPing);
+        assert_eq!(
+            hb.poll(t0 + I + T - Duration::from_millis(1)),
+            HeartbeatAction::Wait
+        );
         assert_eq!(hb.poll(t0 + I + T), HeartbeatAction::TimedOut);
     }
 
@@ -132,6 +131,14 @@ mod tests {
     }
 
     #[test]
+    fn v4_client_pings_are_ignored() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new(ProtocolVersion::V4, I, T, t0);
+        hb.on_client_ping(t0 + T);
+        assert_eq!(hb.next_deadline(), t0 + I);
+    }
+
+    #[test]
     fn v3_client_pings_keep_alive() {
         let t0 = Instant::now();
         let mut hb = Heartbeat::new(ProtocolVersion::V3, I, T, t0);
@@ -139,5 +146,14 @@ mod tests {
         hb.on_client_ping(t0 + I);
         assert_eq!(hb.poll(t0 + I + T), HeartbeatAction::Wait);
         assert_eq!(hb.poll(t0 + I + I + T), HeartbeatAction::TimedOut);
+    }
+
+    #[test]
+    fn v3_never_pings_and_ignores_pongs() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new(ProtocolVersion::V3, I, T, t0);
+        assert_eq!(hb.poll(t0 + I), HeartbeatAction::Wait);
+        hb.on_pong(t0 + I);
+        assert_eq!(hb.next_deadline(), t0 + I + T);
     }
 }
