@@ -5,7 +5,7 @@
 #   bench/run.sh --runs 1 --scenarios "fanout echo" --servers "ceiling sockio"
 #
 # Builds sockio's bench-server, the load generator and the peers (socket.io on Node,
-# socketioxide, the raw tokio-tungstenite ceiling) from their registries, then for each
+# socketioxide, the raw tokio-tungstenite ceiling, the bare ceiling) from their registries, then for each
 # scenario and run starts each server pinned to CPU 1 and the load generator pinned to
 # CPU 0 (taskset), in the same run, on the same machine. Results (one JSON per run) go to
 # target/bench-results/<time>/; bench/report.py turns them into BENCHMARKS.md and
@@ -15,8 +15,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 runs=3
-scenarios="connect fanout fanout-10k fanout-burst echo echo-latency"
-servers="ceiling sockio socketioxide node"
+scenarios="connect fanout fanout-slow fanout-10k fanout-burst echo echo-latency"
+servers="ceiling bare sockio socketioxide node"
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,6 +35,7 @@ command -v taskset >/dev/null || missing+=(util-linux)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v python3 >/dev/null || missing+=(python3)
+command -v perf >/dev/null || missing+=(linux-perf) # send system calls, counted
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update && apt-get install -y "${missing[@]}"
 fi
@@ -56,6 +57,7 @@ start_server() { # name port -> pid on stdout (the server's own pid: taskset exe
   case "$name" in
     sockio) cmd=(target/release/bench-server) ;;
     ceiling) cmd=(target/release/ceiling-server) ;;
+    bare) cmd=(target/release/bare-ceiling-server) ;;
     socketioxide) cmd=(target/peers/release/socketioxide-bench-server) ;;
     node) cmd=(node bench/peers/node/server.mjs) ;;
     *) echo "unknown server $name" >&2; return 2 ;;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the benchmark peers of shared/spec/bench-server.md from their registries:
+# Builds the benchmark peers of docs/benchmark-contract.md from their registries:
 #   socket.io on Node  -> node bench/peers/node/server.mjs             (npm ci, package-lock.json)
 #   socketioxide       -> target/peers/release/socketioxide-bench-server (crates.io, own Cargo.lock)
 #   ceiling            -> target/release/ceiling-server                 (workspace member)

@@ -1,4 +1,4 @@
-// Smoke check of one bench server (shared/spec/bench-server.md) on 127.0.0.1:PORT.
+// Smoke check of one bench server (docs/benchmark-contract.md) on 127.0.0.1:PORT.
 // Usage: node bench/peers/smoke.mjs [PORT [BURST]]   (PORT: default env PORT, else 3900;
 //        BURST: broadcasts sent at once at the end, default 64 — below socketioxide's default
 //        per-socket buffer of 128 packets, past which it drops packets)

@@ -1,5 +1,5 @@
 //! `ceiling-server`: the physical limit of this stack for the benchmark of
-//! `shared/spec/bench-server.md`.
+//! `docs/benchmark-contract.md`.
 //!
 //! Raw tokio + tokio-tungstenite, no Socket.IO and no Engine.IO state machine: it accepts a
 //! WebSocket upgrade on any path, sends a fixed Engine.IO open packet, and answers the

@@ -126,8 +126,12 @@ pub async fn run(cfg: &Config) -> Value {
 
     let mut timed_out = false;
     let mut stalled = false;
-    let (before, after, sampler, end_ns) = if joined > 0 && sender_ok && setup_finished {
+    let (before, after, sampler, end_ns, sends) = if joined > 0 && sender_ok && setup_finished {
         let sampler = cfg.server.clone().map(RssSampler::start);
+        let counter = cfg.server_pid.and_then(crate::syscalls::SendCounter::start);
+        if counter.is_some() {
+            tokio::time::sleep(crate::syscalls::SendCounter::ATTACH).await;
+        }
         let before = cfg.sample();
         let _ = go_tx.send(true);
         let start = tokio::time::Instant::now();
@@ -163,6 +167,7 @@ pub async fn run(cfg: &Config) -> Value {
             }
         }
         let after = cfg.sample();
+        let sends = counter.and_then(crate::syscalls::SendCounter::finish);
         let complete = !(timed_out || stalled);
         let end_ns = if complete {
             shared.last_complete_ns.load(Ordering::Relaxed)
@@ -173,9 +178,9 @@ pub async fn run(cfg: &Config) -> Value {
             // Late duplicates, if any, arrive now.
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        (before, after, sampler, end_ns)
+        (before, after, sampler, end_ns, sends)
     } else {
-        (cfg.sample(), cfg.sample(), None, 0)
+        (cfg.sample(), cfg.sample(), None, 0, None)
     };
 
     let _ = stop_tx.send(true);
@@ -236,6 +241,7 @@ pub async fn run(cfg: &Config) -> Value {
         "server_cpu_util": cpu_util,
         "loadgen_cpu_util": own_util(before, after, wall),
         "server_cpu_us_per_delivery": cpu_per(before, after, deliveries),
+        "server_send_calls": crate::syscalls::send_calls_json(sends, deliveries),
         "latency_us": latency_json(&mut lat),
         "drops": drops,
         "clients_short": short,

@@ -1,4 +1,4 @@
-//! `loadgen`: the load generator of the benchmark (see `shared/spec/bench-server.md`).
+//! `loadgen`: the load generator of the benchmark (see `docs/benchmark-contract.md`).
 //!
 //! Speaks Engine.IO v4 / Socket.IO v5 over WebSocket itself to any server implementing the
 //! bench contract on `127.0.0.1:PORT`, runs one scenario, checks every delivery and prints
@@ -10,6 +10,7 @@ mod echo;
 mod fanout;
 mod frames;
 mod stats;
+mod syscalls;
 mod ws;
 
 use std::net::Ipv4Addr;

@@ -1,4 +1,4 @@
-// socket.io 4.8 on Node: the benchmark peer of shared/spec/bench-server.md.
+// socket.io 4.8 on Node: the benchmark peer of docs/benchmark-contract.md.
 // Default options (no compression, default heartbeat), path /socket.io/, namespace "/" only.
 import { createServer } from "node:http";
 import { readFileSync } from "node:fs";

@@ -126,7 +126,9 @@ fn on_text(
 ) -> Option<Bytes> {
     let Some(rest) = text.strip_prefix(b"42") else {
         if text == b"40" || text.starts_with(b"40{") {
-            return Some(text_frame(format!(r#"40{{"sid":"{}"}}"#, sid('s', n)).as_bytes()));
+            return Some(text_frame(
+                format!(r#"40{{"sid":"{}"}}"#, sid('s', n)).as_bytes(),
+            ));
         }
         return None;
     };

@@ -1,4 +1,4 @@
-//! socketioxide 0.18 on axum: the benchmark peer of `shared/spec/bench-server.md`.
+//! socketioxide 0.18 on axum: the benchmark peer of `docs/benchmark-contract.md`.
 //!
 //! Default options (no compression, default heartbeat), path `/socket.io/`, namespace `/` only.
 //! Multi-threaded tokio runtime sized by tokio's default (the CPU affinity).
