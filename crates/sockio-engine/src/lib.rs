@@ -52,6 +52,7 @@ mod tower;
 mod upgrade;
 mod ws_io;
 mod ws_stream;
+mod ws_write;
 
 use std::convert::Infallible;
 use std::time::Duration;

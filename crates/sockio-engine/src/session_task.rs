@@ -13,9 +13,12 @@ use crate::error::CloseReason;
 use crate::proto::{FinalPacket, WsRound};
 use crate::session::Session;
 use crate::ws_stream::{self, Incoming, WsStream};
+use crate::ws_write::Frames;
 
-/// Most packets the WebSocket task writes per flush.
-const WRITE_BATCH: usize = 64;
+/// Most packets the WebSocket task takes from the queue per round: two buffers each fill
+/// one vectored write (`IOV_MAX` is 1024). Anything more goes in the next round, after a
+/// look at the client's frames.
+const WRITE_BATCH: usize = 512;
 
 /// The task of a session opened by polling: its heartbeat, then its WebSocket once an
 /// upgrade hands one over. Chained, so the task holds one phase's state at a time.
@@ -69,6 +72,7 @@ pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
         (st.proto.ws_base64(), st.proto.poll_timeout())
     };
     let mut batch: Vec<EncodedPacket> = Vec::new();
+    let mut frames = Frames::default();
     // One timer for the life of the session, moved only when the deadline does: creating
     // and dropping a timer entry on every wake-up costs more than the write itself.
     let sleep = tokio::time::sleep_until(TokioInstant::from_std(deadline));
@@ -98,12 +102,17 @@ pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
             return;
         }
         if !batch.is_empty() {
+            for p in batch.drain(..) {
+                frames.push(p, version, base64);
+            }
+            if batch.capacity() > 64 {
+                batch = Vec::new();
+            }
             let write = async {
-                for p in batch.drain(..) {
-                    ws.feed(ws_stream::to_ws_message(p, version, base64))
-                        .await?;
-                }
-                ws.flush().await
+                // What tungstenite has queued (a pong) leaves first, then everything
+                // queued here in as few writes as the kernel takes.
+                ws.flush().await.map_err(std::io::Error::other)?;
+                frames.write_to(ws.get_mut()).await
             };
             tokio::pin!(write);
             // Most writes complete at once. One that cannot (the client's socket buffer is

@@ -5,7 +5,6 @@
 //! functions, so the WebSocket implementation can be swapped without touching sessions.
 
 use futures_util::StreamExt;
-use sockio_protocol::engine::payload::{self, EncodedPacket};
 use sockio_protocol::engine::{Packet, ProtocolVersion};
 use sockio_protocol::Utf8Bytes;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
@@ -30,25 +29,6 @@ pub(crate) async fn accept(io: WsIo, max_payload: usize) -> WsStream {
         .max_message_size(Some(max_payload))
         .max_frame_size(Some(max_payload));
     WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await
-}
-
-pub(crate) fn to_ws_message(
-    packet: EncodedPacket,
-    version: ProtocolVersion,
-    base64: bool,
-) -> WsMessage {
-    match packet {
-        EncodedPacket::Text(t) => WsMessage::Text(text_frame(t)),
-        EncodedPacket::Binary(b) if base64 => {
-            WsMessage::Text(payload::base64_item(&b, version).into())
-        }
-        EncodedPacket::Binary(b) => WsMessage::Binary(Packet::encode_binary_frame(&b, version)),
-    }
-}
-
-fn text_frame(t: Utf8Bytes) -> tungstenite::Utf8Bytes {
-    // SAFETY: `Utf8Bytes` of the protocol crate holds valid UTF-8 by construction.
-    unsafe { tungstenite::Utf8Bytes::from_bytes_unchecked(t.into_bytes()) }
 }
 
 /// What one frame from the client means.

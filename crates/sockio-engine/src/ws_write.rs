@@ -1,0 +1,267 @@
+//! Writing a session's queued packets to its WebSocket: each packet framed here (a few
+//! header bytes, the payload shared, never copied) and everything queued written with as
+//! few vectored writes as the kernel takes.
+//!
+//! Going around tungstenite's write buffer matters under a backlog: it copied every
+//! payload and wrote whenever 8 KiB had gathered, so a socket with many frames queued
+//! took several system calls where one does. Server frames are unmasked and carry no
+//! state, so frames written here and tungstenite's own (pongs, close) only have to leave
+//! in order: the caller flushes tungstenite before writing here.
+
+use std::io::{self, IoSlice};
+
+use bytes::Bytes;
+use sockio_protocol::engine::payload::{self, EncodedPacket};
+use sockio_protocol::engine::{Packet, ProtocolVersion};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// Buffers handed to one vectored write at most (the kernel's `IOV_MAX` is 1024).
+const MAX_SLICES: usize = 1024;
+
+/// Frames ready to write: their headers packed in one buffer, their payloads shared.
+#[derive(Default)]
+pub(crate) struct Frames {
+    headers: Vec<u8>,
+    /// Per frame: where its header ends in `headers`, and its payload.
+    frames: Vec<(usize, Bytes)>,
+}
+
+impl Frames {
+    /// Frames `packet` (text, binary, or binary as base64 text for clients that asked).
+    pub(crate) fn push(&mut self, packet: EncodedPacket, version: ProtocolVersion, base64: bool) {
+        let (opcode, payload) = match packet {
+            EncodedPacket::Text(t) => (0x1, t.into_bytes()),
+            EncodedPacket::Binary(b) if base64 => {
+                (0x1, Bytes::from(payload::base64_item(&b, version)))
+            }
+            EncodedPacket::Binary(b) => (0x2, Packet::encode_binary_frame(&b, version)),
+        };
+        write_header(&mut self.headers, opcode, payload.len());
+        self.frames.push((self.headers.len(), payload));
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Forgets the frames, keeping small buffers for the next round.
+    fn clear(&mut self) {
+        self.headers.clear();
+        self.frames.clear();
+        if self.frames.capacity() > 64 {
+            self.frames = Vec::new();
+            self.headers = Vec::new();
+        }
+    }
+
+    /// The bytes to write, in order: header, payload, header, payload…
+    fn segment(&self, i: usize) -> &[u8] {
+        let (frame, part) = (i / 2, i % 2);
+        let (end, payload) = &self.frames[frame];
+        if part == 0 {
+            let start = if frame == 0 {
+                0
+            } else {
+                self.frames[frame - 1].0
+            };
+            &self.headers[start..*end]
+        } else {
+            payload
+        }
+    }
+
+    /// Writes every frame to `io`, then forgets them.
+    pub(crate) async fn write_to<W: AsyncWrite + Unpin>(&mut self, io: &mut W) -> io::Result<()> {
+        let segments = self.frames.len() * 2;
+        // Where the writes got: segment `at`, of which `offset` bytes are out.
+        let (mut at, mut offset) = (0, 0);
+        if io.is_write_vectored() {
+            while at < segments {
+                let end = (at + MAX_SLICES).min(segments);
+                let slices: Vec<IoSlice<'_>> = (at..end)
+                    .map(|i| {
+                        let s = self.segment(i);
+                        IoSlice::new(if i == at { &s[offset..] } else { s })
+                    })
+                    .collect();
+                let mut n = io.write_vectored(&slices).await?;
+                if n == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                while n > 0 && at < segments {
+                    let left = self.segment(at).len() - offset;
+                    if n >= left {
+                        n -= left;
+                        at += 1;
+                        offset = 0;
+                    } else {
+                        offset += n;
+                        n = 0;
+                    }
+                }
+            }
+        } else {
+            // A stream without vectored writes gets the frames copied into one buffer.
+            let mut all = Vec::with_capacity(
+                self.headers.len() + self.frames.iter().map(|(_, p)| p.len()).sum::<usize>(),
+            );
+            for i in 0..segments {
+                all.extend_from_slice(self.segment(i));
+            }
+            io.write_all(&all).await?;
+        }
+        io.flush().await?;
+        self.clear();
+        Ok(())
+    }
+}
+
+/// A server frame's header: FIN, the opcode, the unmasked length.
+fn write_header(out: &mut Vec<u8>, opcode: u8, len: usize) {
+    out.push(0x80 | opcode);
+    if len < 126 {
+        out.push(len as u8);
+    } else if let Ok(len) = u16::try_from(len) {
+        out.push(126);
+        out.extend_from_slice(&len.to_be_bytes());
+    } else {
+        out.push(127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use futures_util::StreamExt;
+    use sockio_protocol::Utf8Bytes;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::WebSocketStream;
+
+    use super::*;
+
+    /// A stream taking at most `step` bytes per write, counting the writes.
+    struct Trickle {
+        out: Vec<u8>,
+        step: usize,
+        writes: usize,
+        vectored: bool,
+    }
+
+    impl AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = buf.len().min(self.step);
+            self.out.extend_from_slice(&buf[..n]);
+            self.writes += 1;
+            Poll::Ready(Ok(n))
+        }
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let mut left = self.step;
+            self.writes += 1;
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(left);
+                self.out.extend_from_slice(&b[..take]);
+                left -= take;
+                n += take;
+                if left == 0 {
+                    break;
+                }
+            }
+            Poll::Ready(Ok(n))
+        }
+        fn is_write_vectored(&self) -> bool {
+            self.vectored
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn packets() -> Vec<EncodedPacket> {
+        let mut v = vec![
+            EncodedPacket::Text(Utf8Bytes::from("42[\"a\"]".to_owned())),
+            EncodedPacket::Binary(Bytes::from(vec![7u8; 300])),
+            EncodedPacket::Text(Utf8Bytes::from("4".repeat(70_000))),
+        ];
+        for i in 0..700 {
+            v.push(EncodedPacket::Text(Utf8Bytes::from(format!("4{i}"))));
+        }
+        v
+    }
+
+    /// What tungstenite, as a client, reads back.
+    async fn read_back(bytes: Vec<u8>) -> Vec<Message> {
+        let ws =
+            WebSocketStream::from_raw_socket(std::io::Cursor::new(bytes), Role::Client, None).await;
+        ws.filter_map(|m| async move { m.ok() }).collect().await
+    }
+
+    #[tokio::test]
+    async fn frames_read_back_as_sent_through_partial_and_plain_writes() {
+        for (step, vectored) in [(usize::MAX, true), (1000, true), (333, false)] {
+            let mut frames = Frames::default();
+            for p in packets() {
+                frames.push(p, ProtocolVersion::V4, false);
+            }
+            let mut io = Trickle {
+                out: Vec::new(),
+                step,
+                writes: 0,
+                vectored,
+            };
+            frames.write_to(&mut io).await.unwrap();
+            assert!(frames.is_empty());
+            if step == usize::MAX {
+                // 703 frames, two buffers each: two vectored writes.
+                assert_eq!(io.writes, 2);
+            }
+            let got = read_back(io.out).await;
+            assert_eq!(got.len(), 703);
+            assert_eq!(got[0], Message::text("42[\"a\"]"));
+            assert_eq!(got[1], Message::binary(vec![7u8; 300]));
+            assert_eq!(got[2], Message::text("4".repeat(70_000)));
+            assert_eq!(got[702], Message::text("4699"));
+        }
+    }
+
+    #[tokio::test]
+    async fn binary_as_base64_and_the_v3_binary_prefix() {
+        let mut frames = Frames::default();
+        frames.push(
+            EncodedPacket::Binary(Bytes::from_static(&[1, 2, 3])),
+            ProtocolVersion::V4,
+            true,
+        );
+        frames.push(
+            EncodedPacket::Binary(Bytes::from_static(&[1, 2, 3])),
+            ProtocolVersion::V3,
+            false,
+        );
+        let mut io = Trickle {
+            out: Vec::new(),
+            step: usize::MAX,
+            writes: 0,
+            vectored: true,
+        };
+        frames.write_to(&mut io).await.unwrap();
+        let got = read_back(io.out).await;
+        assert_eq!(got[0], Message::text("bAQID"));
+        assert_eq!(got[1], Message::binary(vec![4u8, 1, 2, 3]));
+    }
+}
