@@ -19,3 +19,13 @@ fn example(name: &str) {
 fn chat() {
     example("chat");
 }
+
+#[test]
+fn private_message() {
+    example("private_message");
+}
+
+#[test]
+fn namespaces_auth() {
+    example("namespaces_auth");
+}
