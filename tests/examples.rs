@@ -29,3 +29,13 @@ fn private_message() {
 fn namespaces_auth() {
     example("namespaces_auth");
 }
+
+#[test]
+fn acks() {
+    example("acks");
+}
+
+#[test]
+fn binary() {
+    example("binary");
+}
