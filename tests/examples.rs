@@ -39,3 +39,13 @@ fn acks() {
 fn binary() {
     example("binary");
 }
+
+#[test]
+fn broadcast_acks() {
+    example("broadcast_acks");
+}
+
+#[test]
+fn async_listener() {
+    example("async_listener");
+}
