@@ -28,6 +28,15 @@ struct User {
     name: String,
 }
 
+impl User {
+    fn new(id: u32, name: &str) -> Self {
+        User {
+            id,
+            name: name.into(),
+        }
+    }
+}
+
 /// Stands for a database: every query takes a while.
 struct Db {
     users: HashMap<u32, User>,
@@ -37,7 +46,7 @@ impl Db {
     fn new() -> Self {
         let users = [(1, "Ada"), (2, "Grace")]
             .into_iter()
-            .map(|(id, name)| (id, User { id, name: name.into() }))
+            .map(|(id, name)| (id, User::new(id, name)))
             .collect();
         Db { users }
     }

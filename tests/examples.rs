@@ -49,3 +49,8 @@ fn broadcast_acks() {
 fn async_listener() {
     example("async_listener");
 }
+
+#[test]
+fn axum() {
+    example("axum");
+}
