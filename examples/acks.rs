@@ -63,9 +63,9 @@ async fn main() -> std::io::Result<()> {
                     Some(Ok(n)) => Reply::Answer(n),
                     _ => Reply::Error("expected a number".into()),
                 },
-                Err(AckError::Timeout) => {
+                Err(e @ AckError::Timeout) => {
                     println!("{} did not answer in time", socket.id());
-                    Reply::Error(AckError::Timeout.to_string())
+                    Reply::Error(e.to_string()) // "operation has timed out", as in socket.io
                 }
                 // Disconnected before answering, or the emission failed.
                 Err(e) => Reply::Error(e.to_string()),
