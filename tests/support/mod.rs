@@ -1,5 +1,5 @@
-//! Shared helpers of the behaviour tests: start the conformance server, run a Node test
-//! file against it.
+//! Shared helpers of the behaviour tests: start the conformance server (or any other
+//! example), run a Node test file against it.
 
 #![allow(dead_code)]
 
@@ -23,27 +23,39 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The conformance example binary cargo built next to this test.
-fn conformance_bin() -> PathBuf {
+/// The binary of example `name` cargo built next to this test.
+fn example_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/<test> -> target/<profile>/examples/conformance
+    // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
     let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
-    profile_dir.join("examples").join("conformance")
+    profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
-/// A running conformance server, stopped (by pid) when dropped.
+/// A running example server (the conformance server, or one of `examples/`), stopped (by
+/// pid) when dropped.
 pub struct Server {
     child: Child,
     pub port: u16,
 }
 
 impl Server {
+    /// The conformance server.
     pub fn start() -> Server {
         Self::start_with_env(&[])
     }
 
+    /// The conformance server with extra environment variables.
     pub fn start_with_env(env: &[(&str, &str)]) -> Server {
-        let bin = conformance_bin();
+        Self::start_example("conformance", env)
+    }
+
+    /// Starts `examples/<name>` with `PORT=0` (and `env`) and waits for the port it prints
+    /// on its first stdout line, `listening <port>`. The rest of its stdout is read and
+    /// dropped (shown on stderr with `SERVER_LOG` set), so its prints never fail.
+    pub fn start_example(name: &str, env: &[(&str, &str)]) -> Server {
+        let bin = example_bin(name);
         assert!(
             bin.exists(),
             "{} missing: cargo test builds examples",
@@ -60,17 +72,32 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("start conformance server");
-        let stdout = child.stdout.take().expect("stdout");
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start example {name}: {e}"));
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
+        let read = stdout.read_line(&mut line);
         let port = line
             .trim()
             .strip_prefix("listening ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+            .and_then(|p| p.parse().ok());
+        let Some(port) = port else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("example {name}: first stdout line {line:?} ({read:?}), not `listening <port>`");
+        };
+        let show = std::env::var_os("SERVER_LOG").is_some();
+        let name = name.to_owned();
+        std::thread::spawn(move || {
+            let mut line = Vec::new();
+            while matches!(stdout.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                if show {
+                    eprintln!("[{name}] {}", String::from_utf8_lossy(&line).trim_end());
+                }
+                line.clear();
+            }
+        });
         Server { child, port }
     }
 
