@@ -2184,3 +2184,25 @@ async fn args_that_fail_to_serialize_fail_the_emit() {
 fn bad2() -> std::collections::HashMap<(u8, u8), u8> {
     [((0, 0), 0)].into_iter().collect()
 }
+
+#[tokio::test]
+async fn sockets_in_lists_this_servers_room_members_at_once() {
+    let io = SocketIo::new();
+    let (_c, s) = three(&io).await;
+    s[0].join(["a", "b"]);
+    s[1].join("b");
+    let ids = |v: Vec<Socket>| sorted(v.iter().map(|s| s.id().to_string()).collect());
+    assert_eq!(
+        ids(io.sockets().sockets_in("b")),
+        sorted(vec![s[0].id().to_string(), s[1].id().to_string()])
+    );
+    assert_eq!(
+        ids(io.sockets().sockets_in(["a", "b"])),
+        sorted(vec![s[0].id().to_string(), s[1].id().to_string()])
+    );
+    assert_eq!(
+        ids(io.sockets().sockets_in(s[2].id())),
+        vec![s[2].id().to_string()]
+    );
+    assert!(io.sockets().sockets_in("nobody").is_empty());
+}

@@ -89,7 +89,8 @@ impl Frames {
                 if n == 0 {
                     return Err(io::ErrorKind::WriteZero.into());
                 }
-                while n > 0 && at < segments {
+                // Past what was written, and past empty segments (an empty payload).
+                while at < segments {
                     let left = self.segment(at).len() - offset;
                     if n >= left {
                         n -= left;
@@ -97,7 +98,7 @@ impl Frames {
                         offset = 0;
                     } else {
                         offset += n;
-                        n = 0;
+                        break;
                     }
                 }
             }
@@ -195,6 +196,7 @@ mod tests {
 
     fn packets() -> Vec<EncodedPacket> {
         let mut v = vec![
+            EncodedPacket::Binary(Bytes::new()),
             EncodedPacket::Text(Utf8Bytes::from("42[\"a\"]".to_owned())),
             EncodedPacket::Binary(Bytes::from(vec![7u8; 300])),
             EncodedPacket::Text(Utf8Bytes::from("4".repeat(70_000))),
@@ -202,6 +204,8 @@ mod tests {
         for i in 0..700 {
             v.push(EncodedPacket::Text(Utf8Bytes::from(format!("4{i}"))));
         }
+        // An empty payload last: nothing is left to write after its header.
+        v.push(EncodedPacket::Binary(Bytes::new()));
         v
     }
 
@@ -228,15 +232,17 @@ mod tests {
             frames.write_to(&mut io).await.unwrap();
             assert!(frames.is_empty());
             if step == usize::MAX {
-                // 703 frames, two buffers each: two vectored writes.
+                // 705 frames, two buffers each: two vectored writes.
                 assert_eq!(io.writes, 2);
             }
             let got = read_back(io.out).await;
-            assert_eq!(got.len(), 703);
-            assert_eq!(got[0], Message::text("42[\"a\"]"));
-            assert_eq!(got[1], Message::binary(vec![7u8; 300]));
-            assert_eq!(got[2], Message::text("4".repeat(70_000)));
-            assert_eq!(got[702], Message::text("4699"));
+            assert_eq!(got.len(), 705, "step {step}");
+            assert_eq!(got[0], Message::binary(Vec::<u8>::new()));
+            assert_eq!(got[1], Message::text("42[\"a\"]"));
+            assert_eq!(got[2], Message::binary(vec![7u8; 300]));
+            assert_eq!(got[3], Message::text("4".repeat(70_000)));
+            assert_eq!(got[703], Message::text("4699"));
+            assert_eq!(got[704], Message::binary(Vec::<u8>::new()));
         }
     }
 

@@ -165,7 +165,7 @@ pub enum BroadcastAckError {
     #[error(transparent)]
     Emit(#[from] EmitError),
     /// Not every socket answered in time.
-    #[error("operation has timed out ({} answers came)", responses.len())]
+    #[error("operation has timed out")]
     Timeout {
         /// The first argument of each answer that came in time.
         responses: Vec<Value>,

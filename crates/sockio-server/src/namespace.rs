@@ -301,6 +301,15 @@ impl Namespace {
         self.0.local.all()
     }
 
+    /// The sockets of this server in any of `rooms` (a socket id names that socket; no
+    /// room means every socket), each once — without waiting, unlike [`BroadcastOperator::fetch_sockets`], which
+    /// asks every server.
+    pub fn sockets_in(&self, rooms: impl IntoRooms) -> Vec<Socket> {
+        self.0
+            .local
+            .select(&BroadcastOptions::new(rooms.into_rooms(), Vec::new()))
+    }
+
     /// How many sockets this namespace has on this server.
     pub fn len(&self) -> usize {
         self.0.local.len()
