@@ -190,6 +190,19 @@ pub fn encode_after(packet: &Packet, version: ProtocolVersion, prefix: &str) -> 
     Encoded { text, attachments }
 }
 
+impl Packet {
+    /// Encodes the packet for protocol v5 ([`encode`](super::encode)).
+    pub fn encode(&self) -> Encoded {
+        encode_with(self, ProtocolVersion::V5)
+    }
+
+    /// Encodes the packet for the given protocol version
+    /// ([`encode_with`](super::encode_with)).
+    pub fn encode_with(&self, version: ProtocolVersion) -> Encoded {
+        encode_with(self, version)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! The parser reads JSON straight into [`Value`] (no intermediate tree), with a nesting
 //! limit so that hostile input cannot exhaust the stack.
 
+use std::fmt;
 use std::fmt::Write as _;
 
 use bytes::Bytes;
@@ -43,6 +44,38 @@ impl JsonError {
             offset,
             reason: "test",
         }
+    }
+}
+
+impl Value {
+    /// Parses JSON text (as `JSON.parse` accepts it) into a value.
+    ///
+    /// Duplicate object keys keep the position of their first occurrence and the value of
+    /// their last one, as in JavaScript. Nesting deeper than
+    /// [`DEFAULT_MAX_DEPTH`](super::DEFAULT_MAX_DEPTH) is refused. An escaped lone UTF-16
+    /// surrogate (`"\ud800"`), which Rust strings cannot hold, becomes U+FFFD. Numbers
+    /// whose magnitude overflows `f64` (`1e400`) become [`Value::Null`], which is what
+    /// JavaScript would write back for the resulting `Infinity`.
+    pub fn from_json(text: &str) -> Result<Value, JsonError> {
+        parse(text, super::DEFAULT_MAX_DEPTH)
+    }
+
+    /// Writes the value as compact JSON, byte for byte as `JSON.stringify` would.
+    ///
+    /// Binary nodes are written the way Node.js writes a `Buffer`:
+    /// `{"type":"Buffer","data":[1,2,3]}`. (Packet encoding does not use this form for
+    /// event and ack arguments: there, binary becomes attachments.)
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(estimate_len(self));
+        write_value(&mut out, self, &mut BinaryMode::NodeBuffer);
+        out
+    }
+}
+
+/// Writes the value as `JSON.stringify` would ([`Value::to_json`]).
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_json())
     }
 }
 

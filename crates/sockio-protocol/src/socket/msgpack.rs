@@ -40,58 +40,10 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use serde_json::Number;
 
-use super::decode::DecodeError;
+use super::error::{DecodeError, MsgpackError};
 use super::packet::{Packet, PacketData, PacketType};
 use super::value::Value;
 use super::DEFAULT_MAX_DEPTH;
-
-/// Why a msgpack packet was refused at the msgpack level or as a packet map (carried by
-/// [`DecodeError::InvalidMsgpack`]; payloads that are invalid for their packet type give
-/// the same [`DecodeError`] variants as the default decoder).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum MsgpackError {
-    /// The input is empty or ends in the middle of a value.
-    #[error("unexpected end of msgpack input")]
-    UnexpectedEnd,
-    /// Bytes follow the packet's map (how many).
-    #[error("{0} trailing byte(s) after the msgpack packet")]
-    TrailingBytes(usize),
-    /// The byte `0xc1`, which msgpack never uses, at this offset.
-    #[error("invalid msgpack type byte 0xc1 at offset {0}")]
-    InvalidTypeByte(usize),
-    /// An extension type that notepack.io does not produce.
-    #[error("unsupported msgpack extension type {ext_type} at offset {offset}")]
-    UnsupportedExtension {
-        /// The extension's type byte.
-        ext_type: i8,
-        /// Where the extension value starts.
-        offset: usize,
-    },
-    /// A timestamp extension (type −1) whose data is not 4, 8 or 12 bytes long or whose
-    /// nanoseconds exceed 999 999 999 (offset of the extension value).
-    #[error("invalid msgpack timestamp at offset {0}")]
-    InvalidTimestamp(usize),
-    /// A map key that is not a string (offset of the key).
-    #[error("msgpack map key at offset {0} is not a string")]
-    NonStringKey(usize),
-    /// Arrays and maps nested deeper than [`DEFAULT_MAX_DEPTH`] (the packet map itself
-    /// not counted), at this offset.
-    #[error("msgpack nesting too deep at offset {0}")]
-    TooDeep(usize),
-    /// The packet is not a map (found: the decoded value's type name, or `"undefined"`).
-    #[error("msgpack packet must be a map, found {0}")]
-    NotAMap(&'static str),
-    /// `type` is missing, not an integer, or not in `0..=4`.
-    #[error("invalid packet type")]
-    InvalidPacketType,
-    /// `nsp` is missing or not a string.
-    #[error("invalid namespace")]
-    InvalidNamespace,
-    /// `id` is present but not a non-negative integer that fits in 64 bits.
-    #[error("invalid packet id")]
-    InvalidAckId,
-}
 
 // --------------------------------------------------------------------------------------
 // Encoding
@@ -469,7 +421,9 @@ fn packet_data(kind: PacketType, payload: Option<Value>) -> Result<PacketData, D
             None => PacketData::Disconnect,
             Some(_) => return Err(DecodeError::UnexpectedPayload(kind)),
         },
-        PacketType::Event | PacketType::BinaryEvent => super::decode::event_payload(kind, payload)?,
+        PacketType::Event | PacketType::BinaryEvent => {
+            super::payload::event_payload(kind, payload)?
+        }
         PacketType::Ack | PacketType::BinaryAck => match payload {
             None => return Err(DecodeError::MissingPayload(kind)),
             Some(Value::Array(args)) => PacketData::Ack { args },
