@@ -282,20 +282,16 @@ fn msgpack(c: &mut Criterion) {
     g.finish();
 }
 
+/// The handshake's query string, through the crate's one URL decoder (form_urlencoded).
+/// The hand-written decoder it replaced measured 88 ns (plain) and 175 ns (escaped) on
+/// the same strings: bench/notes.md.
 fn query(c: &mut Criterion) {
     let plain = "EIO=4&transport=websocket&sid=Igm4dAoHJArRebrlAAAB&t=PZqJ4bQ";
     let escaped = "EIO=4&transport=polling&t=PZqJ4bQ&token=a%20b%2Bc%3D%3D&name=J%C3%A9r%C3%B4me+D";
     let mut g = c.benchmark_group("query");
     for (label, q) in [("plain", plain), ("escaped", escaped)] {
-        assert_eq!(
-            urlencoded::pairs_borrowed(q).collect::<Vec<_>>(),
-            form_urlencoded::parse(q.as_bytes()).collect::<Vec<_>>()
-        );
-        g.bench_function(format!("{label} (hand-written)"), |b| {
-            b.iter(|| urlencoded::pairs_borrowed(std::hint::black_box(q)).count())
-        });
         g.bench_function(format!("{label} (form_urlencoded)"), |b| {
-            b.iter(|| form_urlencoded::parse(std::hint::black_box(q).as_bytes()).count())
+            b.iter(|| urlencoded::pairs_borrowed(std::hint::black_box(q)).count())
         });
     }
     g.finish();
