@@ -59,6 +59,7 @@ impl Utf8Bytes {
 
     /// The text of `range`, sharing the bytes; `None` when the range is out of bounds
     /// or does not lie on character boundaries.
+    #[inline]
     pub fn slice(&self, range: std::ops::Range<usize>) -> Option<Self> {
         self.as_str().get(range.clone())?;
         Some(Self(self.0.slice(range)))

@@ -247,42 +247,22 @@ fn plain_len_swar(bytes: &[u8]) -> usize {
 /// would round), so that 64-bit values survive a trip between Rust peers.
 pub(crate) fn write_number(out: &mut String, n: &Number) {
     if let Some(u) = n.as_u64() {
-        let _ = write!(out, "{u}");
+        out.push_str(itoa::Buffer::new().format(u));
     } else if let Some(i) = n.as_i64() {
-        let _ = write!(out, "{i}");
+        out.push_str(itoa::Buffer::new().format(i));
     } else {
         write_f64(out, n.as_f64().unwrap_or(f64::NAN));
     }
 }
 
-/// Writes an `f64` as JavaScript's `Number.prototype.toString` would; `NaN` and
-/// infinities as `null` (what `JSON.stringify` writes for them).
+/// Writes an `f64` as JavaScript's `Number.prototype.toString` would (ryu-js: shortest
+/// round-trip digits, `1e+21`, `1e-7`, `-0` as `0`); `NaN` and infinities as `null`
+/// (what `JSON.stringify` writes for them).
 pub(crate) fn write_f64(out: &mut String, f: f64) {
-    if !f.is_finite() {
-        out.push_str("null");
-        return;
-    }
-    if f == 0.0 {
-        // Also -0, which JavaScript writes as "0".
-        out.push('0');
-        return;
-    }
-    let magnitude = f.abs();
-    if (1e-6..1e21).contains(&magnitude) {
-        // Rust's Display uses the shortest round-trip digits and never an exponent,
-        // which is what JavaScript does in this range.
-        let _ = write!(out, "{f}");
+    if f.is_finite() {
+        out.push_str(ryu_js::Buffer::new().format_finite(f));
     } else {
-        // Shortest digits with an exponent: Rust writes "1e21" / "1.5e-7", JavaScript
-        // "1e+21" / "1.5e-7".
-        let start = out.len();
-        let _ = write!(out, "{f:e}");
-        if let Some(e) = out[start..].find('e') {
-            let at = start + e + 1;
-            if !out[at..].starts_with('-') {
-                out.insert(at, '+');
-            }
-        }
+        out.push_str("null");
     }
 }
 
