@@ -172,20 +172,23 @@ fn value_size(value: &Value) -> usize {
     }
 }
 
+// The bytes themselves are rmp's writers: notepack.io's choices are msgpack's smallest
+// encodings, which is what `write_uint`, `write_sint`, `write_str`, `write_bin` and the
+// length headers pick. Writing into a `Vec` cannot fail, so their results are dropped.
+
 fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
-        Value::Null => out.push(0xc0),
-        Value::Bool(false) => out.push(0xc2),
-        Value::Bool(true) => out.push(0xc3),
+        Value::Null => drop(rmp::encode::write_nil(out)),
+        Value::Bool(b) => drop(rmp::encode::write_bool(out, *b)),
         Value::Number(n) => write_number(out, n),
         Value::String(s) => write_str(out, s),
-        Value::Binary(b) => write_bin(out, b),
+        Value::Binary(b) => drop(rmp::encode::write_bin(out, b)),
         Value::Array(items) => {
             write_array_header(out, items.len());
             items.iter().for_each(|v| write_value(out, v));
         }
         Value::Object(entries) => {
-            write_map_header(out, entries.len());
+            drop(rmp::encode::write_map_len(out, entries.len() as u32));
             for (key, v) in entries {
                 write_str(out, key);
                 write_value(out, v);
@@ -198,7 +201,7 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
     if let Some(u) = n.as_u64() {
         write_uint(out, u);
     } else if let Some(i) = n.as_i64() {
-        write_int(out, i);
+        drop(rmp::encode::write_sint(out, i));
     } else {
         let f = n.as_f64().unwrap_or(0.0);
         // JavaScript has one number type: an integral float is an integer (-0 too).
@@ -207,98 +210,27 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
                 return write_uint(out, f as u64);
             }
             if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
-                return write_int(out, f as i64);
+                return drop(rmp::encode::write_sint(out, f as i64));
             }
         }
-        out.push(0xcb);
-        out.extend_from_slice(&f.to_be_bytes());
+        drop(rmp::encode::write_f64(out, f));
     }
 }
 
 fn write_uint(out: &mut Vec<u8>, u: u64) {
-    if u < 0x80 {
-        out.push(u as u8);
-    } else if u <= 0xff {
-        out.extend_from_slice(&[0xcc, u as u8]);
-    } else if u <= 0xffff {
-        out.push(0xcd);
-        out.extend_from_slice(&(u as u16).to_be_bytes());
-    } else if u <= 0xffff_ffff {
-        out.push(0xce);
-        out.extend_from_slice(&(u as u32).to_be_bytes());
-    } else {
-        out.push(0xcf);
-        out.extend_from_slice(&u.to_be_bytes());
-    }
-}
-
-fn write_int(out: &mut Vec<u8>, i: i64) {
-    if i >= 0 {
-        write_uint(out, i as u64);
-    } else if i >= -0x20 {
-        out.push(i as u8); // negative fixint: 0xe0..=0xff
-    } else if i >= -0x80 {
-        out.extend_from_slice(&[0xd0, i as u8]);
-    } else if i >= -0x8000 {
-        out.push(0xd1);
-        out.extend_from_slice(&(i as i16).to_be_bytes());
-    } else if i >= -0x8000_0000 {
-        out.push(0xd2);
-        out.extend_from_slice(&(i as i32).to_be_bytes());
-    } else {
-        out.push(0xd3);
-        out.extend_from_slice(&i.to_be_bytes());
-    }
+    drop(rmp::encode::write_uint(out, u));
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
-    let len = s.len();
-    if len <= 0x1f {
-        out.push(0xa0 | len as u8);
-    } else if len <= 0xff {
-        out.extend_from_slice(&[0xd9, len as u8]);
-    } else if len <= 0xffff {
-        out.push(0xda);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(0xdb);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-    }
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn write_bin(out: &mut Vec<u8>, b: &[u8]) {
-    let len = b.len();
-    if len <= 0xff {
-        out.extend_from_slice(&[0xc4, len as u8]);
-    } else if len <= 0xffff {
-        out.push(0xc5);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(0xc6);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-    }
-    out.extend_from_slice(b);
+    drop(rmp::encode::write_str(out, s));
 }
 
 fn write_array_header(out: &mut Vec<u8>, len: usize) {
-    write_container_header(out, len, 0x90, 0xdc, 0xdd);
+    drop(rmp::encode::write_array_len(out, len as u32));
 }
 
 fn write_map_header(out: &mut Vec<u8>, len: usize) {
-    write_container_header(out, len, 0x80, 0xde, 0xdf);
-}
-
-fn write_container_header(out: &mut Vec<u8>, len: usize, fix: u8, marker16: u8, marker32: u8) {
-    if len <= 0x0f {
-        out.push(fix | len as u8);
-    } else if len <= 0xffff {
-        out.push(marker16);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(marker32);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-    }
+    drop(rmp::encode::write_map_len(out, len as u32));
 }
 
 // --------------------------------------------------------------------------------------
