@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo build --release -p sockio-protocol --example hot_path
-//! valgrind --tool=callgrind target/release/examples/hot_path [encode|decode|text|ack|msgpack-encode|msgpack-decode|query] [N]
+//! valgrind --tool=callgrind target/release/examples/hot_path [encode|decode|text|ack|msgpack-encode|msgpack-decode|floats|query] [N]
 //! ```
 //!
 //! Instructions per operation = (total - total with N = 0) / N.
@@ -33,6 +33,7 @@ fn main() {
         .unwrap_or_default();
     let packed = encode_msgpack(&event);
     let query = "EIO=4&transport=websocket&sid=Igm4dAoHJArRebrlAAAB&t=PZqJ4bQ";
+    let floats = Value::Array((0..16).map(|i| Value::from(i as f64 * 1.1e-3 + 0.5)).collect());
     let mut sink = 0usize;
     for _ in 0..n {
         sink += match what.as_str() {
@@ -46,6 +47,7 @@ fn main() {
             "ack" => encode_raw_after("4", "/", Some(12), None, black_box(&raw)).len(),
             "msgpack-encode" => encode_msgpack(black_box(&event)).len(),
             "msgpack-decode" => usize::from(decode_msgpack(black_box(&packed)).is_ok()),
+            "floats" => black_box(&floats).to_json().len(),
             "query" => urlencoded::pairs_borrowed(black_box(query)).count(),
             _ => 0,
         };
