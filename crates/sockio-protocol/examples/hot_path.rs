@@ -33,17 +33,19 @@ fn main() {
         .unwrap_or_default();
     let packed = encode_msgpack(&event);
     let query = "EIO=4&transport=websocket&sid=Igm4dAoHJArRebrlAAAB&t=PZqJ4bQ";
-    let floats = Value::Array((0..16).map(|i| Value::from(i as f64 * 1.1e-3 + 0.5)).collect());
+    let floats = Value::Array(
+        (0..16)
+            .map(|i| Value::from(i as f64 * 1.1e-3 + 0.5))
+            .collect(),
+    );
+    // One decoder for the whole run, as a connection keeps one.
+    let mut decoder = Decoder::new();
     let mut sink = 0usize;
     for _ in 0..n {
         sink += match what.as_str() {
             "encode" => encode(black_box(&event)).text.len(),
-            "decode" => usize::from(Decoder::new().decode_text(black_box(&text)).is_ok()),
-            "text" => usize::from(
-                Decoder::new()
-                    .decode_event_text(black_box(&shared))
-                    .is_some(),
-            ),
+            "decode" => usize::from(decoder.decode_text(black_box(&text)).is_ok()),
+            "text" => usize::from(decoder.decode_event_text(black_box(&shared)).is_some()),
             "ack" => encode_raw_after("4", "/", Some(12), None, black_box(&raw)).len(),
             "msgpack-encode" => encode_msgpack(black_box(&event)).len(),
             "msgpack-decode" => usize::from(decode_msgpack(black_box(&packed)).is_ok()),
