@@ -1,3 +1,5 @@
+//! Hand-written: a thin wrapper over `bytes::Bytes` that the engine and server share; bytestring's `ByteString` would change that public type for no measured gain.
+//!
 //! [`Utf8Bytes`]: a cheaply cloneable, immutable UTF-8 string backed by [`Bytes`].
 
 use std::fmt;

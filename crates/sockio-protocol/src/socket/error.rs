@@ -22,7 +22,7 @@ pub enum DecodeError {
     /// decimal digits, not followed by `-`, or zero).
     #[error("illegal attachment count")]
     InvalidAttachmentCount,
-    /// More attachments announced than [`DecoderConfig::max_attachments`] allows.
+    /// More attachments announced than [`DecoderConfig::max_attachments`](super::DecoderConfig::max_attachments) allows.
     #[error("too many attachments: {count} (at most {max})")]
     TooManyAttachments {
         /// The announced count (saturated at `u64::MAX`).
@@ -62,7 +62,7 @@ pub enum DecodeError {
     /// An event name that is neither a string nor a number (found: the JSON type's name).
     #[error("event name must be a string or a number, found {0}")]
     InvalidEventName(&'static str),
-    /// An event name reserved by socket.io ([`is_reserved_event`]).
+    /// An event name reserved by socket.io ([`is_reserved_event`](super::is_reserved_event)).
     #[error("reserved event name {0:?}")]
     ReservedEventName(String),
     /// An attachment placeholder (`{"_placeholder":true,...}`) whose `num` is not a

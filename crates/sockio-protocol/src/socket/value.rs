@@ -1,3 +1,5 @@
+//! Hand-written: no library value type holds JSON plus binary with keys in order (serde_json::Value has no binary; rmpv::Value would change the public type the server uses).
+//!
 //! [`Value`]: the dynamic payload of Socket.IO packets — JSON plus binary.
 
 use std::borrow::Cow;
