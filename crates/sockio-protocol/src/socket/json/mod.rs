@@ -9,17 +9,14 @@
 //! limit so that hostile input cannot exhaust the stack.
 
 mod read;
-mod scan;
 mod write;
 
 use std::fmt;
 
+pub(crate) use crate::json_string::{plain_len, write_str};
 pub use read::JsonError;
 pub(crate) use read::{parse, parse_list, scan_event, validate_list};
-pub(crate) use scan::plain_len;
-pub(crate) use write::{
-    estimate_len, measure, write_f64, write_number, write_str, write_value, BinaryMode,
-};
+pub(crate) use write::{estimate_len, measure, write_f64, write_number, write_value, BinaryMode};
 
 use super::value::Value;
 
@@ -59,8 +56,8 @@ impl fmt::Display for Value {
 mod tests {
     use bytes::Bytes;
 
-    use super::scan::plain_len_swar;
     use super::*;
+    use crate::json_string::plain_len_swar;
 
     fn roundtrip(text: &str) -> String {
         parse(text, 128).unwrap().to_json()

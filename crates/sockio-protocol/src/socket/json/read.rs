@@ -6,7 +6,7 @@
 
 use serde_json::Number;
 
-use super::scan::plain_len;
+use crate::json_string::plain_len;
 use crate::socket::value::{ObjectBuilder, Value};
 
 /// JSON text that could not be parsed.

@@ -1,4 +1,4 @@
-//! Hand-written: serde_json's serializer was slower on the bench contract's event object (78-91 vs 70-74 ns; the string scan here is SSE2); numbers use ryu-js and itoa.
+//! Hand-written: serde_json's serializer was slower on the bench contract's event object (78-91 vs 70-74 ns; strings go through json_string's SSE2 scan); numbers use ryu-js and itoa.
 //!
 //! The JSON writer: exactly what `JSON.stringify` produces for the same data.
 
@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use serde_json::Number;
 
-use super::scan::plain_len;
+use crate::json_string::write_str;
 use crate::socket::value::Value;
 
 /// What the writer does with [`Value::Binary`] nodes.
@@ -66,37 +66,6 @@ pub(crate) fn write_value(out: &mut String, value: &Value, binary: &mut BinaryMo
             }
         },
     }
-}
-
-/// Writes a JSON string literal, escaped as `JSON.stringify` does.
-pub(crate) fn write_str(out: &mut String, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push('"');
-    let bytes = s.as_bytes();
-    let mut at = 0;
-    loop {
-        let run = plain_len(&bytes[at..]);
-        // `at` and `at + run` are at ASCII bytes (or the end), hence char boundaries.
-        out.push_str(&s[at..at + run]);
-        at += run;
-        let Some(&b) = bytes.get(at) else {
-            break;
-        };
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            0x08 => out.push_str("\\b"),
-            0x0c => out.push_str("\\f"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            _ => {
-                let _ = write!(out, "\\u{:04x}", b);
-            }
-        }
-        at += 1;
-    }
-    out.push('"');
 }
 
 /// Writes a number as JavaScript's `Number.prototype.toString` would.

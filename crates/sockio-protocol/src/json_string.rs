@@ -1,4 +1,9 @@
-//! Hand-written: the SSE2 scan for the end of a string's plain run, shared by the reader and the writer; memchr finds at most three given bytes, not "a quote, a backslash or any control character".
+//! Hand-written: the SSE2 scan for the end of a JSON string's plain run (up to a quote, a backslash or any control character, which memchr's at most three given bytes cannot express), and the string writer built on it; serde_json's byte-table escaping was slower on the bench event (bench/notes.md).
+//!
+//! JSON string literals, shared by the Engine.IO layer (the `open` packet) and the
+//! Socket.IO layer's JSON reader and writer: the lowest layer of the crate.
+
+use std::fmt::Write as _;
 
 /// How many leading bytes of `bytes` a JSON string holds as they are: up to the first
 /// `"`, `\` or control character. Sixteen bytes at a time with SSE2 (part of every
@@ -41,7 +46,7 @@ pub(crate) fn plain_len(bytes: &[u8]) -> usize {
 }
 
 /// [`plain_len`] eight bytes at a time in a `u64`.
-pub(super) fn plain_len_swar(bytes: &[u8]) -> usize {
+pub(crate) fn plain_len_swar(bytes: &[u8]) -> usize {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
@@ -71,4 +76,35 @@ pub(super) fn plain_len_swar(bytes: &[u8]) -> usize {
         i += 1;
     }
     i
+}
+
+/// Writes a JSON string literal, escaped as `JSON.stringify` does.
+pub(crate) fn write_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut at = 0;
+    loop {
+        let run = plain_len(&bytes[at..]);
+        // `at` and `at + run` are at ASCII bytes (or the end), hence char boundaries.
+        out.push_str(&s[at..at + run]);
+        at += run;
+        let Some(&b) = bytes.get(at) else {
+            break;
+        };
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                let _ = write!(out, "\\u{:04x}", b);
+            }
+        }
+        at += 1;
+    }
+    out.push('"');
 }
