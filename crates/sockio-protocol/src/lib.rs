@@ -9,6 +9,8 @@
 //! * [`socket`]: Socket.IO packets (protocol v5, and the v4 dialect spoken over Engine.IO v3)
 //!   with binary attachments.
 
+mod json_string;
+
 pub mod engine;
 pub mod urlencoded;
 mod utf8;

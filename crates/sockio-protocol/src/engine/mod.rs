@@ -70,22 +70,24 @@ pub struct OpenPayload {
 impl OpenPayload {
     /// The `open` packet text: `0{"sid":...}`, exactly what `JSON.stringify` gives.
     pub fn to_packet_text(&self) -> String {
-        use std::fmt::Write as _;
         let mut s = String::with_capacity(112 + self.sid.len());
         s.push_str("0{\"sid\":");
-        crate::socket::json::write_str(&mut s, &self.sid);
+        crate::json_string::write_str(&mut s, &self.sid);
         s.push_str(",\"upgrades\":[");
         for (i, u) in self.upgrades.iter().enumerate() {
             if i > 0 {
                 s.push(',');
             }
-            crate::socket::json::write_str(&mut s, u);
+            crate::json_string::write_str(&mut s, u);
         }
-        let _ = write!(
-            s,
-            "],\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{}}}",
-            self.ping_interval, self.ping_timeout, self.max_payload
-        );
+        let mut digits = itoa::Buffer::new();
+        s.push_str("],\"pingInterval\":");
+        s.push_str(digits.format(self.ping_interval));
+        s.push_str(",\"pingTimeout\":");
+        s.push_str(digits.format(self.ping_timeout));
+        s.push_str(",\"maxPayload\":");
+        s.push_str(digits.format(self.max_payload));
+        s.push('}');
         s
     }
 }

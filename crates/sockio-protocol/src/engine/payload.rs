@@ -213,8 +213,7 @@ pub fn encode_v3_text(packets: &[EncodedPacket]) -> String {
 }
 
 fn push_decimal(out: &mut String, n: usize) {
-    use std::fmt::Write as _;
-    let _ = write!(out, "{n}");
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Decodes a v3 text payload (`<len>:<packet>`…). Yields packets in order and stops after

@@ -1,3 +1,5 @@
+//! Hand-written because [`Value`] is (see value.rs): serde_json::from_value cannot hand binary to a `Bytes` field.
+//!
 //! Serde deserialization: [`Value`] -> typed Rust data ([`from_value`]), and any serde
 //! format (JSON text in particular) -> [`Value`].
 

@@ -2,101 +2,15 @@
 
 use bytes::Bytes;
 
-use super::json::{self, JsonError};
-use super::msgpack::MsgpackError;
+use super::error::DecodeError;
+use super::json;
 use super::packet::{Packet, PacketData, PacketType};
+use super::payload::event_payload;
 use super::query;
 use super::raw::{RawArgs, RawEvent};
 use super::value::Value;
 use super::{is_reserved_event, ProtocolVersion, DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_DEPTH};
 use crate::Utf8Bytes;
-
-/// Why a Socket.IO message was refused.
-///
-/// socket.io closes the whole connection on any of these (disconnect reason
-/// `forced close`), and so should a server built on this decoder.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DecodeError {
-    /// The text message was empty.
-    #[error("empty packet")]
-    Empty,
-    /// The first character is not a packet type digit `0`..=`6`.
-    #[error("unknown packet type {0:?}")]
-    UnknownPacketType(char),
-    /// A BINARY_EVENT / BINARY_ACK header without a valid `<count>-` (missing, not
-    /// decimal digits, not followed by `-`, or zero).
-    #[error("illegal attachment count")]
-    InvalidAttachmentCount,
-    /// More attachments announced than [`DecoderConfig::max_attachments`] allows.
-    #[error("too many attachments: {count} (at most {max})")]
-    TooManyAttachments {
-        /// The announced count (saturated at `u64::MAX`).
-        count: u64,
-        /// The configured maximum.
-        max: usize,
-    },
-    /// The ack id does not fit in 64 bits.
-    #[error("ack id out of range")]
-    AckIdOverflow,
-    /// The payload is not valid JSON (the offset is relative to the payload's start).
-    #[error("invalid JSON payload: {0}")]
-    InvalidJson(#[from] JsonError),
-    /// An EVENT, BINARY_EVENT or CONNECT_ERROR without payload.
-    #[error("{0} packet without payload")]
-    MissingPayload(PacketType),
-    /// A DISCONNECT with a payload.
-    #[error("{0} packet must not have a payload")]
-    UnexpectedPayload(PacketType),
-    /// A CONNECT payload that is not a JSON object (found: the JSON type's name).
-    #[error("CONNECT payload must be an object, found {0}")]
-    InvalidConnectPayload(&'static str),
-    /// A v5 CONNECT_ERROR payload that is neither a string nor an object.
-    #[error("CONNECT_ERROR payload must be a string or an object, found {0}")]
-    InvalidConnectErrorPayload(&'static str),
-    /// An EVENT or ACK payload that is not a JSON array.
-    #[error("{packet_type} payload must be an array, found {found}")]
-    NotAnArray {
-        /// The packet's type.
-        packet_type: PacketType,
-        /// The JSON type's name.
-        found: &'static str,
-    },
-    /// An EVENT payload that is an empty array: no event name.
-    #[error("event without a name")]
-    MissingEventName,
-    /// An event name that is neither a string nor a number (found: the JSON type's name).
-    #[error("event name must be a string or a number, found {0}")]
-    InvalidEventName(&'static str),
-    /// An event name reserved by socket.io ([`is_reserved_event`]).
-    #[error("reserved event name {0:?}")]
-    ReservedEventName(String),
-    /// An attachment placeholder (`{"_placeholder":true,...}`) whose `num` is not a
-    /// non-negative integer.
-    #[error("invalid attachment placeholder")]
-    InvalidPlaceholder,
-    /// An attachment placeholder whose `num` is not below the attachment count.
-    #[error("attachment placeholder {num} out of range (packet has {attachments})")]
-    PlaceholderOutOfRange {
-        /// The placeholder's `num`.
-        num: u64,
-        /// The announced attachment count.
-        attachments: usize,
-    },
-    /// A text message arrived while binary attachments were still expected.
-    #[error("text packet while waiting for {missing} binary attachment(s)")]
-    UnexpectedText {
-        /// How many attachments were still missing.
-        missing: usize,
-    },
-    /// A binary message arrived while no attachment was expected.
-    #[error("binary message while no attachment is expected")]
-    UnexpectedBinary,
-    /// A msgpack-encoded packet ([`decode_msgpack`](super::decode_msgpack)) that is not
-    /// valid msgpack or not a valid packet map.
-    #[error("invalid msgpack packet: {0}")]
-    InvalidMsgpack(#[from] MsgpackError),
-}
 
 /// Settings of a [`Decoder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -520,40 +434,10 @@ fn fill_placeholders(value: &mut Value, buffers: &[Bytes]) {
     }
 }
 
-/// The payload rules of EVENT / BINARY_EVENT, shared by both parsers: a non-empty array whose
-/// first element is the event name — a string that is not reserved, or a number (kept as
-/// its decimal text, the listener name Node.js dispatches it to).
-pub(super) fn event_payload(
-    kind: PacketType,
-    payload: Option<Value>,
-) -> Result<PacketData, DecodeError> {
-    let mut items = match payload {
-        None => return Err(DecodeError::MissingPayload(kind)),
-        Some(Value::Array(items)) => items,
-        Some(other) => {
-            return Err(DecodeError::NotAnArray {
-                packet_type: kind,
-                found: other.type_name(),
-            })
-        }
-    };
-    if items.is_empty() {
-        return Err(DecodeError::MissingEventName);
-    }
-    let event = match items.remove(0) {
-        Value::String(name) if is_reserved_event(&name) => {
-            return Err(DecodeError::ReservedEventName(name))
-        }
-        Value::String(name) => name,
-        Value::Number(n) => query::number_to_string(&n),
-        other => return Err(DecodeError::InvalidEventName(other.type_name())),
-    };
-    Ok(PacketData::Event { event, args: items })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::socket::json::JsonError;
 
     fn decode(text: &str) -> Result<Packet, DecodeError> {
         let mut d = Decoder::new();

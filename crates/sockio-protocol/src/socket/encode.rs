@@ -1,7 +1,5 @@
 //! Packet -> wire text (+ binary attachments).
 
-use std::fmt::Write as _;
-
 use bytes::Bytes;
 
 use super::json::{self, BinaryMode};
@@ -131,7 +129,8 @@ pub fn encode_after(packet: &Packet, version: ProtocolVersion, prefix: &str) -> 
     text.push_str(prefix);
     text.push(kind.as_char());
     if binaries > 0 {
-        let _ = write!(text, "{binaries}-");
+        text.push_str(itoa::Buffer::new().format(binaries));
+        text.push('-');
     }
 
     // v4 client CONNECT: an object payload goes into the namespace query (none if empty).
@@ -153,7 +152,7 @@ pub fn encode_after(packet: &Packet, version: ProtocolVersion, prefix: &str) -> 
     }
 
     if let Some(id) = packet.id {
-        let _ = write!(text, "{id}");
+        text.push_str(itoa::Buffer::new().format(id));
     }
 
     match &packet.data {
@@ -188,6 +187,19 @@ pub fn encode_after(packet: &Packet, version: ProtocolVersion, prefix: &str) -> 
     }
 
     Encoded { text, attachments }
+}
+
+impl Packet {
+    /// Encodes the packet for protocol v5 ([`encode`](super::encode)).
+    pub fn encode(&self) -> Encoded {
+        encode_with(self, ProtocolVersion::V5)
+    }
+
+    /// Encodes the packet for the given protocol version
+    /// ([`encode_with`](super::encode_with)).
+    pub fn encode_with(&self, version: ProtocolVersion) -> Encoded {
+        encode_with(self, version)
+    }
 }
 
 #[cfg(test)]

@@ -41,22 +41,26 @@
 //! assert!(decoder.decode_text(r#"2["disconnect"]"#).is_err());
 //! ```
 
-mod de;
-mod decode;
-mod encode;
-pub(crate) mod json;
+// Modules from the lowest layer up: each one uses only modules listed above it.
+mod de; // Value -> typed data (serde)
+mod decode; // text + attachments -> packet
+mod encode; // packet -> text + attachments
+mod error; // the decoders' errors
+pub(crate) mod json; // JSON text <-> Value
 mod msgpack;
-mod packet;
-mod query;
-mod raw;
-mod ser;
-mod value;
+mod packet; // the packet model
+mod payload; // payload rules shared by both decoders
+mod query; // v4 namespace query strings
+mod raw; // arguments kept as JSON text
+mod ser; // typed data -> Value (serde)
+mod value; // the payload type // packet <-> msgpack (socket.io-msgpack-parser)
 
 pub use de::from_value;
-pub use decode::{DecodeError, Decoder, DecoderConfig};
+pub use decode::{Decoder, DecoderConfig};
 pub use encode::{encode, encode_after, encode_with, Encoded};
+pub use error::{DecodeError, MsgpackError};
 pub use json::JsonError;
-pub use msgpack::{decode_msgpack, encode_msgpack, MsgpackError};
+pub use msgpack::{decode_msgpack, encode_msgpack};
 pub use packet::{Packet, PacketData, PacketType};
 pub use raw::{encode_raw_after, RawArgs, RawEvent};
 pub use ser::{to_value, ValueError};

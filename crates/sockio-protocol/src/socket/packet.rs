@@ -2,9 +2,7 @@
 
 use std::fmt;
 
-use super::encode::{encode_with, Encoded};
 use super::value::Value;
-use super::ProtocolVersion;
 
 /// The packet type digit that starts every encoded Socket.IO packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,7 +93,7 @@ impl fmt::Display for PacketType {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PacketData {
     /// CONNECT with its optional payload: the client's auth object, or the server's
-    /// `{"sid":...,"pid"?:...}` reply (v5). With [`ProtocolVersion::V4`] a decoded CONNECT
+    /// `{"sid":...,"pid"?:...}` reply (v5). With [`ProtocolVersion::V4`](super::ProtocolVersion::V4) a decoded CONNECT
     /// carries the namespace's query string here as an object of strings.
     Connect(Option<Value>),
     /// DISCONNECT.
@@ -234,17 +232,6 @@ impl Packet {
             PacketData::Event { args, .. } | PacketData::Ack { args } => Some(args),
             _ => None,
         }
-    }
-
-    /// Encodes the packet for protocol v5 ([`encode`](super::encode)).
-    pub fn encode(&self) -> Encoded {
-        encode_with(self, ProtocolVersion::V5)
-    }
-
-    /// Encodes the packet for the given protocol version
-    /// ([`encode_with`](super::encode_with)).
-    pub fn encode_with(&self, version: ProtocolVersion) -> Encoded {
-        encode_with(self, version)
     }
 }
 

@@ -5,7 +5,7 @@
 //! object. This module does the same splitting and `application/x-www-form-urlencoded`
 //! decoding, and the encoding the v2 client does (`encodeURIComponent`).
 
-use std::fmt::Write as _;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::json;
 use super::value::{ObjectBuilder, Value};
@@ -21,53 +21,15 @@ pub(crate) fn split_namespace(nsp: &str) -> (&str, Option<&str>) {
 }
 
 /// Parses a query string into an object of strings, like
-/// `Object.fromEntries(new URLSearchParams(query))`: pairs split on `&` (empty ones
-/// skipped), name and value split at the first `=`, `+` is a space, `%XX` escapes
-/// decoded (malformed ones kept literally, invalid UTF-8 replaced by U+FFFD); a repeated
-/// name keeps its first position and its last value.
+/// `Object.fromEntries(new URLSearchParams(query))` (decoded by
+/// [`urlencoded::pairs_borrowed`](crate::urlencoded::pairs_borrowed)); a repeated name
+/// keeps its first position and its last value.
 pub(crate) fn parse_query(query: &str) -> Value {
     let mut object = ObjectBuilder::with_capacity(0);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        object.insert(form_decode(name), Value::String(form_decode(value)));
+    for (name, value) in crate::urlencoded::pairs_borrowed(query) {
+        object.insert(name.into_owned(), Value::String(value.into_owned()));
     }
     object.finish()
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn form_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = bytes.get(i + 1).copied().and_then(hex_value);
-                let lo = bytes.get(i + 2).copied().and_then(hex_value);
-                if let (Some(hi), Some(lo)) = (hi, lo) {
-                    out.push(hi << 4 | lo);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
 }
 
 /// Writes `entries` as socket.io-client 2.x writes its `query` option:
@@ -89,16 +51,21 @@ pub(crate) fn encode_query(out: &mut String, entries: &[(String, Value)]) {
     }
 }
 
-/// `encodeURIComponent`: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` percent-encoded
-/// as UTF-8, uppercase hex.
+/// What `encodeURIComponent` leaves as it is: `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// `encodeURIComponent`: everything else percent-encoded as UTF-8, uppercase hex.
 fn uri_component(out: &mut String, s: &str) {
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
+    out.extend(utf8_percent_encode(s, URI_COMPONENT));
 }
 
 /// The string JavaScript's `String(n)` gives for a number value (used for numeric event

@@ -80,21 +80,6 @@ impl std::fmt::Debug for RawArgs {
     }
 }
 
-/// `n` in decimal, written at the end of `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[at..]).unwrap_or_default()
-}
-
 /// The byte range of `text` without leading and trailing JSON whitespace.
 fn trim(text: &str) -> std::ops::Range<usize> {
     let ws = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
@@ -155,8 +140,8 @@ pub fn encode_raw_after(
     } else {
         nsp.len() + 1
     };
-    let mut digits = [0u8; 20];
-    let id_text = id.map_or("", |id| decimal(id, &mut digits));
+    let mut digits = itoa::Buffer::new();
+    let id_text = id.map_or("", |id| digits.format(id));
     let mut text = String::with_capacity(
         prefix.len() + 1 + nsp_len + id_text.len() + 2 + name_len + args.text.len(),
     );

@@ -1,3 +1,5 @@
+//! Hand-written because [`Value`] is (see value.rs): serde_json::to_value would turn `Bytes` fields into arrays of numbers.
+//!
 //! Serde serialization: typed Rust data -> [`Value`] ([`to_value`]), and [`Value`] into any
 //! serde format.
 

@@ -1,13 +1,12 @@
+//! Hand-written: no library value type holds JSON plus binary with keys in order (serde_json::Value has no binary; rmpv::Value would change the public type the server uses).
+//!
 //! [`Value`]: the dynamic payload of Socket.IO packets — JSON plus binary.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt;
 
 use bytes::Bytes;
 use serde_json::Number;
-
-use super::json::{self, BinaryMode, JsonError};
 
 /// A Socket.IO payload value: anything `JSON.stringify` can write, plus binary data.
 ///
@@ -57,29 +56,6 @@ pub enum Value {
 }
 
 impl Value {
-    /// Parses JSON text (as `JSON.parse` accepts it) into a value.
-    ///
-    /// Duplicate object keys keep the position of their first occurrence and the value of
-    /// their last one, as in JavaScript. Nesting deeper than
-    /// [`DEFAULT_MAX_DEPTH`](super::DEFAULT_MAX_DEPTH) is refused. An escaped lone UTF-16
-    /// surrogate (`"\ud800"`), which Rust strings cannot hold, becomes U+FFFD. Numbers
-    /// whose magnitude overflows `f64` (`1e400`) become [`Value::Null`], which is what
-    /// JavaScript would write back for the resulting `Infinity`.
-    pub fn from_json(text: &str) -> Result<Value, JsonError> {
-        json::parse(text, super::DEFAULT_MAX_DEPTH)
-    }
-
-    /// Writes the value as compact JSON, byte for byte as `JSON.stringify` would.
-    ///
-    /// Binary nodes are written the way Node.js writes a `Buffer`:
-    /// `{"type":"Buffer","data":[1,2,3]}`. (Packet encoding does not use this form for
-    /// event and ack arguments: there, binary becomes attachments.)
-    pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(json::estimate_len(self));
-        json::write_value(&mut out, self, &mut BinaryMode::NodeBuffer);
-        out
-    }
-
     /// The name of the value's JSON type, as used in error messages: `"null"`,
     /// `"boolean"`, `"number"`, `"string"`, `"array"`, `"object"` or `"binary"`.
     pub fn type_name(&self) -> &'static str {
@@ -277,13 +253,6 @@ impl Value {
             }
         }
         Number::from_f64(f).map_or(Value::Null, Value::Number)
-    }
-}
-
-/// Writes the value as `JSON.stringify` would ([`Value::to_json`]).
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_json())
     }
 }
 

@@ -35,63 +35,17 @@
 //! assert_eq!(decode_msgpack(&bytes), Ok(packet));
 //! ```
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use serde_json::Number;
 
-use super::decode::DecodeError;
+mod read;
+
+use read::Reader;
+
+use super::error::{DecodeError, MsgpackError};
 use super::packet::{Packet, PacketData, PacketType};
 use super::value::Value;
 use super::DEFAULT_MAX_DEPTH;
-
-/// Why a msgpack packet was refused at the msgpack level or as a packet map (carried by
-/// [`DecodeError::InvalidMsgpack`]; payloads that are invalid for their packet type give
-/// the same [`DecodeError`] variants as the default decoder).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum MsgpackError {
-    /// The input is empty or ends in the middle of a value.
-    #[error("unexpected end of msgpack input")]
-    UnexpectedEnd,
-    /// Bytes follow the packet's map (how many).
-    #[error("{0} trailing byte(s) after the msgpack packet")]
-    TrailingBytes(usize),
-    /// The byte `0xc1`, which msgpack never uses, at this offset.
-    #[error("invalid msgpack type byte 0xc1 at offset {0}")]
-    InvalidTypeByte(usize),
-    /// An extension type that notepack.io does not produce.
-    #[error("unsupported msgpack extension type {ext_type} at offset {offset}")]
-    UnsupportedExtension {
-        /// The extension's type byte.
-        ext_type: i8,
-        /// Where the extension value starts.
-        offset: usize,
-    },
-    /// A timestamp extension (type −1) whose data is not 4, 8 or 12 bytes long or whose
-    /// nanoseconds exceed 999 999 999 (offset of the extension value).
-    #[error("invalid msgpack timestamp at offset {0}")]
-    InvalidTimestamp(usize),
-    /// A map key that is not a string (offset of the key).
-    #[error("msgpack map key at offset {0} is not a string")]
-    NonStringKey(usize),
-    /// Arrays and maps nested deeper than [`DEFAULT_MAX_DEPTH`] (the packet map itself
-    /// not counted), at this offset.
-    #[error("msgpack nesting too deep at offset {0}")]
-    TooDeep(usize),
-    /// The packet is not a map (found: the decoded value's type name, or `"undefined"`).
-    #[error("msgpack packet must be a map, found {0}")]
-    NotAMap(&'static str),
-    /// `type` is missing, not an integer, or not in `0..=4`.
-    #[error("invalid packet type")]
-    InvalidPacketType,
-    /// `nsp` is missing or not a string.
-    #[error("invalid namespace")]
-    InvalidNamespace,
-    /// `id` is present but not a non-negative integer that fits in 64 bits.
-    #[error("invalid packet id")]
-    InvalidAckId,
-}
 
 // --------------------------------------------------------------------------------------
 // Encoding
@@ -220,20 +174,23 @@ fn value_size(value: &Value) -> usize {
     }
 }
 
+// The bytes themselves are rmp's writers: notepack.io's choices are msgpack's smallest
+// encodings, which is what `write_uint`, `write_sint`, `write_str`, `write_bin` and the
+// length headers pick. Writing into a `Vec` cannot fail, so their results are dropped.
+
 fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
-        Value::Null => out.push(0xc0),
-        Value::Bool(false) => out.push(0xc2),
-        Value::Bool(true) => out.push(0xc3),
+        Value::Null => drop(rmp::encode::write_nil(out)),
+        Value::Bool(b) => drop(rmp::encode::write_bool(out, *b)),
         Value::Number(n) => write_number(out, n),
         Value::String(s) => write_str(out, s),
-        Value::Binary(b) => write_bin(out, b),
+        Value::Binary(b) => drop(rmp::encode::write_bin(out, b)),
         Value::Array(items) => {
             write_array_header(out, items.len());
             items.iter().for_each(|v| write_value(out, v));
         }
         Value::Object(entries) => {
-            write_map_header(out, entries.len());
+            drop(rmp::encode::write_map_len(out, entries.len() as u32));
             for (key, v) in entries {
                 write_str(out, key);
                 write_value(out, v);
@@ -246,7 +203,7 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
     if let Some(u) = n.as_u64() {
         write_uint(out, u);
     } else if let Some(i) = n.as_i64() {
-        write_int(out, i);
+        drop(rmp::encode::write_sint(out, i));
     } else {
         let f = n.as_f64().unwrap_or(0.0);
         // JavaScript has one number type: an integral float is an integer (-0 too).
@@ -255,98 +212,27 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
                 return write_uint(out, f as u64);
             }
             if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
-                return write_int(out, f as i64);
+                return drop(rmp::encode::write_sint(out, f as i64));
             }
         }
-        out.push(0xcb);
-        out.extend_from_slice(&f.to_be_bytes());
+        drop(rmp::encode::write_f64(out, f));
     }
 }
 
 fn write_uint(out: &mut Vec<u8>, u: u64) {
-    if u < 0x80 {
-        out.push(u as u8);
-    } else if u <= 0xff {
-        out.extend_from_slice(&[0xcc, u as u8]);
-    } else if u <= 0xffff {
-        out.push(0xcd);
-        out.extend_from_slice(&(u as u16).to_be_bytes());
-    } else if u <= 0xffff_ffff {
-        out.push(0xce);
-        out.extend_from_slice(&(u as u32).to_be_bytes());
-    } else {
-        out.push(0xcf);
-        out.extend_from_slice(&u.to_be_bytes());
-    }
-}
-
-fn write_int(out: &mut Vec<u8>, i: i64) {
-    if i >= 0 {
-        write_uint(out, i as u64);
-    } else if i >= -0x20 {
-        out.push(i as u8); // negative fixint: 0xe0..=0xff
-    } else if i >= -0x80 {
-        out.extend_from_slice(&[0xd0, i as u8]);
-    } else if i >= -0x8000 {
-        out.push(0xd1);
-        out.extend_from_slice(&(i as i16).to_be_bytes());
-    } else if i >= -0x8000_0000 {
-        out.push(0xd2);
-        out.extend_from_slice(&(i as i32).to_be_bytes());
-    } else {
-        out.push(0xd3);
-        out.extend_from_slice(&i.to_be_bytes());
-    }
+    drop(rmp::encode::write_uint(out, u));
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {
-    let len = s.len();
-    if len <= 0x1f {
-        out.push(0xa0 | len as u8);
-    } else if len <= 0xff {
-        out.extend_from_slice(&[0xd9, len as u8]);
-    } else if len <= 0xffff {
-        out.push(0xda);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(0xdb);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-    }
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn write_bin(out: &mut Vec<u8>, b: &[u8]) {
-    let len = b.len();
-    if len <= 0xff {
-        out.extend_from_slice(&[0xc4, len as u8]);
-    } else if len <= 0xffff {
-        out.push(0xc5);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(0xc6);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-    }
-    out.extend_from_slice(b);
+    drop(rmp::encode::write_str(out, s));
 }
 
 fn write_array_header(out: &mut Vec<u8>, len: usize) {
-    write_container_header(out, len, 0x90, 0xdc, 0xdd);
+    drop(rmp::encode::write_array_len(out, len as u32));
 }
 
 fn write_map_header(out: &mut Vec<u8>, len: usize) {
-    write_container_header(out, len, 0x80, 0xde, 0xdf);
-}
-
-fn write_container_header(out: &mut Vec<u8>, len: usize, fix: u8, marker16: u8, marker32: u8) {
-    if len <= 0x0f {
-        out.push(fix | len as u8);
-    } else if len <= 0xffff {
-        out.push(marker16);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(marker32);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-    }
+    drop(rmp::encode::write_map_len(out, len as u32));
 }
 
 // --------------------------------------------------------------------------------------
@@ -469,7 +355,9 @@ fn packet_data(kind: PacketType, payload: Option<Value>) -> Result<PacketData, D
             None => PacketData::Disconnect,
             Some(_) => return Err(DecodeError::UnexpectedPayload(kind)),
         },
-        PacketType::Event | PacketType::BinaryEvent => super::decode::event_payload(kind, payload)?,
+        PacketType::Event | PacketType::BinaryEvent => {
+            super::payload::event_payload(kind, payload)?
+        }
         PacketType::Ack | PacketType::BinaryAck => match payload {
             None => return Err(DecodeError::MissingPayload(kind)),
             Some(Value::Array(args)) => PacketData::Ack { args },
@@ -487,301 +375,6 @@ fn packet_data(kind: PacketType, payload: Option<Value>) -> Result<PacketData, D
         },
     };
     Ok(data)
-}
-
-/// JavaScript dates span ±8.64e15 ms around the epoch.
-const MAX_DATE_MS: i128 = 8_640_000_000_000_000;
-
-/// Up to this many entries, repeated map keys are found by a linear scan.
-const LINEAR_SCAN_LIMIT: usize = 16;
-
-type DecodeResult<T> = Result<T, MsgpackError>;
-
-struct Reader<'a> {
-    input: &'a [u8],
-    pos: usize,
-    depth: usize,
-    max_depth: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn remaining(&self) -> usize {
-        self.input.len() - self.pos
-    }
-
-    fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&end| end <= self.input.len())
-            .ok_or(MsgpackError::UnexpectedEnd)?;
-        let bytes = &self.input[self.pos..end];
-        self.pos = end;
-        Ok(bytes)
-    }
-
-    fn array_of<const N: usize>(&mut self) -> DecodeResult<[u8; N]> {
-        self.take(N)?
-            .try_into()
-            .map_err(|_| MsgpackError::UnexpectedEnd)
-    }
-
-    fn byte(&mut self) -> DecodeResult<u8> {
-        Ok(self.array_of::<1>()?[0])
-    }
-
-    fn len8(&mut self) -> DecodeResult<usize> {
-        Ok(usize::from(self.byte()?))
-    }
-
-    fn len16(&mut self) -> DecodeResult<usize> {
-        Ok(usize::from(u16::from_be_bytes(self.array_of()?)))
-    }
-
-    fn len32(&mut self) -> DecodeResult<usize> {
-        // A length beyond usize (16-bit targets only) cannot fit in the input anyway.
-        Ok(usize::try_from(u32::from_be_bytes(self.array_of()?)).unwrap_or(usize::MAX))
-    }
-
-    /// One value; `None` is notepack.io 2.2's `undefined`.
-    fn value(&mut self) -> DecodeResult<Option<Value>> {
-        let start = self.pos;
-        let marker = self.byte()?;
-        let value = match marker {
-            0x00..=0x7f => Value::from(marker),
-            0x80..=0x8f => self.map(start, usize::from(marker & 0x0f))?,
-            0x90..=0x9f => self.array(start, usize::from(marker & 0x0f))?,
-            0xa0..=0xbf => self.string(usize::from(marker & 0x1f))?,
-            0xc0 => Value::Null,
-            0xc1 => return Err(MsgpackError::InvalidTypeByte(start)),
-            0xc2 => Value::Bool(false),
-            0xc3 => Value::Bool(true),
-            0xc4 => {
-                let len = self.len8()?;
-                self.binary(len)?
-            }
-            0xc5 => {
-                let len = self.len16()?;
-                self.binary(len)?
-            }
-            0xc6 => {
-                let len = self.len32()?;
-                self.binary(len)?
-            }
-            0xc7 => {
-                let len = self.len8()?;
-                return self.ext(start, false, len);
-            }
-            0xc8 => {
-                let len = self.len16()?;
-                return self.ext(start, false, len);
-            }
-            0xc9 => {
-                let len = self.len32()?;
-                return self.ext(start, false, len);
-            }
-            0xca => Value::from_f64(f64::from(f32::from_be_bytes(self.array_of()?))),
-            0xcb => Value::from_f64(f64::from_be_bytes(self.array_of()?)),
-            0xcc => Value::from(self.byte()?),
-            0xcd => Value::from(u16::from_be_bytes(self.array_of()?)),
-            0xce => Value::from(u32::from_be_bytes(self.array_of()?)),
-            0xcf => Value::from(u64::from_be_bytes(self.array_of()?)),
-            0xd0 => Value::from(i8::from_be_bytes(self.array_of()?)),
-            0xd1 => Value::from(i16::from_be_bytes(self.array_of()?)),
-            0xd2 => Value::from(i32::from_be_bytes(self.array_of()?)),
-            0xd3 => Value::from(i64::from_be_bytes(self.array_of()?)),
-            0xd4 => return self.ext(start, true, 1),
-            0xd5 => return self.ext(start, true, 2),
-            0xd6 => return self.ext(start, true, 4),
-            0xd7 => return self.ext(start, true, 8),
-            0xd8 => return self.ext(start, true, 16),
-            0xd9 => {
-                let len = self.len8()?;
-                self.string(len)?
-            }
-            0xda => {
-                let len = self.len16()?;
-                self.string(len)?
-            }
-            0xdb => {
-                let len = self.len32()?;
-                self.string(len)?
-            }
-            0xdc => {
-                let len = self.len16()?;
-                self.array(start, len)?
-            }
-            0xdd => {
-                let len = self.len32()?;
-                self.array(start, len)?
-            }
-            0xde => {
-                let len = self.len16()?;
-                self.map(start, len)?
-            }
-            0xdf => {
-                let len = self.len32()?;
-                self.map(start, len)?
-            }
-            0xe0..=0xff => Value::from(marker as i8),
-        };
-        Ok(Some(value))
-    }
-
-    fn string(&mut self, len: usize) -> DecodeResult<Value> {
-        Ok(Value::String(self.text(len)?))
-    }
-
-    fn text(&mut self, len: usize) -> DecodeResult<String> {
-        Ok(String::from_utf8_lossy(self.take(len)?).into_owned())
-    }
-
-    fn binary(&mut self, len: usize) -> DecodeResult<Value> {
-        Ok(Value::Binary(Bytes::copy_from_slice(self.take(len)?)))
-    }
-
-    /// An extension value (after its length): `fixed` for `fixext 1..16`.
-    fn ext(&mut self, start: usize, fixed: bool, len: usize) -> DecodeResult<Option<Value>> {
-        let ext_type = i8::from_be_bytes(self.array_of()?);
-        let body = self.take(len)?;
-        let value = match (ext_type, fixed, len) {
-            // notepack.io 2.2: `undefined`.
-            (0, true, 1) => return Ok(None),
-            // notepack.io 2.2: a Date, as signed 64-bit milliseconds.
-            (0, true, 8) => date_value(i128::from(i64::from_be_bytes(
-                body.try_into().map_err(|_| MsgpackError::UnexpectedEnd)?,
-            ))),
-            // notepack.io 2.2: an ArrayBuffer or typed array.
-            (0, false, _) => Value::Binary(Bytes::copy_from_slice(body)),
-            (-1, _, _) => timestamp(start, body)?,
-            _ => {
-                return Err(MsgpackError::UnsupportedExtension {
-                    ext_type,
-                    offset: start,
-                })
-            }
-        };
-        Ok(Some(value))
-    }
-
-    fn enter(&mut self, start: usize) -> DecodeResult<()> {
-        if self.depth >= self.max_depth {
-            return Err(MsgpackError::TooDeep(start));
-        }
-        self.depth += 1;
-        Ok(())
-    }
-
-    fn array(&mut self, start: usize, len: usize) -> DecodeResult<Value> {
-        self.enter(start)?;
-        // Every element takes at least one byte: never reserve more than the input holds.
-        let mut items = Vec::with_capacity(len.min(self.remaining()));
-        for _ in 0..len {
-            items.push(self.value()?.unwrap_or(Value::Null));
-        }
-        self.depth -= 1;
-        Ok(Value::Array(items))
-    }
-
-    fn map(&mut self, start: usize, len: usize) -> DecodeResult<Value> {
-        self.enter(start)?;
-        let mut entries: Vec<(String, Option<Value>)> =
-            Vec::with_capacity(len.min(self.remaining() / 2));
-        let mut index: Option<HashMap<String, usize>> = None;
-        for _ in 0..len {
-            let key = self.key()?;
-            let value = self.value()?;
-            insert_entry(&mut entries, &mut index, key, value);
-        }
-        self.depth -= 1;
-        Ok(Value::Object(
-            entries
-                .into_iter()
-                .filter_map(|(key, value)| Some((key, value?)))
-                .collect(),
-        ))
-    }
-
-    fn key(&mut self) -> DecodeResult<String> {
-        let start = self.pos;
-        let len = match self.byte()? {
-            marker @ 0xa0..=0xbf => usize::from(marker & 0x1f),
-            0xd9 => self.len8()?,
-            0xda => self.len16()?,
-            0xdb => self.len32()?,
-            _ => return Err(MsgpackError::NonStringKey(start)),
-        };
-        self.text(len)
-    }
-}
-
-/// Sets a map entry as a JavaScript object assignment does: a repeated key keeps its
-/// first position and takes the new value (`None`, undefined, is removed at the end).
-fn insert_entry(
-    entries: &mut Vec<(String, Option<Value>)>,
-    index: &mut Option<HashMap<String, usize>>,
-    key: String,
-    value: Option<Value>,
-) {
-    let existing = match index {
-        Some(index) => index.get(&key).copied(),
-        None => entries.iter().position(|(k, _)| *k == key),
-    };
-    if let Some(i) = existing {
-        entries[i].1 = value;
-        return;
-    }
-    if let Some(index) = index {
-        index.insert(key.clone(), entries.len());
-    }
-    entries.push((key, value));
-    if index.is_none() && entries.len() > LINEAR_SCAN_LIMIT {
-        *index = Some(
-            entries
-                .iter()
-                .enumerate()
-                .map(|(i, (k, _))| (k.clone(), i))
-                .collect(),
-        );
-    }
-}
-
-/// A msgpack timestamp (extension type −1) as milliseconds since the epoch.
-fn timestamp(start: usize, body: &[u8]) -> DecodeResult<Value> {
-    let invalid = || MsgpackError::InvalidTimestamp(start);
-    let (seconds, nanos): (i64, u32) = match body.len() {
-        // timestamp 32: unsigned seconds.
-        4 => (
-            i64::from(u32::from_be_bytes(body.try_into().map_err(|_| invalid())?)),
-            0,
-        ),
-        // timestamp 64: 30-bit nanoseconds, 34-bit unsigned seconds.
-        8 => {
-            let v = u64::from_be_bytes(body.try_into().map_err(|_| invalid())?);
-            ((v & 0x3_ffff_ffff) as i64, (v >> 34) as u32)
-        }
-        // timestamp 96: 32-bit nanoseconds, signed 64-bit seconds.
-        12 => (
-            i64::from_be_bytes(body[4..].try_into().map_err(|_| invalid())?),
-            u32::from_be_bytes(body[..4].try_into().map_err(|_| invalid())?),
-        ),
-        _ => return Err(invalid()),
-    };
-    if nanos > 999_999_999 {
-        return Err(invalid());
-    }
-    // `new Date(seconds * 1e3 + nanos / 1e6)` truncates toward zero.
-    let ms = (i128::from(seconds) * 1_000_000_000 + i128::from(nanos)) / 1_000_000;
-    Ok(date_value(ms))
-}
-
-/// A date as a number of milliseconds, or `null` for one JavaScript cannot represent.
-fn date_value(ms: i128) -> Value {
-    if ms.abs() <= MAX_DATE_MS {
-        Value::from(ms as i64)
-    } else {
-        Value::Null
-    }
 }
 
 #[cfg(test)]
