@@ -155,7 +155,12 @@ async fn cookie_and_header_hooks_on_the_handshake_only() {
 
 #[tokio::test]
 async fn websocket_only_server_refuses_polling_and_offers_no_upgrade() {
-    let (port, _) = start(EngineConfig::builder().transports(false, true).build()).await;
+    let (port, _) = start(
+        EngineConfig::builder()
+            .transports([sockio::engine::TransportKind::WebSocket])
+            .build(),
+    )
+    .await;
     let res = request(port, "GET", "/engine.io/?EIO=4&transport=polling", &[]).await;
     assert_eq!(res.status, 400);
     assert_eq!(res.text(), r#"{"code":0,"message":"Transport unknown"}"#);

@@ -17,6 +17,7 @@ pub type HeadersHook = Arc<dyn Fn(&mut HeaderMap, &Request<()>) + Send + Sync>;
 
 /// Transports a server accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Transports {
     /// HTTP long-polling.
     pub polling: bool,
@@ -35,6 +36,7 @@ impl Default for Transports {
 
 /// The `io` session cookie set on the polling handshake response.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Cookie {
     /// Cookie name (default `io`).
     pub name: String,
@@ -72,6 +74,7 @@ impl Default for Cookie {
 /// assert_eq!(config.max_payload, 1_000_000);
 /// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct EngineConfig {
     /// Request path prefix, with its trailing slash (default `/engine.io/`).
     pub path: String,
@@ -197,8 +200,12 @@ impl EngineConfigBuilder {
         self
     }
     /// Transports accepted.
-    pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
-        self.0.transports = Transports { polling, websocket };
+    pub fn transports(mut self, transports: impl AsRef<[crate::TransportKind]>) -> Self {
+        let t = transports.as_ref();
+        self.0.transports = Transports {
+            polling: t.contains(&crate::TransportKind::Polling),
+            websocket: t.contains(&crate::TransportKind::WebSocket),
+        };
         self
     }
     /// Whether upgrades are offered.

@@ -7,6 +7,7 @@ use std::fmt;
 /// Polling requests get HTTP 400 (403 for [`RequestError::Forbidden`]) with the JSON body
 /// `{"code":N,"message":"..."}`; refused WebSocket upgrades get a plain 400.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequestError {
     /// Code 0: `transport` missing or not enabled.
     #[error("Transport unknown")]
@@ -30,6 +31,7 @@ pub enum RequestError {
 
 /// Why a request was a code-3 *Bad request*.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BadRequestContext {
     /// The `Origin` header holds invalid characters.
     InvalidOrigin,
@@ -98,6 +100,7 @@ impl RequestError {
 
 /// Why a session closed. [`CloseReason::as_str`] gives socket.io's wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CloseReason {
     /// The client closed the connection or sent a `close` packet.
     TransportClose,
@@ -139,6 +142,7 @@ impl fmt::Display for CloseReason {
 
 /// Why [`crate::Socket::send`] did not queue a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The session is closed.
     #[error("session closed")]

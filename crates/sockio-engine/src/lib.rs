@@ -37,6 +37,8 @@ mod direct;
 mod engine;
 pub mod error;
 mod handshake;
+#[cfg(feature = "layer")]
+mod layer;
 mod open;
 mod polling;
 mod proto;
@@ -67,11 +69,13 @@ pub use config::{Cookie, EngineConfig, EngineConfigBuilder, Transports};
 pub use engine::Engine;
 pub use error::{CloseReason, RequestError, SendError};
 pub use handshake::{Handshake, RemoteAddr};
+#[cfg(feature = "layer")]
+pub use layer::{EngineLayer, EngineMiddleware};
 pub use session::{Handler, Socket, TransportKind, WeakSocket};
 pub use sid::Sid;
 pub use sockio_protocol::engine::{Message, ProtocolVersion};
 pub use sockio_protocol::Utf8Bytes;
-pub use tower::{EngineLayer, EngineMiddleware, EngineService};
+pub use tower::EngineService;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

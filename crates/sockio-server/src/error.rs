@@ -54,6 +54,8 @@ impl DisconnectReason {
             C::ParseError => Self::ParseError,
             C::ForcedClose => Self::ForcedClose,
             C::ServerShuttingDown => Self::ServerShuttingDown,
+            // A reason added to the engine later: the transport went away.
+            _ => Self::TransportClose,
         }
     }
 }

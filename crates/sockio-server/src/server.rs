@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use sockio_engine::cors::Cors;
 use sockio_engine::{
-    CloseReason, Engine, EngineConfig, EngineConfigBuilder, EngineLayer, EngineService,
-    TransportKind,
+    CloseReason, Engine, EngineConfig, EngineConfigBuilder, EngineService, TransportKind,
 };
 
 use crate::adapter::{Adapter, AdapterFactory, LocalAdapter};
@@ -90,11 +89,7 @@ impl SocketIoBuilder {
     /// The transports accepted (default both): `[TransportKind::WebSocket]` for
     /// WebSocket only.
     pub fn transports(mut self, transports: impl AsRef<[TransportKind]>) -> Self {
-        let t = transports.as_ref();
-        self.engine = self.engine.transports(
-            t.contains(&TransportKind::Polling),
-            t.contains(&TransportKind::WebSocket),
-        );
+        self.engine = self.engine.transports(transports);
         self
     }
     /// Whether polling sessions may upgrade (default true).
@@ -400,8 +395,9 @@ impl SocketIo {
     }
 
     /// A tower layer serving this server's path in front of another service (an axum
-    /// `Router`, say).
-    pub fn layer(&self) -> EngineLayer<Conn> {
+    /// `Router`, say). Feature `layer` (on by default).
+    #[cfg(feature = "layer")]
+    pub fn layer(&self) -> sockio_engine::EngineLayer<Conn> {
         self.engine().layer()
     }
 
