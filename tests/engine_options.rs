@@ -457,3 +457,49 @@ async fn a_second_websocket_for_a_session_is_accepted_then_closed() {
     second_websocket_is_accepted_then_closed(port, 4).await;
     second_websocket_is_accepted_then_closed(port, 3).await;
 }
+
+/// A request head past 16 KiB (Node's `maxHeaderSize`) is answered 431 once that much is
+/// read, on the direct WebSocket path and on hyper's, not read to its end.
+#[tokio::test]
+async fn oversized_request_heads_are_refused_at_16_kib() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (port, _engine) = start(EngineConfig::default()).await;
+    for path in [
+        "/engine.io/?EIO=4&transport=websocket",
+        "/engine.io/?EIO=4&transport=polling",
+    ] {
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut head = format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        );
+        // 500 KB of headers, sent while the server may already answer.
+        let filler = format!("X-Filler: {}\r\n", "a".repeat(1000));
+        let writer = tokio::spawn(async move {
+            let mut sent = 0;
+            for _ in 0..500 {
+                head.push_str(&filler);
+                if tcp.write_all(head.as_bytes()).await.is_err() {
+                    break;
+                }
+                sent += head.len();
+                head.clear();
+            }
+            (tcp, sent)
+        });
+        let (mut tcp, sent) = writer.await.unwrap();
+        assert!(
+            sent < 500 * 1000,
+            "the server kept reading {sent} bytes of head"
+        );
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(3), tcp.read_to_end(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 431"),
+            "{path}: {}",
+            answer.lines().next().unwrap_or("")
+        );
+    }
+}

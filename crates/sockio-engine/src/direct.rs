@@ -28,7 +28,7 @@ use crate::BoxError;
 /// How long a client may take to send its first request head (as hyper is set up).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest first request head read here; a larger one goes to hyper, which refuses it.
-const MAX_HEAD: usize = 16 * 1024;
+const MAX_HEAD: usize = crate::MAX_REQUEST_HEAD;
 /// The most headers read here; more go to hyper.
 const MAX_HEADERS: usize = 64;
 

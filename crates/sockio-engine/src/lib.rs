@@ -118,6 +118,9 @@ async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, std::net::Soc
 }
 
 /// Serves one HTTP/1.1 connection with `service` (upgrades enabled).
+/// The largest request head read (Node's default `maxHeaderSize`, 16 KiB).
+pub(crate) const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
 async fn serve_connection<I, S, ResBody>(io: I, addr: std::net::SocketAddr, service: S)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -138,6 +141,9 @@ where
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10))
+        // A request head past this is answered 431 (Node's `maxHeaderSize`), instead of
+        // being read up to hyper's default of about 400 KB.
+        .max_buf_size(MAX_REQUEST_HEAD)
         .serve_connection(TokioIo::new(io), svc)
         .with_upgrades();
     if let Err(e) = conn.await {

@@ -15,7 +15,7 @@ use sockio_engine::{
 use crate::adapter::{Adapter, AdapterFactory, LocalAdapter};
 use crate::args::IntoArgs;
 use crate::client::SocketIoHandler;
-use crate::config::{Parser, SocketIoConfig};
+use crate::config::{Limits, Parser, SocketIoConfig};
 use crate::conn::Conn;
 use crate::connect_timeout::ConnectDeadlines;
 use crate::error::{
@@ -43,7 +43,7 @@ use crate::socket::Socket;
 pub struct SocketIoBuilder {
     engine: EngineConfigBuilder,
     connect_timeout: Duration,
-    max_attachments: usize,
+    limits: Limits,
     cleanup_empty_child_namespaces: bool,
     parser: Parser,
     adapter: AdapterFactory,
@@ -54,7 +54,7 @@ impl SocketIoBuilder {
         Self {
             engine: EngineConfig::builder().path("/socket.io/"),
             connect_timeout: Duration::from_secs(45),
-            max_attachments: sockio_protocol::socket::DEFAULT_MAX_ATTACHMENTS,
+            limits: Limits::default(),
             cleanup_empty_child_namespaces: false,
             parser: Parser::Default,
             adapter: Arc::new(|_| Arc::new(LocalAdapter)),
@@ -132,7 +132,27 @@ impl SocketIoBuilder {
     }
     /// Most attachments per packet (default 10).
     pub fn max_attachments(mut self, n: usize) -> Self {
-        self.max_attachments = n;
+        self.limits.max_attachments = n;
+        self
+    }
+    /// Deepest JSON nesting of a packet (default 128).
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.limits.max_depth = depth;
+        self
+    }
+    /// Longest event name in bytes (default 1024).
+    pub fn max_event_name_len(mut self, bytes: usize) -> Self {
+        self.limits.max_event_name_len = bytes;
+        self
+    }
+    /// Most namespaces one connection may join (default 100).
+    pub fn max_namespaces_per_connection(mut self, n: usize) -> Self {
+        self.limits.max_namespaces_per_connection = n;
+        self
+    }
+    /// Most acknowledgements awaited from one socket at once (default 1024).
+    pub fn max_pending_acks(mut self, n: usize) -> Self {
+        self.limits.max_pending_acks = n;
         self
     }
     /// Removes a dynamic namespace's child when its last socket leaves (socket.io's
@@ -164,7 +184,7 @@ impl SocketIoBuilder {
         let config = SocketIoConfig {
             engine: self.engine.build(),
             connect_timeout: self.connect_timeout,
-            max_attachments: self.max_attachments,
+            limits: self.limits,
             cleanup_empty_child_namespaces: self.cleanup_empty_child_namespaces,
             parser: self.parser,
         };
@@ -182,7 +202,7 @@ impl SocketIoBuilder {
                 SocketIoHandler {
                     namespaces: Arc::downgrade(&namespaces),
                     parser: config.parser,
-                    max_attachments: config.max_attachments,
+                    limits: config.limits,
                     connect_deadlines,
                 },
             );
