@@ -2300,3 +2300,47 @@ async fn event_names_past_the_limit_and_nesting_past_max_depth_close_the_connect
     assert!(c.wait_closed(WAIT).await.is_some());
     assert_eq!(seen.get(), ["eightch!", "sync", "deep", "sync"]);
 }
+
+#[tokio::test]
+async fn close_stops_accepting_tells_everyone_and_awaits_every_task() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let io = SocketIo::builder()
+        .close_grace(Duration::from_secs(3))
+        .build();
+    let mut sockets = capture(&io.sockets());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = tokio::spawn({
+        let io = io.clone();
+        async move { io.serve(listener).await }
+    });
+    // a WebSocket client with an acknowledgement pending
+    let (mut c, _) = RawClient::connect_main(addr).await;
+    let s = recv(&mut sockets).await;
+    let pending = tokio::spawn(s.emit_with_ack("never-answered", args![]));
+    c.expect_event("never-answered").await;
+    // a polling session, its keep-alive HTTP connection left idle
+    let mut http = tokio::net::TcpStream::connect(addr).await.unwrap();
+    http.write_all(
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = http.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert!(io.engine().task_count() >= 3);
+
+    assert!(io.close().await, "every task ended within the grace period");
+    assert_eq!(io.engine().task_count(), 0);
+    assert_eq!(pending.await.unwrap(), Err(AckError::Disconnected));
+    assert!(c.wait_closed(WAIT).await.is_some());
+    // the idle HTTP connection was closed by the server
+    let closed = tokio::time::timeout(WAIT, http.read(&mut buf))
+        .await
+        .unwrap();
+    assert!(matches!(closed, Ok(0) | Err(_)));
+    // serve returned, and nothing accepts any more
+    served.await.unwrap().unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}

@@ -58,7 +58,8 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
     /// module docs) and every other request with `service` — typically
     /// [`Engine::service`], or a router this engine is [layered](Engine::layer) on —
     /// through hyper, with upgrades. Like [`crate::serve`], each request carries the
-    /// peer's [`RemoteAddr`]; runs until the task is dropped.
+    /// peer's [`RemoteAddr`]; runs until [`Engine::shutdown`] (or until the task is
+    /// dropped).
     pub async fn serve_with<S, ResBody>(
         &self,
         listener: TcpListener,
@@ -77,9 +78,13 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
         ResBody::Data: Send,
         ResBody::Error: Into<BoxError>,
     {
+        let tasks = self.shared.tasks.clone();
         loop {
-            let (stream, addr) = crate::accept(&listener).await;
-            tokio::spawn(connection_task(self.clone(), service.clone(), stream, addr));
+            let (stream, addr) = tokio::select! {
+                accepted = crate::accept(&listener) => accepted,
+                () = tasks.stopped() => return Ok(()),
+            };
+            tasks.spawn(connection_task(self.clone(), service.clone(), stream, addr));
         }
     }
 }
@@ -117,8 +122,9 @@ where
                 stream,
                 unread: read,
             };
+            let stop = Some(engine.shared.tasks.clone());
             Branch::Left(Branch::Right(Box::pin(crate::serve_connection(
-                io, addr, service,
+                io, addr, service, stop,
             ))))
         }
         First::Gone => Branch::Right(std::future::ready(())),

@@ -50,6 +50,7 @@ mod session;
 mod session_task;
 pub mod sid;
 mod signal;
+mod tasks;
 mod tower;
 mod upgrade;
 mod ws_io;
@@ -96,7 +97,7 @@ where
 {
     loop {
         let (stream, addr) = accept(&listener).await;
-        tokio::spawn(serve_connection(stream, addr, service.clone()));
+        tokio::spawn(serve_connection(stream, addr, service.clone(), None));
     }
 }
 
@@ -121,8 +122,12 @@ async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, std::net::Soc
 /// The largest request head read (Node's default `maxHeaderSize`, 16 KiB).
 pub(crate) const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
-async fn serve_connection<I, S, ResBody>(io: I, addr: std::net::SocketAddr, service: S)
-where
+async fn serve_connection<I, S, ResBody>(
+    io: I,
+    addr: std::net::SocketAddr,
+    service: S,
+    stop: Option<std::sync::Arc<tasks::Tasks>>,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     S: tower_service::Service<Request<Incoming>, Response = Response<ResBody>, Error = Infallible>
         + Clone
@@ -146,7 +151,20 @@ where
         .max_buf_size(MAX_REQUEST_HEAD)
         .serve_connection(TokioIo::new(io), svc)
         .with_upgrades();
-    if let Err(e) = conn.await {
+    tokio::pin!(conn);
+    let ended = match stop {
+        // When the engine shuts down, requests in flight finish and the connection
+        // closes instead of waiting for the client's next request.
+        Some(tasks) => tokio::select! {
+            ended = conn.as_mut() => ended,
+            () = tasks.stopped() => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        },
+        None => conn.await,
+    };
+    if let Err(e) = ended {
         tracing::debug!(peer = %addr, error = %e, "connection ended with an error");
     }
 }

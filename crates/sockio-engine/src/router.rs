@@ -45,14 +45,16 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
         let on_upgrade = ws.then(|| hyper::upgrade::on(&mut req));
         let (res, after) = self.respond(req, ws).await;
         if let (Some(after), Some(on_upgrade)) = (after, on_upgrade) {
-            tokio::spawn(on_upgrade.then(|upgraded| match upgraded {
-                Ok(upgraded) => Branch::Left(after.run(WsIo::new(upgraded))),
-                Err(e) => {
-                    tracing::debug!(error = %e, "websocket upgrade failed");
-                    after.abandon();
-                    Branch::Right(std::future::ready(()))
-                }
-            }));
+            self.shared
+                .tasks
+                .spawn(on_upgrade.then(|upgraded| match upgraded {
+                    Ok(upgraded) => Branch::Left(after.run(WsIo::new(upgraded))),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "websocket upgrade failed");
+                        after.abandon();
+                        Branch::Right(std::future::ready(()))
+                    }
+                }));
         }
         res
     }

@@ -42,6 +42,9 @@ pub struct SocketIoConfig {
     pub connect_timeout: Duration,
     /// What one client may ask of the server.
     pub limits: Limits,
+    /// How long [`SocketIo::close`](crate::SocketIo::close) waits for connections and
+    /// sessions to end (default 2 s).
+    pub close_grace: Duration,
     /// Remove a dynamic namespace's child when its last socket leaves (default false).
     pub cleanup_empty_child_namespaces: bool,
     /// The packet format (default: socket.io-parser).
@@ -54,6 +57,7 @@ impl std::fmt::Debug for SocketIoConfig {
             .field("engine", &self.engine)
             .field("connect_timeout", &self.connect_timeout)
             .field("limits", &self.limits)
+            .field("close_grace", &self.close_grace)
             .field("parser", &self.parser)
             .finish_non_exhaustive()
     }

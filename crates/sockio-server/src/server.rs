@@ -44,6 +44,7 @@ pub struct SocketIoBuilder {
     engine: EngineConfigBuilder,
     connect_timeout: Duration,
     limits: Limits,
+    close_grace: Duration,
     cleanup_empty_child_namespaces: bool,
     parser: Parser,
     adapter: AdapterFactory,
@@ -55,6 +56,7 @@ impl SocketIoBuilder {
             engine: EngineConfig::builder().path("/socket.io/"),
             connect_timeout: Duration::from_secs(45),
             limits: Limits::default(),
+            close_grace: Duration::from_secs(2),
             cleanup_empty_child_namespaces: false,
             parser: Parser::Default,
             adapter: Arc::new(|_| Arc::new(LocalAdapter)),
@@ -150,6 +152,12 @@ impl SocketIoBuilder {
         self.limits.max_namespaces_per_connection = n;
         self
     }
+    /// How long [`SocketIo::close`] waits for connections and sessions to end (default
+    /// 2 s).
+    pub fn close_grace(mut self, grace: Duration) -> Self {
+        self.close_grace = grace;
+        self
+    }
     /// Most acknowledgements awaited from one socket at once (default 1024).
     pub fn max_pending_acks(mut self, n: usize) -> Self {
         self.limits.max_pending_acks = n;
@@ -185,6 +193,7 @@ impl SocketIoBuilder {
             engine: self.engine.build(),
             connect_timeout: self.connect_timeout,
             limits: self.limits,
+            close_grace: self.close_grace,
             cleanup_empty_child_namespaces: self.cleanup_empty_child_namespaces,
             parser: self.parser,
         };
@@ -393,20 +402,32 @@ impl SocketIo {
             .and_then(|a| a.downcast::<T>().ok())
     }
 
-    /// Shuts down: every socket disconnects with `server shutting down`, every
-    /// connection closes, and the adapters stop.
-    pub async fn close(&self) {
+    /// Shuts down: every socket disconnects with `server shutting down` (the clients are
+    /// told; pending acknowledgements fail), [`SocketIo::serve`] stops accepting and
+    /// returns, every connection closes, the adapters stop, and every task of the server
+    /// is awaited for at most [`SocketIoConfig::close_grace`]. True when they all ended
+    /// in time.
+    pub async fn close(&self) -> bool {
         let namespaces = self.namespaces();
         for ns in &namespaces {
             for s in ns.sockets() {
                 s.on_close(DisconnectReason::ServerShuttingDown);
             }
         }
-        self.engine().close_all(CloseReason::ServerShuttingDown);
+        let ended = self
+            .engine()
+            .shutdown(CloseReason::ServerShuttingDown, self.0.config.close_grace)
+            .await;
         for ns in &namespaces {
             ns.close_adapter().await;
         }
-        tokio::task::yield_now().await;
+        if !ended {
+            tracing::warn!(
+                tasks = self.engine().task_count(),
+                "tasks still running after the close grace period"
+            );
+        }
+        ended
     }
 
     /// The server as a tower service: its path, 404 elsewhere.
