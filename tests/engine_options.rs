@@ -503,3 +503,33 @@ async fn oversized_request_heads_are_refused_at_16_kib() {
         );
     }
 }
+
+/// Past `max_sessions`, handshakes are refused with 503 and the Engine.IO error body —
+/// on polling and on a direct WebSocket — and accepted again once a session ends.
+#[tokio::test]
+async fn handshakes_past_max_sessions_are_refused_with_503() {
+    let (port, engine) = start(EngineConfig::builder().max_sessions(2).build()).await;
+    let polling = "/engine.io/?EIO=4&transport=polling";
+    assert_eq!(request(port, "GET", polling, &[]).await.status, 200);
+    let (_sid, _ws) = websocket(port, "EIO=4&transport=websocket").await;
+    let full = request(port, "GET", polling, &[]).await;
+    assert_eq!(full.status, 503);
+    assert_eq!(full.text(), r#"{"code":3,"message":"Server full"}"#);
+    let ws_full = request(
+        port,
+        "GET",
+        "/engine.io/?EIO=4&transport=websocket",
+        &[
+            ("Connection", "Upgrade"),
+            ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+    )
+    .await;
+    assert_eq!(ws_full.status, 503);
+    // sessions gone: room again
+    engine.close_all(sockio::engine::CloseReason::ForcedClose);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(request(port, "GET", polling, &[]).await.status, 200);
+}

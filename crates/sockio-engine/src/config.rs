@@ -109,6 +109,9 @@ pub struct EngineConfig {
     pub initial_packet: Option<String>,
     /// Outgoing bytes a session may have queued before it is closed as too slow (default 16 MiB).
     pub max_buffered_bytes: usize,
+    /// Most sessions open at once (default 100 000); past it, handshakes are refused with
+    /// HTTP 503 and the Engine.IO error body `{"code":3,"message":"Server full"}`.
+    pub max_sessions: usize,
     /// Polling responses of at least this many bytes are gzip/deflate-compressed when the
     /// client accepts it (`httpCompression.threshold`, default 1024; `None` disables).
     pub http_compression: Option<usize>,
@@ -133,6 +136,7 @@ impl Default for EngineConfig {
             headers: None,
             initial_packet: None,
             max_buffered_bytes: 16 << 20,
+            max_sessions: 100_000,
             http_compression: Some(1024),
         }
     }
@@ -265,6 +269,11 @@ impl EngineConfigBuilder {
     /// Outgoing queue bound in bytes per session.
     pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
         self.0.max_buffered_bytes = bytes;
+        self
+    }
+    /// Most sessions open at once (default 100 000).
+    pub fn max_sessions(mut self, n: usize) -> Self {
+        self.0.max_sessions = n;
         self
     }
     /// Compression threshold of polling responses (`None` disables compression).

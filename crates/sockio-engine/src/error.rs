@@ -27,6 +27,10 @@ pub enum RequestError {
     /// Code 5: the `EIO` revision is not supported.
     #[error("Unsupported protocol version")]
     UnsupportedProtocolVersion,
+    /// The server holds `max_sessions` sessions already: HTTP 503, code 3 (*Bad request*,
+    /// the closest of the protocol's codes) with the message `Server full`.
+    #[error("Server full")]
+    ServerFull,
 }
 
 /// Why a request was a code-3 *Bad request*.
@@ -67,6 +71,7 @@ impl RequestError {
             Self::BadRequest(_) => 3,
             Self::Forbidden(_) => 4,
             Self::UnsupportedProtocolVersion => 5,
+            Self::ServerFull => 3,
         }
     }
 
@@ -80,6 +85,7 @@ impl RequestError {
             Self::Forbidden(m) if !m.is_empty() => m,
             Self::Forbidden(_) => "Forbidden",
             Self::UnsupportedProtocolVersion => "Unsupported protocol version",
+            Self::ServerFull => "Server full",
         }
     }
 
@@ -87,6 +93,7 @@ impl RequestError {
     pub fn status(&self) -> http::StatusCode {
         match self {
             Self::Forbidden(_) => http::StatusCode::FORBIDDEN,
+            Self::ServerFull => http::StatusCode::SERVICE_UNAVAILABLE,
             _ => http::StatusCode::BAD_REQUEST,
         }
     }

@@ -204,5 +204,12 @@ where
         allow(&bare_request(req)).map_err(RequestError::Forbidden)?;
     }
     proto::check_version(version, config.allow_eio3)?;
+    if shared.sessions.len() >= config.max_sessions {
+        tracing::warn!(
+            sessions = shared.sessions.len(),
+            "max_sessions reached: handshake refused"
+        );
+        return Err(RequestError::ServerFull);
+    }
     Ok(Target::Handshake(version, transport))
 }

@@ -152,6 +152,11 @@ impl SocketIoBuilder {
         self.limits.max_namespaces_per_connection = n;
         self
     }
+    /// Most connections open at once (default 100 000); past it, handshakes get HTTP 503.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.engine = self.engine.max_sessions(n);
+        self
+    }
     /// How long [`SocketIo::close`] waits for connections and sessions to end (default
     /// 2 s).
     pub fn close_grace(mut self, grace: Duration) -> Self {
