@@ -250,7 +250,7 @@ async fn a_peer_that_vanishes_without_fin_is_cleaned_up_by_the_ping_timeout() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(io.sockets().len(), 1);
     let deadline = tokio::time::Instant::now() + WAIT;
-    while io.sockets().len() > 0 {
+    while !io.sockets().is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "not cleaned up");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
