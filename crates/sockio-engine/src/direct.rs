@@ -163,6 +163,20 @@ async fn read_first<D: Default + Send + Sync + 'static>(
     (first, stream)
 }
 
+/// Sorts a connection's first bytes as the direct path does, for fuzzing: `Some(true)`
+/// for a WebSocket request on the engine's path (served here), `Some(false)` for
+/// anything hyper answers, `None` while the head is incomplete. Not part of the API.
+#[doc(hidden)]
+pub fn fuzz_first_request(buf: &[u8]) -> Option<bool> {
+    struct Nothing;
+    impl crate::Handler<()> for Nothing {
+        fn on_message(&self, _: &crate::Socket<()>, _: crate::Message) {}
+    }
+    let engine = Engine::new(crate::EngineConfig::default(), Nothing);
+    let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+    parse_head(buf, addr, &engine).map(|first| matches!(first, First::WebSocket { .. }))
+}
+
 /// Sorts the request head at the start of `buf`: `None` while it is incomplete.
 fn parse_head<D: Default + Send + Sync + 'static>(
     buf: &[u8],

@@ -67,6 +67,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 pub use config::{Cookie, EngineConfig, EngineConfigBuilder, Transports};
+#[doc(hidden)]
+pub use direct::fuzz_first_request;
 pub use engine::Engine;
 pub use error::{CloseReason, RequestError, SendError};
 pub use handshake::{Handshake, RemoteAddr};
