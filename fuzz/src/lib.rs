@@ -8,7 +8,7 @@ use bytes::Bytes;
 use sockio_protocol::engine::payload::{self, EncodedPacket};
 use sockio_protocol::engine::{Packet as EnginePacket, ProtocolVersion as Eio};
 use sockio_protocol::socket::{
-    decode_msgpack, encode, encode_msgpack, Decoder, DecoderConfig, ProtocolVersion,
+    decode_msgpack, encode_msgpack, encode_with, Decoder, DecoderConfig, ProtocolVersion,
 };
 use sockio_protocol::Utf8Bytes;
 
@@ -81,16 +81,51 @@ pub fn socket_decoder(data: &[u8]) {
             Err(_) => decoder.decode_binary(Bytes::copy_from_slice(message)),
         };
         if let Ok(Some(packet)) = decoded {
-            // What decoded re-encodes, and decodes the same again.
-            let encoded = encode(&packet);
+            if ambiguous(&packet) {
+                continue;
+            }
+            // What decoded re-encodes in the same dialect, and decodes the same again.
+            let encoded = encode_with(&packet, version);
             let mut again = Decoder::with_config(config);
             let mut out = again.decode_text(&encoded.text).expect("re-encoded header");
             for a in encoded.attachments {
                 out = again.decode_binary(a).expect("re-encoded attachment");
             }
-            assert_eq!(out.as_ref(), Some(&packet), "packet re-encodes");
+            assert_eq!(
+                out.map(|p| normalized(p, version)),
+                Some(normalized(packet, version)),
+                "packet re-encodes"
+            );
         }
     }
+}
+
+/// A v4-dialect CONNECT_ERROR whose payload is a number that starts with a digit
+/// (`4\t1`) re-encodes as `41`, which every decoder, socket.io-parser's included, reads
+/// as ack id 1 with no payload: the packet format cannot say it (found by fuzzing).
+fn ambiguous(packet: &sockio_protocol::socket::Packet) -> bool {
+    use sockio_protocol::socket::{PacketData, Value};
+    match &packet.data {
+        PacketData::ConnectError(Value::Number(n)) => n.as_f64().is_some_and(|f| f >= 0.0),
+        _ => false,
+    }
+}
+
+/// In the v4 dialect a CONNECT's payload travels as its namespace's query string: an
+/// empty one (`0/admin?`) is the same as none, and a JSON payload (which socket.io 2.x
+/// clients never send) comes back as strings. Only its namespace is compared.
+fn normalized(
+    mut packet: sockio_protocol::socket::Packet,
+    version: ProtocolVersion,
+) -> sockio_protocol::socket::Packet {
+    use sockio_protocol::socket::PacketData;
+    if version == ProtocolVersion::V5 {
+        return packet;
+    }
+    if let PacketData::Connect(Some(_)) = &packet.data {
+        packet.data = PacketData::Connect(None);
+    }
+    packet
 }
 
 /// A msgpack-format Socket.IO packet (socket.io-msgpack-parser).
