@@ -1,6 +1,62 @@
 //! # sockio-client
 //!
-//! A Socket.IO client for Rust.
+//! A Socket.IO client: talks to socket.io 4.x servers (Engine.IO 4) and socket.io 2.x
+//! servers (Engine.IO 3), over HTTP long-polling and WebSocket, with TLS through
+//! rustls.
+//!
+//! * [`connect`] / [`ClientBuilder`]: options (path, transports, query, headers, auth,
+//!   reconnection, timeouts, TLS) and the connection.
+//! * [`Socket`]: one namespace — `on` / `on_async` / `once` / `on_any` / `off`,
+//!   `emit`, `volatile()`, `timeout(d).emit_with_ack(..)`, acknowledgements of the
+//!   server's events ([`Event::ack`]), a send buffer while disconnected, `retries`.
+//! * [`Manager`]: the connection under the sockets of several namespaces, and its
+//!   reconnection (`reconnecting` / `reconnect_attempt`, `reconnect`, `reconnect_error`,
+//!   `reconnect_failed`, `ping`).
+//! * [`engine`]: the Engine.IO client as a sans-IO state machine.
+//!
+//! Handlers run in a task of their own, never in the connection's: a slow handler does
+//! not stall heartbeats (async handlers each get a task).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use sockio_client::{args, ClientBuilder, Event};
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), sockio_client::Error> {
+//!     let socket = ClientBuilder::new("http://localhost:3000/chat")
+//!         .auth(serde_json::json!({ "token": "abc" }))
+//!         .on("message", |ev: Event| println!("{:?}", ev.args))
+//!         .on("disconnect", |ev: Event| println!("disconnected: {:?}", ev.arg::<String>(0)))
+//!         .connect()
+//!         .await?;
+//!     socket.emit("chat", args!["hello", 1])?;
+//!     let reply = socket
+//!         .timeout(Duration::from_secs(5))
+//!         .emit_with_ack("ping", ())
+//!         .await?;
+//!     println!("ack: {reply:?}");
+//!     socket.disconnect();
+//!     Ok(())
+//! }
+//! ```
 #![warn(missing_docs)]
 
+mod client;
+mod driver;
 pub mod engine;
+mod error;
+mod event;
+mod manager;
+mod socket;
+mod transport;
+
+pub use bytes::Bytes;
+pub use client::{connect, ClientBuilder};
+pub use engine::{ProtocolVersion, TransportKind};
+pub use error::Error;
+pub use event::{AckSender, Args, BoxFuture, BuiltArgs, Event, HandlerId, IntoArgs};
+pub use manager::{Auth, AuthCallback, Manager};
+pub use rustls;
+pub use socket::{Emitter, Socket, SocketOptions};
+pub use sockio_protocol::socket::{from_value, to_value, Value};
+pub use transport::{tls_config_with_roots, ServerUrl};

@@ -1,0 +1,345 @@
+//! Events, arguments, acknowledgements and the handler registry.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sockio_protocol::socket::{from_value, to_value, Packet, Value};
+use tokio::sync::mpsc;
+
+use crate::error::Error;
+use crate::manager::Cmd;
+
+/// The arguments of an emission.
+///
+/// Anything serializable is **one** argument: `socket.emit("ev", &data)`. Several
+/// arguments, or none, go in an [`Args`] (see [`args!`](crate::args)).
+pub trait IntoArgs {
+    /// The argument list.
+    fn into_args(self) -> Result<Args, Error>;
+}
+
+/// An argument list.
+///
+/// ```
+/// use sockio_client::{args, Args, IntoArgs, Value};
+/// let list = args!["a", 1].into_args().unwrap();
+/// assert_eq!(list.0, vec![Value::from("a"), Value::from(1)]);
+/// assert!(Args::none().0.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Args(pub Vec<Value>);
+
+impl Args {
+    /// No arguments.
+    pub fn none() -> Args {
+        Args(Vec::new())
+    }
+
+    /// Appends a serializable argument.
+    pub fn push(&mut self, arg: impl Serialize) -> Result<(), Error> {
+        self.0
+            .push(to_value(&arg).map_err(|e| Error::Serialize(e.message().to_owned()))?);
+        Ok(())
+    }
+
+    /// A list filled by `fill` (what [`args!`](crate::args) expands to).
+    pub fn build(fill: impl FnOnce(&mut Args) -> Result<(), Error>) -> BuiltArgs {
+        let mut args = Args::none();
+        BuiltArgs(fill(&mut args).map(|()| args))
+    }
+}
+
+impl From<Vec<Value>> for Args {
+    fn from(values: Vec<Value>) -> Args {
+        Args(values)
+    }
+}
+
+impl IntoArgs for Args {
+    fn into_args(self) -> Result<Args, Error> {
+        Ok(self)
+    }
+}
+
+/// What [`args!`](crate::args) gives: the list, or the first serialization error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuiltArgs(pub Result<Args, Error>);
+
+impl IntoArgs for BuiltArgs {
+    fn into_args(self) -> Result<Args, Error> {
+        self.0
+    }
+}
+
+impl<T: Serialize> IntoArgs for T {
+    fn into_args(self) -> Result<Args, Error> {
+        let value = to_value(&self).map_err(|e| Error::Serialize(e.message().to_owned()))?;
+        Ok(Args(vec![value]))
+    }
+}
+
+/// Builds an argument list from serializable values: `args![]`, `args!["a", 1, &data]`.
+///
+/// ```
+/// use sockio_client::{args, IntoArgs};
+/// assert_eq!(args!["a", 1, true].into_args().unwrap().0.len(), 3);
+/// assert!(args![].into_args().unwrap().0.is_empty());
+/// ```
+#[macro_export]
+macro_rules! args {
+    () => { $crate::Args::build(|_| ::core::result::Result::Ok(())) };
+    ($($arg:expr),+ $(,)?) => {
+        $crate::Args::build(|__list| {
+            $( __list.push($arg)?; )+
+            ::core::result::Result::Ok(())
+        })
+    };
+}
+
+/// An event as a handler sees it: its name, its arguments, and the acknowledgement the
+/// server asked for, if any.
+///
+/// Lifecycle events carry: `connect` nothing; `disconnect` the reason string;
+/// `connect_error` an object `{"message": ..., "data"?: ...}`; `reconnecting` /
+/// `reconnect_attempt` / `reconnect` the attempt number; `reconnect_error` and `error`
+/// the error's text.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The event name.
+    pub name: String,
+    /// The arguments (binary ones as [`Value::Binary`]).
+    pub args: Vec<Value>,
+    ack: Option<AckSender>,
+}
+
+impl Event {
+    pub(crate) fn new(name: impl Into<String>, args: Vec<Value>, ack: Option<AckSender>) -> Event {
+        Event {
+            name: name.into(),
+            args,
+            ack,
+        }
+    }
+
+    /// Argument `i` as a `T` (binary fields as `bytes::Bytes`).
+    ///
+    /// ```
+    /// use sockio_client::{Event, Value};
+    /// # let ev = sockio_client::Event::from_args("m", vec![Value::from("hi"), Value::from(3)]);
+    /// let s: String = ev.arg(0).unwrap();
+    /// let n: u32 = ev.arg(1).unwrap();
+    /// assert_eq!((s.as_str(), n), ("hi", 3));
+    /// assert!(ev.arg::<String>(5).is_err());
+    /// ```
+    pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, Error> {
+        let v = self.args.get(i).cloned().unwrap_or(Value::Null);
+        from_value(v).map_err(|e| Error::Deserialize(e.message().to_owned()))
+    }
+
+    /// All arguments as one `T`, read from the argument array (a tuple, a `Vec`, a
+    /// struct of sequence form).
+    ///
+    /// ```
+    /// use sockio_client::{Event, Value};
+    /// let ev = Event::from_args("m", vec![Value::from("a"), Value::from(1)]);
+    /// let (a, n): (String, i64) = ev.args_as().unwrap();
+    /// assert_eq!((a.as_str(), n), ("a", 1));
+    /// ```
+    pub fn args_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        from_value(Value::Array(self.args.clone()))
+            .map_err(|e| Error::Deserialize(e.message().to_owned()))
+    }
+
+    /// An event built by hand (tests, forwarding).
+    pub fn from_args(name: impl Into<String>, args: Vec<Value>) -> Event {
+        Event::new(name, args, None)
+    }
+
+    /// Whether the server waits for an acknowledgement.
+    pub fn wants_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+
+    /// The acknowledgement, to answer later or from another task.
+    pub fn take_ack(&mut self) -> Option<AckSender> {
+        self.ack.take()
+    }
+
+    /// Answers the server's acknowledgement (once; later answers are ignored).
+    pub fn ack(&self, args: impl IntoArgs) -> Result<(), Error> {
+        match &self.ack {
+            Some(ack) => ack.send(args),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Answers one acknowledgement request of the server. Clones share it: the first
+/// answer is sent, the others are ignored.
+#[derive(Debug, Clone)]
+pub struct AckSender {
+    nsp: String,
+    id: u64,
+    cmd: mpsc::UnboundedSender<Cmd>,
+    sent: Arc<AtomicBool>,
+}
+
+impl AckSender {
+    pub(crate) fn new(nsp: String, id: u64, cmd: mpsc::UnboundedSender<Cmd>) -> AckSender {
+        AckSender {
+            nsp,
+            id,
+            cmd,
+            sent: Arc::default(),
+        }
+    }
+
+    /// Sends the acknowledgement with these arguments.
+    pub fn send(&self, args: impl IntoArgs) -> Result<(), Error> {
+        let args = args.into_args()?;
+        if self.sent.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let packet = Packet::ack(self.nsp.clone(), self.id, args.0);
+        self.cmd
+            .send(Cmd::Ack(packet))
+            .map_err(|_| Error::ClientClosed)
+    }
+}
+
+/// A future returned by an async handler.
+pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+#[derive(Clone)]
+enum Handler {
+    Sync(Arc<dyn Fn(Event) + Send + Sync>),
+    Async(Arc<dyn Fn(Event) -> BoxFuture + Send + Sync>),
+}
+
+/// Identifies a registered handler, for [`Socket::off_handler`](crate::Socket::off_handler).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HandlerId(u64);
+
+#[derive(Clone)]
+struct Entry {
+    id: HandlerId,
+    handler: Handler,
+    once: bool,
+}
+
+/// The handlers of one socket (or a manager).
+#[derive(Default)]
+pub(crate) struct Handlers {
+    by_name: HashMap<String, Vec<Entry>>,
+    any: Vec<Entry>,
+    next: u64,
+}
+
+pub(crate) type SharedHandlers = Arc<Mutex<Handlers>>;
+
+impl Handlers {
+    fn add(&mut self, name: Option<&str>, handler: Handler, once: bool) -> HandlerId {
+        self.next += 1;
+        let id = HandlerId(self.next);
+        let entry = Entry { id, handler, once };
+        match name {
+            Some(n) => self.by_name.entry(n.to_owned()).or_default().push(entry),
+            None => self.any.push(entry),
+        }
+        id
+    }
+
+    pub fn on_sync(
+        &mut self,
+        name: Option<&str>,
+        f: impl Fn(Event) + Send + Sync + 'static,
+        once: bool,
+    ) -> HandlerId {
+        self.add(name, Handler::Sync(Arc::new(f)), once)
+    }
+
+    pub fn on_async<F, Fut>(&mut self, name: Option<&str>, f: F, once: bool) -> HandlerId
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let f = move |ev: Event| -> BoxFuture { Box::pin(f(ev)) };
+        self.add(name, Handler::Async(Arc::new(f)), once)
+    }
+
+    pub fn off(&mut self, name: &str) {
+        self.by_name.remove(name);
+    }
+
+    pub fn off_id(&mut self, id: HandlerId) {
+        for list in self.by_name.values_mut() {
+            list.retain(|e| e.id != id);
+        }
+        self.any.retain(|e| e.id != id);
+    }
+
+    /// The handlers an event goes to (removing `once` ones); `any` handlers only for
+    /// events of the server.
+    fn take_for(&mut self, name: &str, with_any: bool) -> Vec<Handler> {
+        let mut out = Vec::new();
+        if let Some(list) = self.by_name.get_mut(name) {
+            out.extend(list.iter().map(|e| e.handler.clone()));
+            list.retain(|e| !e.once);
+        }
+        if with_any {
+            out.extend(self.any.iter().map(|e| e.handler.clone()));
+            self.any.retain(|e| !e.once);
+        }
+        out
+    }
+}
+
+/// One event for the dispatcher task.
+pub(crate) struct Dispatch {
+    pub handlers: SharedHandlers,
+    pub event: Event,
+    /// Whether `on_any` handlers see it (events from the server, not lifecycle ones).
+    pub with_any: bool,
+}
+
+/// Runs handlers, in event order, on a thread of their own: sync handlers in turn (one
+/// that blocks delays the next events, never the connection), async ones each spawned
+/// as a task on `runtime`.
+pub(crate) fn start_dispatcher(runtime: tokio::runtime::Handle) -> mpsc::UnboundedSender<Dispatch> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Dispatch>();
+    let spawned = std::thread::Builder::new()
+        .name("sockio-client-handlers".into())
+        .spawn(move || {
+            while let Some(d) = rx.blocking_recv() {
+                run(d, &runtime);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the handler thread: {e}");
+    }
+    tx
+}
+
+fn run(d: Dispatch, runtime: &tokio::runtime::Handle) {
+    let handlers = match d.handlers.lock() {
+        Ok(mut h) => h.take_for(&d.event.name, d.with_any),
+        Err(_) => return,
+    };
+    for h in handlers {
+        match h {
+            Handler::Sync(f) => {
+                let ev = d.event.clone();
+                // A panicking handler must not take the others down.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(ev)));
+            }
+            Handler::Async(f) => {
+                runtime.spawn(f(d.event.clone()));
+            }
+        }
+    }
+}

@@ -1,0 +1,645 @@
+//! The manager: one Engine.IO connection carrying the sockets of several namespaces,
+//! with reconnection. Its task owns the [`EngineDriver`] and the Socket.IO decoder.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sockio_protocol::engine::Message;
+use sockio_protocol::socket::{
+    encode_with, Decoder, DecoderConfig, Packet, PacketData, ProtocolVersion as SioVersion, Value,
+};
+use tokio::sync::mpsc;
+
+use crate::driver::{now, EngineDriver};
+use crate::engine::{CloseReason, EngineEvent, EngineOptions, Input, ProtocolVersion};
+use crate::error::Error;
+use crate::event::{start_dispatcher, AckSender, Dispatch, Event, HandlerId, SharedHandlers};
+use crate::socket::{Socket, SocketOptions};
+use crate::transport::Endpoint;
+
+/// An async auth callback: run on every (re)connection of a namespace.
+pub type AuthCallback = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Value> + Send>> + Send + Sync>;
+
+/// The CONNECT payload a socket sends.
+#[derive(Clone, Default)]
+pub enum Auth {
+    /// No payload.
+    #[default]
+    None,
+    /// The same object every time.
+    Static(Value),
+    /// Computed on every (re)connection.
+    Callback(AuthCallback),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Static(v) => f.debug_tuple("Static").field(v).finish(),
+            Auth::Callback(_) => f.write_str("Callback(..)"),
+        }
+    }
+}
+
+/// Settings of a manager (see [`ClientBuilder`](crate::ClientBuilder)).
+#[derive(Clone)]
+pub(crate) struct ManagerConfig {
+    pub endpoint: Endpoint,
+    pub path: String,
+    pub query: String,
+    pub engine: EngineOptions,
+    pub reconnection: bool,
+    pub reconnection_attempts: u32,
+    pub reconnection_delay: Duration,
+    pub reconnection_delay_max: Duration,
+    pub randomization_factor: f64,
+    pub timeout: Duration,
+    pub socket_defaults: SocketOptions,
+}
+
+/// Commands from handles to the manager's task.
+pub(crate) enum Cmd {
+    Connect(String),
+    SendConnect {
+        nsp: String,
+        auth: Value,
+        generation: u64,
+    },
+    Packet {
+        packet: Packet,
+        volatile: bool,
+    },
+    Ack(Packet),
+    Disconnect(String),
+    Close,
+}
+
+pub(crate) struct ManagerInner {
+    pub config: ManagerConfig,
+    pub cmd: mpsc::UnboundedSender<Cmd>,
+    pub dispatch: mpsc::UnboundedSender<Dispatch>,
+    pub handlers: SharedHandlers,
+    pub sockets: Mutex<HashMap<String, Socket>>,
+    pub closed: AtomicBool,
+    pub cache_key: String,
+}
+
+/// One connection to a server (`io.Manager` in socket.io-client): an Engine.IO session
+/// that carries the sockets of several namespaces, and reconnects it.
+///
+/// Get one with [`ClientBuilder::manager`](crate::ClientBuilder::manager), or from a
+/// socket with [`Socket::io`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), sockio_client::Error> {
+/// let manager = sockio_client::ClientBuilder::new("http://localhost:3000").manager()?;
+/// manager.on("reconnect_attempt", |ev| println!("attempt {:?}", ev.args));
+/// let chat = manager.socket("/chat");
+/// let admin = manager.socket("/admin");
+/// chat.connect();
+/// admin.connect();
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Manager {
+    pub(crate) inner: Arc<ManagerInner>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("key", &self.inner.cache_key)
+            .finish()
+    }
+}
+
+impl Manager {
+    pub(crate) fn start(config: ManagerConfig, cache_key: String) -> Manager {
+        let (cmd, rx) = mpsc::unbounded_channel();
+        let dispatch = start_dispatcher(tokio::runtime::Handle::current());
+        let sio_version = match config.engine.version {
+            ProtocolVersion::V3 => SioVersion::V4,
+            ProtocolVersion::V4 => SioVersion::V5,
+        };
+        let inner = Arc::new(ManagerInner {
+            config,
+            cmd,
+            dispatch,
+            handlers: Arc::default(),
+            sockets: Mutex::default(),
+            closed: AtomicBool::new(false),
+            cache_key,
+        });
+        let task = Task {
+            inner: inner.clone(),
+            rx,
+            engine: None,
+            open: false,
+            generation: 0,
+            decoder: Decoder::with_config(DecoderConfig::new(sio_version)),
+            sio_version,
+            attempts: 0,
+            reconnecting: false,
+            reconnect_at: None,
+            open_deadline: None,
+        };
+        tokio::spawn(task.run());
+        Manager { inner }
+    }
+
+    /// The socket of namespace `nsp` on this connection (created, not yet connected,
+    /// the first time; the same one afterwards). Call [`Socket::connect`].
+    pub fn socket(&self, nsp: &str) -> Socket {
+        self.socket_with(nsp, self.inner.config.socket_defaults.clone())
+    }
+
+    /// [`socket`](Self::socket) with its own options (auth, retries) when it is created.
+    pub fn socket_with(&self, nsp: &str, opts: SocketOptions) -> Socket {
+        let nsp = normalize_nsp(nsp);
+        let mut sockets = lock(&self.inner.sockets);
+        sockets
+            .entry(nsp.clone())
+            .or_insert_with(|| Socket::new(nsp, self.clone(), opts))
+            .clone()
+    }
+
+    pub(crate) fn has_socket(&self, nsp: &str) -> bool {
+        lock(&self.inner.sockets).contains_key(&normalize_nsp(nsp))
+    }
+
+    /// Adds a handler of a manager event: `reconnecting` (alias `reconnect_attempt`),
+    /// `reconnect`, `reconnect_error`, `reconnect_failed`, `ping`, `error`, `open`,
+    /// `close`.
+    pub fn on(&self, event: &str, handler: impl Fn(Event) + Send + Sync + 'static) -> HandlerId {
+        lock(&self.inner.handlers).on_sync(Some(event), handler, false)
+    }
+
+    /// Removes every handler of `event`.
+    pub fn off(&self, event: &str) {
+        lock(&self.inner.handlers).off(event);
+    }
+
+    /// Closes the connection: every socket disconnects (`io client disconnect`) and
+    /// nothing reconnects.
+    pub fn close(&self) {
+        let _ = self.inner.cmd.send(Cmd::Close);
+    }
+
+    pub(crate) fn emit_local(&self, name: &str, args: Vec<Value>) {
+        let _ = self.inner.dispatch.send(Dispatch {
+            handlers: self.inner.handlers.clone(),
+            event: Event::new(name, args, None),
+            with_any: false,
+        });
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn normalize_nsp(nsp: &str) -> String {
+    if nsp.is_empty() {
+        "/".to_owned()
+    } else if nsp.starts_with('/') {
+        nsp.to_owned()
+    } else {
+        format!("/{nsp}")
+    }
+}
+
+/// socket.io-client's backoff: `delay * 2^attempt`, randomized by `± factor`, capped.
+pub(crate) fn backoff(attempt: u32, base: Duration, max: Duration, factor: f64) -> Duration {
+    let ms = base.as_millis() as f64 * 2f64.powi(attempt.min(62) as i32);
+    let ms = if factor > 0.0 {
+        let rand: f64 = rand::random();
+        let deviation = (rand * factor * ms).floor();
+        if ((rand * 10.0).floor() as i64) & 1 == 0 {
+            ms - deviation
+        } else {
+            ms + deviation
+        }
+    } else {
+        ms
+    };
+    Duration::from_millis(ms.min(max.as_millis() as f64).max(0.0) as u64)
+}
+
+struct Task {
+    inner: Arc<ManagerInner>,
+    rx: mpsc::UnboundedReceiver<Cmd>,
+    engine: Option<EngineDriver>,
+    open: bool,
+    generation: u64,
+    decoder: Decoder,
+    sio_version: SioVersion,
+    /// Reconnection attempts made since the connection was lost.
+    attempts: u32,
+    reconnecting: bool,
+    reconnect_at: Option<Instant>,
+    open_deadline: Option<Instant>,
+}
+
+async fn engine_input(engine: &mut Option<EngineDriver>) -> Option<Input> {
+    match engine {
+        Some(e) => e.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Task {
+    async fn run(mut self) {
+        loop {
+            let deadline = [
+                self.engine.as_ref().and_then(EngineDriver::deadline),
+                self.reconnect_at,
+                self.open_deadline,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            tokio::select! {
+                cmd = self.rx.recv() => match cmd {
+                    Some(Cmd::Close) | None => {
+                        self.close_all();
+                        break;
+                    }
+                    Some(cmd) => self.on_cmd(cmd),
+                },
+                Some(input) = engine_input(&mut self.engine) => self.feed(input),
+                _ = sleep_until(deadline) => self.on_tick(),
+            }
+        }
+    }
+
+    fn sockets(&self) -> Vec<Socket> {
+        lock(&self.inner.sockets).values().cloned().collect()
+    }
+
+    fn socket(&self, nsp: &str) -> Option<Socket> {
+        lock(&self.inner.sockets).get(nsp).cloned()
+    }
+
+    fn manager(&self) -> Manager {
+        Manager {
+            inner: self.inner.clone(),
+        }
+    }
+
+    fn feed(&mut self, input: Input) {
+        let events = match self.engine.as_mut() {
+            Some(e) => e.handle(input),
+            None => return,
+        };
+        self.on_engine_events(events);
+    }
+
+    fn on_engine_events(&mut self, events: Vec<EngineEvent>) {
+        for e in events {
+            self.on_engine_event(e);
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = now();
+        if self.open_deadline.is_some_and(|d| now >= d) {
+            self.open_deadline = None;
+            self.engine = None;
+            self.on_closed(
+                CloseReason::TransportError(crate::engine::TransportError::Timeout),
+                false,
+            );
+        }
+        if self.reconnect_at.is_some_and(|d| now >= d) {
+            self.reconnect_at = None;
+            self.attempt();
+        }
+        self.feed(Input::Tick);
+    }
+
+    fn open_engine(&mut self) {
+        let cfg = &self.inner.config;
+        self.generation += 1;
+        let (driver, events) = EngineDriver::start(
+            cfg.engine.clone(),
+            cfg.endpoint.clone(),
+            cfg.path.clone(),
+            cfg.query.clone(),
+        );
+        self.engine = Some(driver);
+        self.open = false;
+        self.open_deadline = Some(now() + cfg.timeout);
+        self.on_engine_events(events);
+    }
+
+    fn attempt(&mut self) {
+        let n = self.attempts;
+        let manager = self.manager();
+        manager.emit_local("reconnect_attempt", vec![Value::from(n)]);
+        manager.emit_local("reconnecting", vec![Value::from(n)]);
+        for s in self.sockets() {
+            if s.is_active() && !s.connected() {
+                s.emit_local("connecting", vec![]);
+            }
+        }
+        self.open_engine();
+    }
+
+    fn on_cmd(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Connect(nsp) => {
+                let Some(socket) = self.socket(&nsp) else {
+                    return;
+                };
+                if self.open {
+                    self.begin_connect(&socket);
+                } else if self.engine.is_none() && !self.reconnecting {
+                    self.open_engine();
+                }
+            }
+            Cmd::SendConnect {
+                nsp,
+                auth,
+                generation,
+            } => {
+                if generation == self.generation && self.open {
+                    self.send_packet(&Packet::connect(nsp, Some(auth)));
+                }
+            }
+            Cmd::Packet { packet, volatile } => {
+                let connected = self.socket(&packet.nsp).is_some_and(|s| s.connected());
+                if self.open && connected {
+                    self.send_packet(&packet);
+                } else if !volatile {
+                    if let Some(s) = self.socket(&packet.nsp) {
+                        s.buffer(packet);
+                    }
+                }
+            }
+            Cmd::Ack(packet) => {
+                if self.open {
+                    self.send_packet(&packet);
+                }
+            }
+            Cmd::Disconnect(nsp) => {
+                let Some(socket) = self.socket(&nsp) else {
+                    return;
+                };
+                if socket.connected() && self.open {
+                    self.send_packet(&Packet::disconnect(nsp));
+                }
+                socket.on_closed("io client disconnect", false);
+                self.maybe_close();
+            }
+            Cmd::Close => {}
+        }
+    }
+
+    /// Closes the connection once no socket wants it.
+    fn maybe_close(&mut self) {
+        if self.sockets().iter().any(Socket::is_active) {
+            return;
+        }
+        self.reconnecting = false;
+        self.reconnect_at = None;
+        self.attempts = 0;
+        if let Some(mut e) = self.engine.take() {
+            e.handle(Input::Close);
+        }
+        self.open = false;
+        self.open_deadline = None;
+    }
+
+    fn close_all(&mut self) {
+        for s in self.sockets() {
+            if s.connected() && self.open {
+                self.send_packet(&Packet::disconnect(s.namespace()));
+            }
+            s.on_closed("io client disconnect", false);
+        }
+        self.maybe_close();
+        self.inner.closed.store(true, Ordering::Release);
+        crate::client::forget_manager(&self.inner.cache_key, &self.inner);
+        lock(&self.inner.sockets).clear();
+    }
+
+    fn begin_connect(&mut self, socket: &Socket) {
+        let nsp = socket.namespace().to_owned();
+        if self.sio_version == SioVersion::V4 && nsp == "/" {
+            // socket.io 2.x connects every client to `/` on its own.
+            return;
+        }
+        match socket.auth() {
+            Auth::None => self.send_packet(&Packet::connect(nsp, None)),
+            Auth::Static(v) => self.send_packet(&Packet::connect(nsp, Some(v))),
+            Auth::Callback(f) => {
+                let cmd = self.inner.cmd.clone();
+                let generation = self.generation;
+                tokio::spawn(async move {
+                    let auth = f().await;
+                    let _ = cmd.send(Cmd::SendConnect {
+                        nsp,
+                        auth,
+                        generation,
+                    });
+                });
+            }
+        }
+    }
+
+    fn send_packet(&mut self, packet: &Packet) {
+        let encoded = encode_with(packet, self.sio_version);
+        let Some(engine) = self.engine.as_mut() else {
+            return;
+        };
+        let mut events = engine.send(Message::Text(encoded.text.into()));
+        for a in encoded.attachments {
+            events.extend(engine.send(Message::Binary(a)));
+        }
+        self.on_engine_events(events);
+    }
+
+    fn on_engine_event(&mut self, event: EngineEvent) {
+        match event {
+            EngineEvent::Open(handshake) => {
+                self.open = true;
+                self.open_deadline = None;
+                self.decoder.reset();
+                let manager = self.manager();
+                manager.emit_local("open", vec![]);
+                if self.reconnecting {
+                    manager.emit_local("reconnect", vec![Value::from(self.attempts)]);
+                    self.reconnecting = false;
+                }
+                self.attempts = 0;
+                tracing::debug!(sid = %handshake.sid, "engine.io open");
+                for s in self.sockets() {
+                    if s.is_active() {
+                        self.begin_connect(&s);
+                    }
+                }
+            }
+            EngineEvent::Message(m) => {
+                let decoded = match m {
+                    Message::Text(t) => self.decoder.decode_text(&t),
+                    Message::Binary(b) => self.decoder.decode_binary(b),
+                };
+                match decoded {
+                    Ok(Some(packet)) => self.on_packet(packet),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!("socket.io parse error: {e}");
+                        if let Some(mut engine) = self.engine.take() {
+                            engine.handle(Input::Close);
+                        }
+                        self.on_closed(CloseReason::ParseError(e.to_string()), true);
+                    }
+                }
+            }
+            EngineEvent::Heartbeat => self.manager().emit_local("ping", vec![]),
+            EngineEvent::Upgraded(t) => tracing::debug!("upgraded to {t}"),
+            EngineEvent::Closed { reason, was_open } => {
+                self.engine = None;
+                self.on_closed(reason, was_open);
+            }
+        }
+    }
+
+    fn on_packet(&mut self, packet: Packet) {
+        let Some(socket) = self.socket(&packet.nsp) else {
+            tracing::debug!(nsp = %packet.nsp, "packet for an unknown namespace");
+            return;
+        };
+        match packet.data {
+            PacketData::Connect(payload) => {
+                let sid = self
+                    .engine
+                    .as_ref()
+                    .and_then(EngineDriver::sid)
+                    .unwrap_or_default();
+                let id = match self.sio_version {
+                    SioVersion::V5 => payload
+                        .as_ref()
+                        .and_then(|p| p.get("sid"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .unwrap_or(sid),
+                    SioVersion::V4 if packet.nsp == "/" => sid,
+                    SioVersion::V4 => format!("{}#{sid}", packet.nsp),
+                };
+                if !socket.is_active() {
+                    // Connected after it was told to disconnect: leave again.
+                    self.send_packet(&Packet::disconnect(packet.nsp));
+                    return;
+                }
+                for p in socket.on_connected(id) {
+                    self.send_packet(&p);
+                }
+            }
+            PacketData::ConnectError(value) => {
+                let (message, data) = match &value {
+                    Value::String(s) => (s.clone(), None),
+                    Value::Object(_) => (
+                        value
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        value.get("data").cloned(),
+                    ),
+                    other => (other.to_json(), Some(other.clone())),
+                };
+                socket.on_refused(message, data);
+                self.maybe_close();
+            }
+            PacketData::Disconnect => {
+                socket.on_closed("io server disconnect", false);
+                self.maybe_close();
+            }
+            PacketData::Event { event, args } => {
+                let ack = packet
+                    .id
+                    .map(|id| AckSender::new(packet.nsp.clone(), id, self.inner.cmd.clone()));
+                socket.deliver(Event::new(event, args, ack));
+            }
+            PacketData::Ack { args } => {
+                if let Some(id) = packet.id {
+                    socket.resolve_ack(id, args);
+                }
+            }
+        }
+    }
+
+    fn on_closed(&mut self, reason: CloseReason, was_open: bool) {
+        self.open = false;
+        self.open_deadline = None;
+        self.decoder.reset();
+        let manager = self.manager();
+        let text = reason.to_string();
+        if was_open {
+            manager.emit_local("close", vec![Value::from(reason.disconnect_reason())]);
+            for s in self.sockets() {
+                if s.connected() {
+                    s.on_closed(reason.disconnect_reason(), true);
+                }
+            }
+        } else {
+            manager.emit_local("error", vec![Value::from(text.as_str())]);
+            if self.reconnecting {
+                manager.emit_local("reconnect_error", vec![Value::from(text.as_str())]);
+            }
+            for s in self.sockets() {
+                if s.is_active() && !s.connected() {
+                    s.on_transport_error(&text, !self.inner.config.reconnection);
+                }
+            }
+        }
+        if reason == CloseReason::ForcedClose {
+            return;
+        }
+        if !self.sockets().iter().any(Socket::is_active) {
+            return;
+        }
+        if !self.inner.config.reconnection {
+            for s in self.sockets() {
+                s.give_up(Error::Closed(reason.clone()));
+            }
+            return;
+        }
+        self.schedule_reconnect();
+    }
+
+    fn schedule_reconnect(&mut self) {
+        let cfg = &self.inner.config;
+        if self.attempts >= cfg.reconnection_attempts {
+            self.reconnecting = false;
+            self.attempts = 0;
+            self.manager().emit_local("reconnect_failed", vec![]);
+            for s in self.sockets() {
+                s.give_up(Error::ConnectFailed);
+            }
+            return;
+        }
+        let delay = backoff(
+            self.attempts,
+            cfg.reconnection_delay,
+            cfg.reconnection_delay_max,
+            cfg.randomization_factor,
+        );
+        self.attempts += 1;
+        self.reconnecting = true;
+        self.reconnect_at = Some(now() + delay);
+    }
+}

@@ -1,0 +1,379 @@
+//! The client against our own server (sockio-server, served in-process on port 0).
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{v, Recorder};
+use serde::{Deserialize, Serialize};
+use sockio_client::{args, ClientBuilder, Error, TransportKind, Value};
+use sockio_server::{ConnectError, SocketIo};
+
+const T: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Nested {
+    name: String,
+    blobs: Vec<Bytes>,
+    inner: Inner,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Inner {
+    data: Bytes,
+    n: u32,
+}
+
+fn nested() -> Nested {
+    Nested {
+        name: "file".into(),
+        blobs: vec![Bytes::from_static(&[1, 2]), Bytes::from_static(&[])],
+        inner: Inner {
+            data: Bytes::from_static(&[0xff, 0, 0x80]),
+            n: 7,
+        },
+    }
+}
+
+/// Our server with the handlers the tests use.
+async fn server() -> (SocketIo, u16, Arc<Mutex<Vec<String>>>) {
+    let io = SocketIo::builder()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .allow_eio3(true)
+        .build();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    let setup = move |socket: &sockio_server::Socket| {
+        let seen = seen2.clone();
+        socket.on("echo", |_, mut ev| {
+            let args = ev.take_args();
+            let _ = ev.ack(args);
+        });
+        socket.on("record", move |_, ev| {
+            let s: String = ev.arg(0).unwrap_or_default();
+            seen.lock().unwrap().push(s);
+        });
+        socket.on("bounce", |s, mut ev| {
+            let args = ev.take_args();
+            let _ = s.emit("bounced", args);
+        });
+        socket.on("ask-me", |s, _| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let answer = s
+                    .timeout(Duration::from_secs(2))
+                    .emit_with_ack("question", ("q", Bytes::from_static(&[9])))
+                    .await;
+                let text = match answer {
+                    Ok(args) => Value::Array(args).to_json(),
+                    Err(e) => format!("error: {e}"),
+                };
+                let _ = s.emit("answer-was", text);
+            });
+        });
+        socket.on("auth-please", |s, mut ev| {
+            let _ = ev.ack(s.handshake_data().auth);
+        });
+        socket.on("engine-id", |s, mut ev| {
+            let _ = ev.ack(s.conn().sid().to_string());
+        });
+        socket.on("kick-me", |s, _| s.disconnect());
+        socket.on("slow", |_, _| {});
+    };
+    let s1 = setup.clone();
+    io.on_connection(move |s| s1(s));
+    let s2 = setup.clone();
+    io.of("/admin").on_connection(move |s| s2(s));
+    io.of("/private").middleware(|socket| async move {
+        let auth = socket.handshake_data().auth;
+        if auth.get("token").and_then(Value::as_str) == Some("good") {
+            Ok(())
+        } else {
+            Err(ConnectError::new("not authorized").with_data(serde_json::json!({"code": 42})))
+        }
+    });
+    io.of("/private").on_connection(move |s| setup(s));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let serving = io.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+    (io, port, seen)
+}
+
+fn url(port: u16, nsp: &str) -> String {
+    format!("http://127.0.0.1:{port}{nsp}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_acks_and_binary_on_every_transport() {
+    let (_io, port, _) = server().await;
+    for (name, transports) in [
+        ("polling", vec![TransportKind::Polling]),
+        ("websocket", vec![TransportKind::WebSocket]),
+        (
+            "upgrade",
+            vec![TransportKind::Polling, TransportKind::WebSocket],
+        ),
+    ] {
+        for eio3 in [false, true] {
+            let label = format!("{name} eio3={eio3}");
+            let rec = Recorder::new();
+            let mut b = ClientBuilder::new(&url(port, "/"))
+                .transports(&transports)
+                .force_new(true)
+                .on("bounced", rec.handler("bounced"));
+            if eio3 {
+                b = b.eio3();
+            }
+            let socket = b.connect().await.unwrap_or_else(|e| panic!("{label}: {e}"));
+            assert!(socket.connected());
+            assert!(socket.id().is_some());
+            // Ack with several arguments.
+            let reply = socket
+                .timeout(T)
+                .emit_with_ack("echo", args!["a", 1, true])
+                .await
+                .unwrap();
+            assert_eq!(reply, vec![v("\"a\""), v("1"), v("true")], "{label}");
+            // Nested binary both ways, typed.
+            let reply = socket
+                .timeout(T)
+                .emit_with_ack("echo", nested())
+                .await
+                .unwrap();
+            let back: Nested = sockio_client::from_value(reply[0].clone()).unwrap();
+            assert_eq!(back, nested(), "{label}");
+            socket.emit("bounce", args![nested(), "x"]).unwrap();
+            assert!(rec.wait("bounced", 1, T).await, "{label}");
+            let got = &rec.args_of("bounced")[0];
+            assert_eq!(
+                sockio_client::from_value::<Nested>(got[0].clone()).unwrap(),
+                nested()
+            );
+            // The server asks, the client answers its ack (binary included).
+            socket.on("question", |ev| {
+                let _ = ev.ack(args![
+                    "answer",
+                    Bytes::from_static(&[1, 2, 3]),
+                    ev.args.len()
+                ]);
+            });
+            socket.on("answer-was", rec.handler("answer-was"));
+            socket.emit("ask-me", ()).unwrap();
+            assert!(rec.wait("answer-was", 1, T).await, "{label}");
+            assert_eq!(
+                rec.args_of("answer-was")[0][0].as_str(),
+                Some(r#"["answer",{"type":"Buffer","data":[1,2,3]},1]"#),
+                "{label}"
+            );
+            // Heartbeats keep an idle connection (ping 300 ms + 200 ms).
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            assert!(socket.connected(), "{label}");
+            let reply = socket
+                .timeout(T)
+                .emit_with_ack("echo", "still")
+                .await
+                .unwrap();
+            assert_eq!(reply, vec![v("\"still\"")]);
+            socket.io().close();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_share_one_connection() {
+    let (_io, port, _) = server().await;
+    let main = ClientBuilder::new(&url(port, "/")).connect().await.unwrap();
+    let admin = ClientBuilder::new(&url(port, "/admin"))
+        .connect()
+        .await
+        .unwrap();
+    let a = main
+        .timeout(T)
+        .emit_with_ack("engine-id", ())
+        .await
+        .unwrap();
+    let b = admin
+        .timeout(T)
+        .emit_with_ack("engine-id", ())
+        .await
+        .unwrap();
+    assert_eq!(a, b, "one Engine.IO connection");
+    assert_ne!(main.id(), admin.id());
+    // force_new: a connection of its own.
+    let other = ClientBuilder::new(&url(port, "/admin"))
+        .force_new(true)
+        .connect()
+        .await
+        .unwrap();
+    let c = other
+        .timeout(T)
+        .emit_with_ack("engine-id", ())
+        .await
+        .unwrap();
+    assert_ne!(a, c);
+    // Leaving one namespace keeps the other.
+    admin.disconnect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!admin.connected());
+    let again = main
+        .timeout(T)
+        .emit_with_ack("engine-id", ())
+        .await
+        .unwrap();
+    assert_eq!(a, again);
+    main.io().close();
+    other.io().close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_and_connect_error() {
+    let (_io, port, _) = server().await;
+    let calls = Arc::new(Mutex::new(0));
+    let counter = calls.clone();
+    let socket = ClientBuilder::new(&url(port, "/private"))
+        .auth_with(move || {
+            let counter = counter.clone();
+            async move {
+                *counter.lock().unwrap() += 1;
+                v(r#"{"token":"good"}"#)
+            }
+        })
+        .connect()
+        .await
+        .unwrap();
+    let auth = socket
+        .timeout(T)
+        .emit_with_ack("auth-please", ())
+        .await
+        .unwrap();
+    assert_eq!(auth[0], v(r#"{"token":"good"}"#));
+    assert_eq!(*calls.lock().unwrap(), 1);
+    socket.io().close();
+
+    let rec = Recorder::new();
+    let err = ClientBuilder::new(&url(port, "/private"))
+        .auth(serde_json::json!({"token": "bad"}))
+        .on("connect_error", rec.handler("connect_error"))
+        .connect()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::ConnectRefused {
+            message: "not authorized".into(),
+            data: Some(v(r#"{"code":42}"#)),
+        }
+    );
+    assert!(rec.wait("connect_error", 1, T).await);
+    assert_eq!(
+        rec.args_of("connect_error")[0][0],
+        v(r#"{"message":"not authorized","data":{"code":42}}"#)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_disconnect_does_not_reconnect_and_client_can_connect_again() {
+    let (_io, port, _) = server().await;
+    let rec = Recorder::new();
+    let socket = ClientBuilder::new(&url(port, "/"))
+        .reconnection_delay(Duration::from_millis(100))
+        .on("connect", rec.handler("connect"))
+        .on("disconnect", rec.handler("disconnect"))
+        .connect()
+        .await
+        .unwrap();
+    assert!(rec.wait("connect", 1, T).await);
+    rec.manager(&socket.io(), &["reconnecting"]);
+    socket.emit("kick-me", ()).unwrap();
+    assert!(rec.wait("disconnect", 1, T).await);
+    assert_eq!(
+        rec.args_of("disconnect")[0],
+        vec![Value::from("io server disconnect")]
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!socket.connected());
+    assert_eq!(rec.count("reconnecting"), 0);
+    assert_eq!(rec.count("connect"), 1);
+    // connect() again by hand.
+    socket.connect();
+    assert!(rec.wait("connect", 2, T).await);
+    // A client-side disconnect: reason, and no reconnection either.
+    socket.disconnect();
+    assert!(rec.wait("disconnect", 2, T).await);
+    assert_eq!(
+        rec.args_of("disconnect")[1],
+        vec![Value::from("io client disconnect")]
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(rec.count("connect"), 2);
+    assert!(!socket.connected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_buffer_volatile_and_reserved_names() {
+    let (_io, port, seen) = server().await;
+    let socket = ClientBuilder::new(&url(port, "/"))
+        .force_new(true)
+        .build()
+        .unwrap();
+    // Before the connection: buffered, except volatile.
+    socket.emit("record", "one").unwrap();
+    socket.volatile().emit("record", "dropped").unwrap();
+    socket.emit("record", "two").unwrap();
+    assert!(matches!(
+        socket.emit("disconnect", ()),
+        Err(Error::ReservedEvent(_))
+    ));
+    let ack = socket.timeout(T).emit_with_ack("echo", "buffered ack");
+    assert_eq!(ack.await.unwrap(), vec![Value::from("buffered ack")]);
+    socket.volatile().emit("record", "three").unwrap();
+    socket.emit_with_ack("echo", "sync").await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), vec!["one", "two", "three"]);
+    socket.io().close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_timeout_and_slow_handlers() {
+    let (_io, port, _) = server().await;
+    let socket = ClientBuilder::new(&url(port, "/"))
+        .force_new(true)
+        .transports([TransportKind::WebSocket])
+        .connect()
+        .await
+        .unwrap();
+    // The server never answers `slow`.
+    let err = socket
+        .timeout(Duration::from_millis(200))
+        .emit_with_ack("slow", ())
+        .await
+        .unwrap_err();
+    assert_eq!(err, Error::Timeout);
+    // A callback-style ack.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    socket
+        .timeout(T)
+        .emit_with_ack_cb("echo", 5, move |r| {
+            let _ = tx.send(r);
+        })
+        .unwrap();
+    assert_eq!(rx.await.unwrap().unwrap(), vec![Value::from(5)]);
+    // A handler that blocks its thread for longer than pingInterval + pingTimeout must
+    // not stall the heartbeat.
+    let rec = Recorder::new();
+    socket.on("bounced", |_| {
+        std::thread::sleep(Duration::from_millis(1500))
+    });
+    socket.on("bounced", rec.handler("bounced"));
+    socket.emit("bounce", ()).unwrap();
+    assert!(rec.wait("bounced", 1, T).await);
+    assert!(socket.connected());
+    assert_eq!(
+        socket.timeout(T).emit_with_ack("echo", 1).await.unwrap(),
+        vec![Value::from(1)]
+    );
+    socket.io().close();
+}
