@@ -8,7 +8,8 @@ use sockio_protocol::engine::{Message, ProtocolVersion};
 use sockio_protocol::Utf8Bytes;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use crate::engine::{
     Action, EngineClient, EngineEvent, EngineOptions, Input, TransportError, TransportKind, WsFrame,
@@ -221,6 +222,13 @@ impl EngineDriver {
                             return;
                         }
                         Some(Ok(_)) => {}
+                        // The peer went away without a close frame: a close, as
+                        // socket.io-client sees it.
+                        Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)))
+                        | Some(Err(WsError::ConnectionClosed)) => {
+                            let _ = tx.send(Input::WsClosed(None));
+                            return;
+                        }
                         Some(Err(e)) => {
                             let _ = tx.send(Input::WsClosed(Some(TransportError::WebSocket(e.to_string()))));
                             return;

@@ -29,6 +29,8 @@ pub trait IntoArgs {
 /// use sockio_client::{args, Args, IntoArgs, Value};
 /// let list = args!["a", 1].into_args().unwrap();
 /// assert_eq!(list.0, vec![Value::from("a"), Value::from(1)]);
+/// assert_eq!("one".into_args().unwrap().0, vec![Value::from("one")]);
+/// assert!(().into_args().unwrap().0.is_empty());
 /// assert!(Args::none().0.is_empty());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,8 +78,12 @@ impl IntoArgs for BuiltArgs {
     }
 }
 
+/// One argument; `()` is no argument at all (`socket.emit("ping", ())`).
 impl<T: Serialize> IntoArgs for T {
     fn into_args(self) -> Result<Args, Error> {
+        if std::any::type_name::<T>() == "()" {
+            return Ok(Args::none());
+        }
         let value = to_value(&self).map_err(|e| Error::Serialize(e.message().to_owned()))?;
         Ok(Args(vec![value]))
     }

@@ -549,9 +549,10 @@ impl Task {
                 }
             }
             PacketData::ConnectError(value) => {
-                let (message, data) = match &value {
-                    Value::String(s) => (s.clone(), None),
-                    Value::Object(_) => (
+                let (message, data) = match (&value, self.sio_version) {
+                    (Value::String(s), _) => (s.clone(), None),
+                    // v5: {"message", "data"?}.
+                    (Value::Object(_), SioVersion::V5) => (
                         value
                             .get("message")
                             .and_then(Value::as_str)
@@ -559,7 +560,15 @@ impl Task {
                             .to_owned(),
                         value.get("data").cloned(),
                     ),
-                    other => (other.to_json(), Some(other.clone())),
+                    // v4 (socket.io 2.x): the error's data itself.
+                    (other, _) => (
+                        other
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        Some(other.clone()),
+                    ),
                 };
                 socket.on_refused(message, data);
                 self.maybe_close();
@@ -596,14 +605,14 @@ impl Task {
                 }
             }
         } else {
+            for s in self.sockets() {
+                if s.is_active() && !s.connected() {
+                    s.on_transport_error(&reason, !self.inner.config.reconnection);
+                }
+            }
             manager.emit_local("error", vec![Value::from(text.as_str())]);
             if self.reconnecting {
                 manager.emit_local("reconnect_error", vec![Value::from(text.as_str())]);
-            }
-            for s in self.sockets() {
-                if s.is_active() && !s.connected() {
-                    s.on_transport_error(&text, !self.inner.config.reconnection);
-                }
             }
         }
         if reason == CloseReason::ForcedClose {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use sockio_protocol::socket::{is_reserved_event, Packet, Value};
 use tokio::sync::oneshot;
 
+use crate::engine::CloseReason;
 use crate::error::Error;
 use crate::event::{Dispatch, Event, HandlerId, IntoArgs, SharedHandlers};
 use crate::manager::{lock, Auth, Cmd, Manager};
@@ -268,13 +269,12 @@ impl Socket {
     }
 
     /// The connection could not be opened.
-    pub(crate) fn on_transport_error(&self, text: &str, final_error: bool) {
-        let payload = Value::Object(vec![("message".to_owned(), Value::from(text))]);
+    pub(crate) fn on_transport_error(&self, reason: &CloseReason, final_error: bool) {
+        let text = reason.to_string();
+        let payload = Value::Object(vec![("message".to_owned(), Value::from(text.as_str()))]);
         self.emit_local("connect_error", vec![payload]);
         if final_error {
-            self.give_up(Error::Closed(crate::engine::CloseReason::TransportError(
-                crate::engine::TransportError::Io(text.to_owned()),
-            )));
+            self.give_up(Error::Closed(reason.clone()));
         }
     }
 
