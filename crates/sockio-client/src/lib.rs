@@ -17,24 +17,39 @@
 //! Handlers run in a task of their own, never in the connection's: a slow handler does
 //! not stall heartbeats (async handlers each get a task).
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
 //! use sockio_client::{args, ClientBuilder, Event};
 //!
 //! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), sockio_client::Error> {
-//!     let socket = ClientBuilder::new("http://localhost:3000/chat")
+//!     # // A server to talk to: sockio's own, in this process.
+//!     # let io = sockio_server::SocketIo::new();
+//!     # io.on_connection(|s| {
+//!     #     s.on("ping", |_, mut ev| { let _ = ev.ack("pong"); });
+//!     #     let _ = s.emit("message", "welcome");
+//!     # });
+//!     # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//!     # let port = listener.local_addr().unwrap().port();
+//!     # let server = io.clone();
+//!     # tokio::spawn(async move { server.serve(listener).await });
+//!     # let url = format!("http://127.0.0.1:{port}/");
+//!     // let url = "http://localhost:3000/";
+//!     let (tx, mut welcome) = tokio::sync::mpsc::unbounded_channel();
+//!     let socket = ClientBuilder::new(&url)
 //!         .auth(serde_json::json!({ "token": "abc" }))
-//!         .on("message", |ev: Event| println!("{:?}", ev.args))
-//!         .on("disconnect", |ev: Event| println!("disconnected: {:?}", ev.arg::<String>(0)))
+//!         .on("message", move |ev: Event| {
+//!             let _ = tx.send(ev.arg::<String>(0));
+//!         })
 //!         .connect()
 //!         .await?;
+//!     assert_eq!(welcome.recv().await.unwrap()?, "welcome");
 //!     socket.emit("chat", args!["hello", 1])?;
 //!     let reply = socket
 //!         .timeout(Duration::from_secs(5))
 //!         .emit_with_ack("ping", ())
 //!         .await?;
-//!     println!("ack: {reply:?}");
+//!     assert_eq!(reply[0].as_str(), Some("pong"));
 //!     socket.disconnect();
 //!     Ok(())
 //! }

@@ -46,8 +46,23 @@ async fn server() -> (SocketIo, u16, Arc<Mutex<Vec<String>>>) {
         .build();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let seen2 = seen.clone();
+    let attempts = Arc::new(Mutex::new(std::collections::HashMap::<String, u32>::new()));
     let setup = move |socket: &sockio_server::Socket| {
         let seen = seen2.clone();
+        let attempts = attempts.clone();
+        // Acknowledged from the second delivery of each key on.
+        socket.on("flaky", move |_, mut ev| {
+            let key: String = ev.arg(0).unwrap_or_default();
+            let n = {
+                let mut a = attempts.lock().unwrap();
+                let n = a.entry(key).or_insert(0);
+                *n += 1;
+                *n
+            };
+            if n >= 2 {
+                let _ = ev.ack(sockio_server::args!["ok", n]);
+            }
+        });
         socket.on("echo", |_, mut ev| {
             let args = ev.take_args();
             let _ = ev.ack(args);
@@ -375,5 +390,158 @@ async fn ack_timeout_and_slow_handlers() {
         socket.timeout(T).emit_with_ack("echo", 1).await.unwrap(),
         vec![Value::from(1)]
     );
+    socket.io().close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_once_off_any_async_and_ping() {
+    let (_io, port, _) = server().await;
+    let rec = Recorder::new();
+    let socket = ClientBuilder::new(&url(port, "/"))
+        .force_new(true)
+        .on_any(rec.handler("any"))
+        .on_async("bounced", {
+            let rec = rec.clone();
+            move |ev| {
+                let rec = rec.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    rec.push("async", ev.args);
+                }
+            }
+        })
+        .connect()
+        .await
+        .unwrap();
+    rec.manager(&socket.io(), &["ping"]);
+    socket.once("bounced", rec.handler("once"));
+    let plain = socket.on("bounced", rec.handler("plain"));
+    socket.on("bounced", rec.handler("plain2"));
+    socket.emit("bounce", 1).unwrap();
+    assert!(rec.wait("async", 1, T).await);
+    socket.off_handler(plain);
+    socket.emit("bounce", 2).unwrap();
+    assert!(rec.wait("async", 2, T).await);
+    assert!(rec.wait("plain2", 2, T).await);
+    assert_eq!(rec.count("once"), 1);
+    assert_eq!(rec.count("plain"), 1);
+    assert_eq!(
+        rec.args_of("any"),
+        vec![vec![Value::from(1)], vec![Value::from(2)]]
+    );
+    socket.off("bounced");
+    socket.emit("bounce", 3).unwrap();
+    assert!(rec.wait("any", 3, T).await);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(rec.count("async"), 2);
+    assert_eq!(rec.count("plain2"), 2);
+    // The server pings every 300 ms.
+    assert!(rec.wait("ping", 2, T).await);
+    // A handler that panics does not stop the others.
+    socket.on("bounced", |_| {
+        panic!("handler panic (expected in this test)")
+    });
+    socket.on("bounced", rec.handler("after-panic"));
+    socket.emit("bounce", 4).unwrap();
+    assert!(rec.wait("after-panic", 1, T).await);
+    socket.io().close();
+}
+
+/// Serves a fresh server on `port`; the returned task is the listener.
+async fn serve_on(port: u16) -> (SocketIo, tokio::task::JoinHandle<()>) {
+    let io = SocketIo::builder()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .build();
+    io.on_connection(|s| {
+        s.on("echo", |_, mut ev| {
+            let args = ev.take_args();
+            let _ = ev.ack(args);
+        });
+    });
+    let end = std::time::Instant::now() + T;
+    let listener = loop {
+        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(l) => break l,
+            Err(e) if std::time::Instant::now() > end => panic!("bind {port}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let serving = io.clone();
+    let task = tokio::spawn(async move {
+        let _ = serving.serve(listener).await;
+    });
+    (io, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_to_a_restarted_server_with_backoff() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (io, task) = serve_on(port).await;
+    let rec = Recorder::new();
+    let socket = ClientBuilder::new(&url(port, "/"))
+        .force_new(true)
+        .transports([TransportKind::WebSocket])
+        .reconnection_delay(Duration::from_millis(100))
+        .randomization_factor(0.0)
+        .on("connect", rec.handler("connect"))
+        .on("disconnect", rec.handler("disconnect"))
+        .on("connecting", rec.handler("connecting"))
+        .build()
+        .unwrap();
+    rec.manager(&socket.io(), &["reconnecting", "reconnect"]);
+    assert!(rec.wait("connect", 1, T).await);
+    // Emits while the server is away wait in the buffer.
+    task.abort();
+    io.close().await;
+    assert!(rec.wait("disconnect", 1, T).await);
+    socket.emit("echo", "while away").unwrap();
+    assert!(rec.wait("reconnecting", 2, T).await);
+    let (_io2, _task2) = serve_on(port).await;
+    assert!(rec.wait("connect", 2, T).await);
+    let names = rec.names();
+    let first_reconnecting = names.iter().position(|n| n == "reconnecting").unwrap();
+    assert_eq!(
+        names[..first_reconnecting],
+        ["connecting", "connect", "disconnect"]
+    );
+    assert_eq!(
+        names[names.len() - 4..],
+        ["reconnecting", "connecting", "reconnect", "connect"]
+    );
+    let t = rec.times_of("reconnecting");
+    let gap = t[1].duration_since(t[0]).as_millis();
+    assert!((180..400).contains(&gap), "second delay {gap} ms");
+    assert_eq!(
+        socket
+            .timeout(T)
+            .emit_with_ack("echo", "back")
+            .await
+            .unwrap(),
+        vec![Value::from("back")]
+    );
+    socket.io().close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_until_acknowledged() {
+    let (_io, port, _) = server().await;
+    let socket = ClientBuilder::new(&url(port, "/"))
+        .force_new(true)
+        .retries(2)
+        .ack_timeout(Duration::from_millis(200))
+        .connect()
+        .await
+        .unwrap();
+    let reply = socket.emit_with_ack("flaky", "a").await.unwrap();
+    assert_eq!(reply, vec![Value::from("ok"), Value::from(2)]);
+    // Never acknowledged: 1 + 2 deliveries, then a timeout.
+    let started = std::time::Instant::now();
+    let err = socket.emit_with_ack("slow", ()).await.unwrap_err();
+    assert_eq!(err, Error::Timeout);
+    assert!(started.elapsed() >= Duration::from_millis(580));
     socket.io().close();
 }
