@@ -6,22 +6,6 @@
 //! [`EngineEvent`]s for the layer above. Timers are expressed as
 //! [`EngineClient::next_deadline`]: the driver calls `handle(Input::Tick, now)` when it
 //! is reached.
-//!
-//! ```
-//! use std::time::{Duration, Instant};
-//! use bytes::Bytes;
-//! use sockio_client::engine::{Action, EngineClient, EngineEvent, EngineOptions, Input};
-//!
-//! let mut engine = EngineClient::new(EngineOptions::default());
-//! let t0 = Instant::now();
-//! // Polling first: the handshake is a GET without sid.
-//! assert_eq!(engine.handle(Input::Connect, t0), vec![Action::Poll { sid: None }]);
-//! let open = r#"0{"sid":"abc","upgrades":[],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000}"#;
-//! let actions = engine.handle(Input::PollResponse { body: Bytes::from(open), binary: false }, t0);
-//! assert!(matches!(&actions[0], Action::Event(EngineEvent::Open(h)) if h.sid == "abc"));
-//! // A silent server is detected after pingInterval + pingTimeout.
-//! assert_eq!(engine.next_deadline(), Some(t0 + Duration::from_millis(500)));
-//! ```
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -167,7 +151,25 @@ enum Upgrade {
     Pausing,
 }
 
-/// The Engine.IO client session. See the [module docs](self).
+/// The Engine.IO client session: a pure state machine. [`handle`](Self::handle) takes
+/// an [`Input`] and the current instant and returns the [`Action`]s to carry out; the
+/// driver calls it with [`Input::Tick`] at [`next_deadline`](Self::next_deadline).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use bytes::Bytes;
+/// use sockio_client::engine::{Action, EngineClient, EngineEvent, EngineOptions, Input};
+///
+/// let mut engine = EngineClient::new(EngineOptions::default());
+/// let t0 = Instant::now();
+/// // Polling first: the handshake is a GET without sid.
+/// assert_eq!(engine.handle(Input::Connect, t0), vec![Action::Poll { sid: None }]);
+/// let open = r#"0{"sid":"abc","upgrades":[],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000}"#;
+/// let actions = engine.handle(Input::PollResponse { body: Bytes::from(open), binary: false }, t0);
+/// assert!(matches!(&actions[0], Action::Event(EngineEvent::Open(h)) if h.sid == "abc"));
+/// // A silent server is detected after pingInterval + pingTimeout.
+/// assert_eq!(engine.next_deadline(), Some(t0 + Duration::from_millis(500)));
+/// ```
 #[derive(Debug)]
 pub struct EngineClient {
     opts: EngineOptions,
