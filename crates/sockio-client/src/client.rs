@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, Weak};
+
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -18,10 +19,11 @@ use crate::transport::{default_tls_config, Endpoint, ServerUrl};
 /// Managers that new sockets may share (socket.io-client's `io()` cache).
 static MANAGERS: Mutex<Vec<(String, Weak<ManagerInner>)>> = Mutex::new(Vec::new());
 
-pub(crate) fn forget_manager(key: &str, inner: &Arc<ManagerInner>) {
-    let mut cache = lock(&MANAGERS);
-    cache.retain(|(k, w)| {
-        !(k == key && w.upgrade().is_none_or(|m| Arc::ptr_eq(&m, inner))) && w.strong_count() > 0
+/// Drops the cache entries of managers that are closed or gone.
+pub(crate) fn forget_closed_managers() {
+    lock(&MANAGERS).retain(|(_, w)| {
+        w.upgrade()
+            .is_some_and(|m| !m.closed.load(std::sync::atomic::Ordering::Acquire))
     });
 }
 

@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sockio_protocol::socket::{from_value, to_value, Packet, Value};
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use crate::error::Error;
@@ -313,25 +314,70 @@ pub(crate) struct Dispatch {
     pub with_any: bool,
 }
 
-/// Runs handlers, in event order, on a thread of their own: sync handlers in turn (one
-/// that blocks delays the next events, never the connection), async ones each spawned
-/// as a task on `runtime`.
-pub(crate) fn start_dispatcher(runtime: tokio::runtime::Handle) -> mpsc::UnboundedSender<Dispatch> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Dispatch>();
-    let spawned = std::thread::Builder::new()
-        .name("sockio-client-handlers".into())
-        .spawn(move || {
-            while let Some(d) = rx.blocking_recv() {
-                run(d, &runtime);
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start the handler thread: {e}");
-    }
-    tx
+/// Handler threads shared by every manager of the process.
+static POOL: OnceLock<Vec<std::sync::mpsc::Sender<(Dispatch, Handle)>>> = OnceLock::new();
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn pool() -> &'static [std::sync::mpsc::Sender<(Dispatch, Handle)>] {
+    POOL.get_or_init(|| {
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
+        (0..n)
+            .filter_map(|i| {
+                let (tx, rx) = std::sync::mpsc::channel::<(Dispatch, Handle)>();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("sockio-client-handlers-{i}"))
+                    .spawn(move || {
+                        while let Ok((d, runtime)) = rx.recv() {
+                            run(d, &runtime);
+                        }
+                    });
+                match spawned {
+                    Ok(_) => Some(tx),
+                    Err(e) => {
+                        tracing::error!("cannot start a handler thread: {e}");
+                        None
+                    }
+                }
+            })
+            .collect()
+    })
 }
 
-fn run(d: Dispatch, runtime: &tokio::runtime::Handle) {
+/// Where a manager's events go: one of the handler threads, always the same one, so
+/// that its events are handled in order. Sync handlers run there in turn (one that
+/// blocks delays the events of the managers on that thread, never a connection); async
+/// handlers are spawned as tasks on the manager's runtime.
+pub(crate) struct Dispatcher {
+    tx: Option<std::sync::mpsc::Sender<(Dispatch, Handle)>>,
+    runtime: Handle,
+}
+
+impl Dispatcher {
+    pub fn new(runtime: Handle) -> Dispatcher {
+        let pool = pool();
+        let tx = if pool.is_empty() {
+            None
+        } else {
+            Some(pool[NEXT.fetch_add(1, Ordering::Relaxed) % pool.len()].clone())
+        };
+        Dispatcher { tx, runtime }
+    }
+
+    pub fn send(&self, d: Dispatch) {
+        match &self.tx {
+            Some(tx) => {
+                let _ = tx.send((d, self.runtime.clone()));
+            }
+            // No thread could be started: run on the runtime's blocking pool.
+            None => {
+                let runtime = self.runtime.clone();
+                self.runtime.spawn_blocking(move || run(d, &runtime));
+            }
+        }
+    }
+}
+
+fn run(d: Dispatch, runtime: &Handle) {
     let handlers = match d.handlers.lock() {
         Ok(mut h) => h.take_for(&d.event.name, d.with_any),
         Err(_) => return,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use sockio_protocol::engine::Message;
@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 use crate::driver::{now, EngineDriver};
 use crate::engine::{CloseReason, EngineEvent, EngineOptions, Input, ProtocolVersion};
 use crate::error::Error;
-use crate::event::{start_dispatcher, AckSender, Dispatch, Event, HandlerId, SharedHandlers};
-use crate::socket::{Socket, SocketOptions};
+use crate::event::{AckSender, Dispatch, Dispatcher, Event, HandlerId, SharedHandlers};
+use crate::socket::{Socket, SocketInner, SocketOptions};
 use crate::transport::Endpoint;
 
 /// An async auth callback: run on every (re)connection of a namespace.
@@ -76,17 +76,40 @@ pub(crate) enum Cmd {
     },
     Ack(Packet),
     Disconnect(String),
+    Dropped(String),
     Close,
 }
 
-pub(crate) struct ManagerInner {
+/// What the handles and the task share.
+pub(crate) struct Shared {
     pub config: ManagerConfig,
     pub cmd: mpsc::UnboundedSender<Cmd>,
-    pub dispatch: mpsc::UnboundedSender<Dispatch>,
+    pub dispatch: Dispatcher,
     pub handlers: SharedHandlers,
-    pub sockets: Mutex<HashMap<String, Socket>>,
+    /// The sockets, held weakly: a socket nobody holds leaves its namespace.
+    pub sockets: Mutex<HashMap<String, Weak<SocketInner>>>,
     pub closed: AtomicBool,
     pub cache_key: String,
+}
+
+/// The handles' side: when the last handle (a [`Manager`] or a [`Socket`]) goes, the
+/// connection closes.
+pub(crate) struct ManagerInner {
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for ManagerInner {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl Drop for ManagerInner {
+    fn drop(&mut self) {
+        let _ = self.shared.cmd.send(Cmd::Close);
+    }
 }
 
 /// One connection to a server (`io.Manager` in socket.io-client): an Engine.IO session
@@ -121,12 +144,12 @@ impl std::fmt::Debug for Manager {
 impl Manager {
     pub(crate) fn start(config: ManagerConfig, cache_key: String) -> Manager {
         let (cmd, rx) = mpsc::unbounded_channel();
-        let dispatch = start_dispatcher(tokio::runtime::Handle::current());
+        let dispatch = Dispatcher::new(tokio::runtime::Handle::current());
         let sio_version = match config.engine.version {
             ProtocolVersion::V3 => SioVersion::V4,
             ProtocolVersion::V4 => SioVersion::V5,
         };
-        let inner = Arc::new(ManagerInner {
+        let shared = Arc::new(Shared {
             config,
             cmd,
             dispatch,
@@ -135,8 +158,11 @@ impl Manager {
             closed: AtomicBool::new(false),
             cache_key,
         });
+        let inner = Arc::new(ManagerInner {
+            shared: shared.clone(),
+        });
         let task = Task {
-            inner: inner.clone(),
+            inner: shared,
             rx,
             engine: None,
             open: false,
@@ -153,7 +179,10 @@ impl Manager {
     }
 
     /// The socket of namespace `nsp` on this connection (created, not yet connected,
-    /// the first time; the same one afterwards). Call [`Socket::connect`].
+    /// the first time; the same one afterwards, while a handle to it exists). Call
+    /// [`Socket::connect`]. When its last handle is dropped, it leaves the namespace;
+    /// when the last handle of the manager and its sockets is dropped, the connection
+    /// closes.
     pub fn socket(&self, nsp: &str) -> Socket {
         self.socket_with(nsp, self.inner.config.socket_defaults.clone())
     }
@@ -162,14 +191,18 @@ impl Manager {
     pub fn socket_with(&self, nsp: &str, opts: SocketOptions) -> Socket {
         let nsp = normalize_nsp(nsp);
         let mut sockets = lock(&self.inner.sockets);
-        sockets
-            .entry(nsp.clone())
-            .or_insert_with(|| Socket::new(nsp, self.clone(), opts))
-            .clone()
+        if let Some(s) = sockets.get(&nsp).and_then(Weak::upgrade) {
+            return Socket::from_inner(s);
+        }
+        let socket = Socket::new(nsp.clone(), self.clone(), opts);
+        sockets.insert(nsp, Arc::downgrade(&socket.inner));
+        socket
     }
 
     pub(crate) fn has_socket(&self, nsp: &str) -> bool {
-        lock(&self.inner.sockets).contains_key(&normalize_nsp(nsp))
+        lock(&self.inner.sockets)
+            .get(&normalize_nsp(nsp))
+            .is_some_and(|w| w.strong_count() > 0)
     }
 
     /// Adds a handler of a manager event: `reconnecting` (alias `reconnect_attempt`),
@@ -189,10 +222,13 @@ impl Manager {
     pub fn close(&self) {
         let _ = self.inner.cmd.send(Cmd::Close);
     }
+}
 
+impl Shared {
+    /// A manager event to its handlers.
     pub(crate) fn emit_local(&self, name: &str, args: Vec<Value>) {
-        let _ = self.inner.dispatch.send(Dispatch {
-            handlers: self.inner.handlers.clone(),
+        self.dispatch.send(Dispatch {
+            handlers: self.handlers.clone(),
             event: Event::new(name, args, None),
             with_any: false,
         });
@@ -231,7 +267,7 @@ pub(crate) fn backoff(attempt: u32, base: Duration, max: Duration, factor: f64) 
 }
 
 struct Task {
-    inner: Arc<ManagerInner>,
+    inner: Arc<Shared>,
     rx: mpsc::UnboundedReceiver<Cmd>,
     engine: Option<EngineDriver>,
     open: bool,
@@ -285,17 +321,20 @@ impl Task {
     }
 
     fn sockets(&self) -> Vec<Socket> {
-        lock(&self.inner.sockets).values().cloned().collect()
+        let mut sockets = lock(&self.inner.sockets);
+        sockets.retain(|_, w| w.strong_count() > 0);
+        sockets
+            .values()
+            .filter_map(Weak::upgrade)
+            .map(Socket::from_inner)
+            .collect()
     }
 
     fn socket(&self, nsp: &str) -> Option<Socket> {
-        lock(&self.inner.sockets).get(nsp).cloned()
-    }
-
-    fn manager(&self) -> Manager {
-        Manager {
-            inner: self.inner.clone(),
-        }
+        lock(&self.inner.sockets)
+            .get(nsp)
+            .and_then(Weak::upgrade)
+            .map(Socket::from_inner)
     }
 
     fn feed(&mut self, input: Input) {
@@ -346,7 +385,7 @@ impl Task {
 
     fn attempt(&mut self) {
         let n = self.attempts;
-        let manager = self.manager();
+        let manager = self.inner.clone();
         manager.emit_local("reconnect_attempt", vec![Value::from(n)]);
         manager.emit_local("reconnecting", vec![Value::from(n)]);
         for s in self.sockets() {
@@ -393,6 +432,16 @@ impl Task {
                     self.send_packet(&packet);
                 }
             }
+            Cmd::Dropped(nsp) => {
+                // The last handle of a socket went away: leave its namespace, unless a
+                // new socket of the same namespace exists by now.
+                if self.socket(&nsp).is_none() {
+                    if self.open {
+                        self.send_packet(&Packet::disconnect(nsp));
+                    }
+                    self.maybe_close();
+                }
+            }
             Cmd::Disconnect(nsp) => {
                 let Some(socket) = self.socket(&nsp) else {
                     return;
@@ -431,7 +480,7 @@ impl Task {
         }
         self.maybe_close();
         self.inner.closed.store(true, Ordering::Release);
-        crate::client::forget_manager(&self.inner.cache_key, &self.inner);
+        crate::client::forget_closed_managers();
         lock(&self.inner.sockets).clear();
     }
 
@@ -477,7 +526,7 @@ impl Task {
                 self.open = true;
                 self.open_deadline = None;
                 self.decoder.reset();
-                let manager = self.manager();
+                let manager = self.inner.clone();
                 manager.emit_local("open", vec![]);
                 if self.reconnecting {
                     manager.emit_local("reconnect", vec![Value::from(self.attempts)]);
@@ -508,7 +557,7 @@ impl Task {
                     }
                 }
             }
-            EngineEvent::Heartbeat => self.manager().emit_local("ping", vec![]),
+            EngineEvent::Heartbeat => self.inner.emit_local("ping", vec![]),
             EngineEvent::Upgraded(t) => tracing::debug!("upgraded to {t}"),
             EngineEvent::Closed { reason, was_open } => {
                 self.engine = None;
@@ -595,7 +644,7 @@ impl Task {
         self.open = false;
         self.open_deadline = None;
         self.decoder.reset();
-        let manager = self.manager();
+        let manager = self.inner.clone();
         let text = reason.to_string();
         if was_open {
             manager.emit_local("close", vec![Value::from(reason.disconnect_reason())]);
@@ -635,7 +684,7 @@ impl Task {
         if self.attempts >= cfg.reconnection_attempts {
             self.reconnecting = false;
             self.attempts = 0;
-            self.manager().emit_local("reconnect_failed", vec![]);
+            self.inner.emit_local("reconnect_failed", vec![]);
             for s in self.sockets() {
                 s.give_up(Error::ConnectFailed);
             }

