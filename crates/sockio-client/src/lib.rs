@@ -14,8 +14,33 @@
 //!   `reconnect_failed`, `ping`).
 //! * [`engine`]: the Engine.IO client as a sans-IO state machine.
 //!
-//! Handlers run in a task of their own, never in the connection's: a slow handler does
-//! not stall heartbeats (async handlers each get a task).
+//! | socket.io-client (JavaScript) | sockio-client |
+//! |---|---|
+//! | `io("http://host/chat", opts)` | [`ClientBuilder::new`]`("http://host/chat")…`[`.connect()`](ClientBuilder::connect) / [`.build()`](ClientBuilder::build), or [`connect`] |
+//! | `path`, `transports`, `upgrade`, `query`, `extraHeaders`, `auth` (object or callback), `timeout`, `forceNew` | [`ClientBuilder::path`], [`transports`](ClientBuilder::transports), [`upgrade`](ClientBuilder::upgrade), [`query`](ClientBuilder::query), [`header`](ClientBuilder::header), [`auth`](ClientBuilder::auth) / [`auth_with`](ClientBuilder::auth_with), [`timeout`](ClientBuilder::timeout), [`force_new`](ClientBuilder::force_new) |
+//! | `reconnection`, `reconnectionAttempts`, `reconnectionDelay`, `reconnectionDelayMax`, `randomizationFactor` | the [`ClientBuilder`] methods of the same names |
+//! | `retries`, `ackTimeout` | [`ClientBuilder::retries`], [`ClientBuilder::ack_timeout`] |
+//! | `new Manager(url)`, `manager.socket("/admin")` | [`ClientBuilder::manager`], [`Manager::socket`] |
+//! | `socket.on` / `once` / `off` / `onAny` | [`Socket::on`] (and [`Socket::on_async`]), [`Socket::once`], [`Socket::off`], [`Socket::on_any`] |
+//! | `socket.emit(ev, ...args)`, `socket.volatile.emit`, `socket.send` | [`Socket::emit`] (one value, or [`args!`]), [`Socket::volatile`], [`Socket::send`] |
+//! | `socket.emit(ev, arg, (res) => …)`, `socket.timeout(ms).emitWithAck(ev)` | [`Socket::emit_with_ack_cb`], [`Socket::timeout`]`(d).`[`emit_with_ack`](Emitter::emit_with_ack)`(ev, args).await` |
+//! | `socket.on(ev, (arg, callback) => callback(x))` | [`Event::ack`] |
+//! | `socket.connect()`, `socket.disconnect()`, `socket.connected`, `socket.id` | [`Socket::connect`], [`Socket::disconnect`], [`Socket::connected`], [`Socket::id`] |
+//!
+//! Events of a socket: `connecting`, `connect`, `connect_error` (`{"message", "data"?}`),
+//! `connect_failed` (reconnection gave up before it ever connected), `disconnect` (the
+//! reason: `io server disconnect`, `io client disconnect`, `transport close`,
+//! `transport error`, `ping timeout`, `parse error`), and every event of the server
+//! (`message` for its `send`). Events of a [`Manager`]: `open`, `close`, `error`,
+//! `ping`, `reconnecting` and its alias `reconnect_attempt` (the attempt number),
+//! `reconnect` (the attempts it took), `reconnect_error`, `reconnect_failed`. A lost
+//! connection gives `disconnect` → `reconnecting(1)` → `connecting` → `reconnect` →
+//! `connect` (with `connect_error` and `reconnect_error` after each failed attempt);
+//! after a disconnection asked by either side, nothing reconnects.
+//!
+//! Handlers run on a handler thread, never in the connection's task: a slow or even
+//! blocking handler does not stall heartbeats. Each manager's events are handled in
+//! order; async handlers ([`Socket::on_async`]) each run as a task of their own.
 //!
 //! ```
 //! use std::time::Duration;
@@ -55,6 +80,7 @@
 //! }
 //! ```
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod client;
 mod driver;

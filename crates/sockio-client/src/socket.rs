@@ -525,16 +525,26 @@ impl Emitter<'_> {
         }
     }
 
-    fn check(event: &str, args: impl IntoArgs) -> Result<Vec<Value>, Error> {
+    fn check(&self, event: &str, args: impl IntoArgs) -> Result<Vec<Value>, Error> {
         if is_reserved_event(event) {
             return Err(Error::ReservedEvent(event.to_owned()));
+        }
+        if self
+            .socket
+            .inner
+            .manager
+            .inner
+            .closed
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return Err(Error::ClientClosed);
         }
         Ok(args.into_args()?.0)
     }
 
     /// Emits without waiting for an acknowledgement.
     pub fn emit(self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
-        let args = Self::check(event, args)?;
+        let args = self.check(event, args)?;
         let socket = self.socket;
         if socket.inner.opts.retries > 0 && !self.volatile {
             let socket = socket.clone();
@@ -559,7 +569,7 @@ impl Emitter<'_> {
         event: &str,
         args: impl IntoArgs,
     ) -> impl Future<Output = Result<Vec<Value>, Error>> + Send + 'static {
-        let checked = Self::check(event, args);
+        let checked = self.check(event, args);
         let socket = self.socket.clone();
         let reliable = socket.inner.opts.retries > 0 && !self.volatile;
         let (volatile, timeout) = (self.volatile, self.timeout);

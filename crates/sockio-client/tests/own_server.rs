@@ -349,6 +349,12 @@ async fn send_buffer_volatile_and_reserved_names() {
     socket.emit_with_ack("echo", "sync").await.unwrap();
     assert_eq!(*seen.lock().unwrap(), vec!["one", "two", "three"]);
     socket.io().close();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(socket.emit("record", "closed"), Err(Error::ClientClosed));
+    assert_eq!(
+        socket.emit_with_ack("echo", 1).await,
+        Err(Error::ClientClosed)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
