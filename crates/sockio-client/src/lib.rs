@@ -30,8 +30,9 @@
 //! Events of a socket: `connecting`, `connect`, `connect_error` (`{"message", "data"?}`),
 //! `connect_failed` (reconnection gave up before it ever connected), `disconnect` (the
 //! reason: `io server disconnect`, `io client disconnect`, `transport close`,
-//! `transport error`, `ping timeout`, `parse error`), and every event of the server
-//! (`message` for its `send`). Events of a [`Manager`]: `open`, `close`, `error`,
+//! `transport error`, `ping timeout`, `parse error`), `error` (a refusal, as
+//! socket.io-client 2.x called it, or garbage from the server), and every event of the
+//! server (`message` for its `send`). Events of a [`Manager`]: `open`, `close`, `error`,
 //! `ping`, `reconnecting` and its alias `reconnect_attempt` (the attempt number),
 //! `reconnect` (the attempts it took), `reconnect_error`, `reconnect_failed`. A lost
 //! connection gives `disconnect` → `reconnecting(1)` → `connecting` → `reconnect` →

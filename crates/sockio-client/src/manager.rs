@@ -648,8 +648,16 @@ impl Task {
         let text = reason.to_string();
         if was_open {
             manager.emit_local("close", vec![Value::from(reason.disconnect_reason())]);
+            let garbage = matches!(
+                reason,
+                CloseReason::ParseError(_) | CloseReason::Handshake(_)
+            );
             for s in self.sockets() {
                 if s.connected() {
+                    if garbage {
+                        // The server sent what no Socket.IO server sends: `error` first.
+                        s.emit_local("error", vec![Value::from(text.as_str())]);
+                    }
                     s.on_closed(reason.disconnect_reason(), true);
                 }
             }

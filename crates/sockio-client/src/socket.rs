@@ -269,7 +269,10 @@ impl Socket {
         if let Some(d) = &data {
             payload.push(("data".to_owned(), d.clone()));
         }
-        self.emit_local("connect_error", vec![Value::Object(payload)]);
+        let payload = Value::Object(payload);
+        self.emit_local("connect_error", vec![payload.clone()]);
+        // socket.io-client 2.x (and the seed documentation) call a refusal `error`.
+        self.emit_local("error", vec![payload]);
         for w in waiters {
             let _ = w.send(Err(Error::ConnectRefused {
                 message: message.clone(),

@@ -288,10 +288,12 @@ async fn garbage_after_the_handshake() {
         let socket = ClientBuilder::new(&format!("http://127.0.0.1:{port}/"))
             .reconnection(false)
             .on("disconnect", rec.handler("disconnect"))
+            .on("error", rec.handler("error"))
             .connect()
             .await
             .unwrap();
         assert!(rec.wait("disconnect", 1, T).await, "{body:?}");
+        assert_eq!(rec.names(), ["error", "disconnect"], "{body:?}");
         assert_eq!(
             rec.args_of("disconnect")[0],
             vec![Value::from(reason)],

@@ -273,6 +273,7 @@ async fn auth_and_connect_error() {
     let err = ClientBuilder::new(&url(port, "/private"))
         .auth(serde_json::json!({"token": "bad"}))
         .on("connect_error", rec.handler("connect_error"))
+        .on("error", rec.handler("error"))
         .connect()
         .await
         .unwrap_err();
@@ -288,6 +289,8 @@ async fn auth_and_connect_error() {
         rec.args_of("connect_error")[0][0],
         v(r#"{"message":"not authorized","data":{"code":42}}"#)
     );
+    assert!(rec.wait("error", 1, T).await);
+    assert_eq!(rec.names(), ["connect_error", "error"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
