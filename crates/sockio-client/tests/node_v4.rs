@@ -500,3 +500,23 @@ async fn giving_up() {
     assert_eq!(err, Error::ConnectFailed);
     assert!(rec.wait("connect_failed", 1, T).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_upgrade_stays_on_polling() {
+    let _serial = SERIAL.lock().await;
+    let server = NodeServer::start(SCRIPT, 0);
+    let socket = ClientBuilder::new(&server.url("/"))
+        .force_new(true)
+        .upgrade(false)
+        .connect()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = socket
+        .timeout(T)
+        .emit_with_ack("transport-please", ())
+        .await
+        .unwrap();
+    assert_eq!(t[0].as_str(), Some("polling"));
+    socket.io().close();
+}

@@ -577,3 +577,44 @@ async fn dropping_the_last_handles_leaves_and_closes() {
     drop(main);
     assert!(eventually(|| io.sockets().is_empty() && io.of("/admin").is_empty()).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_path() {
+    let io = SocketIo::builder().path("/realtime/").build();
+    io.on_connection(|s| {
+        s.on("echo", |_, mut ev| {
+            let args = ev.take_args();
+            let _ = ev.ack(args);
+        });
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let serving = io.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+    let socket = ClientBuilder::new(&url(port, "/"))
+        .path("/realtime")
+        .force_new(true)
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(
+        socket.timeout(T).emit_with_ack("echo", "p").await.unwrap(),
+        vec![Value::from("p")]
+    );
+    // The default path is not served there: a 404, typed.
+    let err = ClientBuilder::new(&url(port, "/"))
+        .force_new(true)
+        .reconnection(false)
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Closed(sockio_client::engine::CloseReason::TransportError(
+                sockio_client::engine::TransportError::Http { status: 404, .. }
+            ))
+        ),
+        "{err:?}"
+    );
+}
