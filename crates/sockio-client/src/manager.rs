@@ -173,6 +173,7 @@ impl Manager {
             reconnecting: false,
             reconnect_at: None,
             open_deadline: None,
+            root_live: false,
         };
         tokio::spawn(task.run());
         Manager { inner }
@@ -279,6 +280,8 @@ struct Task {
     reconnecting: bool,
     reconnect_at: Option<Instant>,
     open_deadline: Option<Instant>,
+    /// Protocol v4 (socket.io 2.x): the server's own connection of `/` is live.
+    root_live: bool,
 }
 
 async fn engine_input(engine: &mut Option<EngineDriver>) -> Option<Input> {
@@ -403,7 +406,7 @@ impl Task {
                     return;
                 };
                 if self.open {
-                    self.begin_connect(&socket);
+                    self.begin_connect(&socket, false);
                 } else if self.engine.is_none() && !self.reconnecting {
                     self.open_engine();
                 }
@@ -484,10 +487,32 @@ impl Task {
         lock(&self.inner.sockets).clear();
     }
 
-    fn begin_connect(&mut self, socket: &Socket) {
+    /// Joins the socket's namespace (`at_open`: right after the handshake).
+    fn begin_connect(&mut self, socket: &Socket, at_open: bool) {
         let nsp = socket.namespace().to_owned();
         if self.sio_version == SioVersion::V4 && nsp == "/" {
-            // socket.io 2.x connects every client to `/` on its own.
+            if at_open {
+                // socket.io 2.x connects every client to `/` on its own.
+                return;
+            }
+            if !self.root_live {
+                // Joining `/` again: socket.io 2.x takes the CONNECT without answering
+                // it (it answered `/` in the handshake), so it counts as joined now.
+                let query = match socket.auth() {
+                    Auth::Static(v) => Some(v),
+                    _ => None,
+                };
+                self.send_packet(&Packet::connect(nsp, query));
+                self.root_live = true;
+            }
+            let sid = self
+                .engine
+                .as_ref()
+                .and_then(EngineDriver::sid)
+                .unwrap_or_default();
+            for p in socket.on_connected(sid) {
+                self.send_packet(&p);
+            }
             return;
         }
         match socket.auth() {
@@ -509,6 +534,9 @@ impl Task {
     }
 
     fn send_packet(&mut self, packet: &Packet) {
+        if packet.nsp == "/" && packet.data == PacketData::Disconnect {
+            self.root_live = false;
+        }
         let encoded = encode_with(packet, self.sio_version);
         let Some(engine) = self.engine.as_mut() else {
             return;
@@ -524,6 +552,7 @@ impl Task {
         match event {
             EngineEvent::Open(handshake) => {
                 self.open = true;
+                self.root_live = false;
                 self.open_deadline = None;
                 self.decoder.reset();
                 let manager = self.inner.clone();
@@ -536,7 +565,7 @@ impl Task {
                 tracing::debug!(sid = %handshake.sid, "engine.io open");
                 for s in self.sockets() {
                     if s.is_active() {
-                        self.begin_connect(&s);
+                        self.begin_connect(&s, true);
                     }
                 }
             }
@@ -567,6 +596,13 @@ impl Task {
     }
 
     fn on_packet(&mut self, packet: Packet) {
+        if self.sio_version == SioVersion::V4 && packet.nsp == "/" {
+            match packet.data {
+                PacketData::Connect(_) => self.root_live = true,
+                PacketData::Disconnect => self.root_live = false,
+                _ => {}
+            }
+        }
         let Some(socket) = self.socket(&packet.nsp) else {
             tracing::debug!(nsp = %packet.nsp, "packet for an unknown namespace");
             return;
@@ -591,6 +627,10 @@ impl Task {
                 if !socket.is_active() {
                     // Connected after it was told to disconnect: leave again.
                     self.send_packet(&Packet::disconnect(packet.nsp));
+                    return;
+                }
+                if socket.connected() {
+                    // A second CONNECT for a joined namespace: nothing new.
                     return;
                 }
                 for p in socket.on_connected(id) {
@@ -642,6 +682,7 @@ impl Task {
 
     fn on_closed(&mut self, reason: CloseReason, was_open: bool) {
         self.open = false;
+        self.root_live = false;
         self.open_deadline = None;
         self.decoder.reset();
         let manager = self.inner.clone();

@@ -201,3 +201,47 @@ async fn multiplexing_refusal_and_server_disconnect() {
     assert!(main.connected());
     manager.close();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_namespace_joined_late_and_rejoined() {
+    let _serial = SERIAL.lock().await;
+    let server = NodeServer::start(SCRIPT, 0);
+    let manager = ClientBuilder::new(&server.url("/"))
+        .eio3()
+        .manager()
+        .unwrap();
+    // Only /admin at first: the server connects `/` on its own all the same.
+    let admin = manager.socket("/admin");
+    admin.connect_and_wait().await.unwrap();
+    let admin_id = admin.id().unwrap();
+    // `/` later: already connected by the server.
+    let main = manager.socket("/");
+    tokio::time::timeout(T, main.connect_and_wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let id = main
+        .timeout(T)
+        .emit_with_ack("id-please", ())
+        .await
+        .unwrap();
+    assert_eq!(format!("/admin#{}", id[0].as_str().unwrap()), admin_id);
+    // Leave `/` and come back: an explicit CONNECT this time.
+    let rec = Recorder::new();
+    rec.socket(&main, &["connect", "disconnect"]);
+    main.disconnect();
+    assert!(rec.wait("disconnect", 1, T).await);
+    tokio::time::timeout(T, main.connect_and_wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        main.timeout(T)
+            .emit_with_ack("echo", "again")
+            .await
+            .unwrap(),
+        vec![Value::from("again")]
+    );
+    assert!(admin.connected());
+    manager.close();
+}
