@@ -174,6 +174,7 @@ impl Manager {
             reconnect_at: None,
             open_deadline: None,
             root_live: false,
+            root_join_at: None,
         };
         tokio::spawn(task.run());
         Manager { inner }
@@ -282,7 +283,12 @@ struct Task {
     open_deadline: Option<Instant>,
     /// Protocol v4 (socket.io 2.x): the server's own connection of `/` is live.
     root_live: bool,
+    /// Protocol v4: when a `/` joined again counts as connected.
+    root_join_at: Option<Instant>,
 }
+
+/// How long socket.io 2.x gets to add a socket of `/` joined again.
+const ROOT_JOIN_DELAY: Duration = Duration::from_millis(100);
 
 async fn engine_input(engine: &mut Option<EngineDriver>) -> Option<Input> {
     match engine {
@@ -305,6 +311,7 @@ impl Task {
                 self.engine.as_ref().and_then(EngineDriver::deadline),
                 self.reconnect_at,
                 self.open_deadline,
+                self.root_join_at,
             ]
             .into_iter()
             .flatten()
@@ -367,6 +374,9 @@ impl Task {
         if self.reconnect_at.is_some_and(|d| now >= d) {
             self.reconnect_at = None;
             self.attempt();
+        }
+        if self.root_join_at.is_some_and(|d| now >= d) {
+            self.root_joined();
         }
         self.feed(Input::Tick);
     }
@@ -495,23 +505,20 @@ impl Task {
                 // socket.io 2.x connects every client to `/` on its own.
                 return;
             }
-            if !self.root_live {
+            if self.root_live {
+                self.root_joined();
+            } else {
                 // Joining `/` again: socket.io 2.x takes the CONNECT without answering
-                // it (it answered `/` in the handshake), so it counts as joined now.
+                // it (it answered `/` in the handshake) and adds the socket on its next
+                // tick, dropping what comes with the CONNECT: it counts as joined a
+                // moment later.
                 let query = match socket.auth() {
                     Auth::Static(v) => Some(v),
                     _ => None,
                 };
                 self.send_packet(&Packet::connect(nsp, query));
                 self.root_live = true;
-            }
-            let sid = self
-                .engine
-                .as_ref()
-                .and_then(EngineDriver::sid)
-                .unwrap_or_default();
-            for p in socket.on_connected(sid) {
-                self.send_packet(&p);
+                self.root_join_at = Some(now() + ROOT_JOIN_DELAY);
             }
             return;
         }
@@ -533,9 +540,29 @@ impl Task {
         }
     }
 
+    /// `/` joined on a socket.io 2.x server: its socket is connected.
+    fn root_joined(&mut self) {
+        self.root_join_at = None;
+        let Some(socket) = self.socket("/") else {
+            return;
+        };
+        if !socket.is_active() || socket.connected() || !self.open {
+            return;
+        }
+        let sid = self
+            .engine
+            .as_ref()
+            .and_then(EngineDriver::sid)
+            .unwrap_or_default();
+        for p in socket.on_connected(sid) {
+            self.send_packet(&p);
+        }
+    }
+
     fn send_packet(&mut self, packet: &Packet) {
         if packet.nsp == "/" && packet.data == PacketData::Disconnect {
             self.root_live = false;
+            self.root_join_at = None;
         }
         let encoded = encode_with(packet, self.sio_version);
         let Some(engine) = self.engine.as_mut() else {
@@ -667,6 +694,10 @@ impl Task {
                 self.maybe_close();
             }
             PacketData::Event { event, args } => {
+                if !socket.connected() {
+                    tracing::debug!(nsp = %packet.nsp, "event for a namespace not joined");
+                    return;
+                }
                 let ack = packet
                     .id
                     .map(|id| AckSender::new(packet.nsp.clone(), id, self.inner.cmd.clone()));
@@ -683,6 +714,7 @@ impl Task {
     fn on_closed(&mut self, reason: CloseReason, was_open: bool) {
         self.open = false;
         self.root_live = false;
+        self.root_join_at = None;
         self.open_deadline = None;
         self.decoder.reset();
         let manager = self.inner.clone();
