@@ -81,6 +81,7 @@ pub struct ClientBuilder {
     timeout: Duration,
     force_new: bool,
     socket: SocketOptions,
+    auth_error: Option<Error>,
     handlers: Vec<SocketHandler>,
 }
 
@@ -115,6 +116,7 @@ impl ClientBuilder {
             timeout: Duration::from_secs(20),
             force_new: false,
             socket: SocketOptions::default(),
+            auth_error: None,
             handlers: Vec::new(),
         }
     }
@@ -219,11 +221,13 @@ impl ClientBuilder {
     }
 
     /// The CONNECT payload: the same object on every connection.
+    /// (A value that cannot be serialized fails the connection with
+    /// [`Error::Serialize`].)
     pub fn auth(mut self, auth: impl serde::Serialize) -> Self {
-        self.socket.auth = match to_value(&auth) {
-            Ok(v) => Auth::Static(v),
-            Err(_) => Auth::None,
-        };
+        match to_value(&auth) {
+            Ok(v) => self.socket.auth = Auth::Static(v),
+            Err(e) => self.auth_error = Some(Error::Serialize(e.message().to_owned())),
+        }
         self
     }
 
@@ -281,6 +285,9 @@ impl ClientBuilder {
 
     fn config(&mut self) -> Result<(ManagerConfig, String), Error> {
         let url = self.url.clone()?;
+        if let Some(e) = self.auth_error.take() {
+            return Err(e);
+        }
         let tls = match &self.tls {
             Some(t) => t.clone(),
             None => default_tls_config().map_err(|e| Error::TlsConfig(e.to_string()))?,

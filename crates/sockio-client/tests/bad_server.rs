@@ -229,6 +229,12 @@ async fn connect_timeout_and_tls_errors() {
         ),
         "{err:?}"
     );
+    // Auth that has no JSON form.
+    let bad: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
+    assert!(matches!(
+        ClientBuilder::new("http://127.0.0.1:1/").auth(bad).build(),
+        Err(Error::Serialize(_))
+    ));
     // Not a URL we take.
     assert!(matches!(
         ClientBuilder::new("ftp://x/").build(),
