@@ -782,3 +782,36 @@ impl Task {
         self.reconnect_at = Some(now() + delay);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_like_socket_io_client() {
+        let (base, max) = (Duration::from_millis(1000), Duration::from_millis(5000));
+        let plain: Vec<u64> = (0..6)
+            .map(|a| backoff(a, base, max, 0.0).as_millis() as u64)
+            .collect();
+        assert_eq!(plain, [1000, 2000, 4000, 5000, 5000, 5000]);
+        for attempt in 0..4 {
+            let want = (1000u64 << attempt).min(5000);
+            for _ in 0..50 {
+                let d = backoff(attempt, base, max, 0.5).as_millis() as u64;
+                assert!(
+                    d >= want / 2 && d <= (want * 3 / 2).min(5000),
+                    "{attempt}: {d}"
+                );
+            }
+        }
+        // Far attempts do not overflow.
+        assert_eq!(backoff(u32::MAX, base, max, 0.0), max);
+    }
+
+    #[test]
+    fn namespaces_are_normalized() {
+        assert_eq!(normalize_nsp(""), "/");
+        assert_eq!(normalize_nsp("admin"), "/admin");
+        assert_eq!(normalize_nsp("/chat"), "/chat");
+    }
+}

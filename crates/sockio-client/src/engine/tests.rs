@@ -427,3 +427,77 @@ fn server_close_and_client_close() {
     assert_eq!(a.len(), 1);
     assert_eq!(closed(&a), Some((&CloseReason::ForcedClose, false)));
 }
+
+#[test]
+fn v3_upgrade_and_close_during_probe() {
+    let t0 = Instant::now();
+    let opts = EngineOptions {
+        version: ProtocolVersion::V3,
+        ..EngineOptions::default()
+    };
+    let open = r#"0{"sid":"s1","upgrades":["websocket"],"pingInterval":300,"pingTimeout":200}"#;
+    let payload = format!("{}:{open}", open.len());
+    // Close while the probe is open: the probe WebSocket closes too.
+    let mut e = EngineClient::new(opts.clone());
+    e.handle(Input::Connect, t0);
+    e.handle(body(&payload), t0);
+    e.handle(Input::WsOpen, t0);
+    let a = e.handle(Input::Close, t0);
+    assert_eq!(posts(&a), vec!["1:1"]);
+    assert!(a.contains(&Action::WsClose));
+    // A full v3 upgrade: binary frames carry the type byte afterwards.
+    let mut e = EngineClient::new(opts);
+    e.handle(Input::Connect, t0);
+    e.handle(body(&payload), t0);
+    e.handle(Input::WsOpen, t0);
+    assert!(e.handle(Input::WsText(text("3probe")), t0).is_empty());
+    let a = e.handle(body("1:6"), t0);
+    assert_eq!(a[0], Action::WsSend(WsFrame::Text(text("5"))));
+    let a = e.handle(Input::Send(Message::Binary(Bytes::from_static(&[8]))), t0);
+    assert_eq!(
+        a,
+        vec![Action::WsSend(WsFrame::Binary(Bytes::from_static(&[4, 8])))]
+    );
+    // Our pings now go as frames.
+    let a = e.handle(Input::Tick, t0 + ms(300));
+    assert_eq!(a, vec![Action::WsSend(WsFrame::Text(text("2")))]);
+    let a = e.handle(Input::WsText(text("3")), t0 + ms(350));
+    assert_eq!(a, vec![Action::Event(EngineEvent::Heartbeat)]);
+    assert_eq!(e.next_deadline(), Some(t0 + ms(650)));
+}
+
+#[test]
+fn websocket_first_needs_an_open_packet_first() {
+    let t0 = Instant::now();
+    let mut e = EngineClient::new(EngineOptions {
+        transports: vec![TransportKind::WebSocket],
+        ..EngineOptions::default()
+    });
+    e.handle(Input::Connect, t0);
+    e.handle(Input::WsOpen, t0);
+    let a = e.handle(Input::WsText(text("40")), t0);
+    assert!(matches!(
+        closed(&a),
+        Some((CloseReason::Handshake(_), false))
+    ));
+    assert!(a.contains(&Action::WsClose));
+    // A WebSocket that fails to open is a transport error before the handshake.
+    let mut e = EngineClient::new(EngineOptions {
+        transports: vec![TransportKind::WebSocket],
+        ..EngineOptions::default()
+    });
+    e.handle(Input::Connect, t0);
+    let err = TransportError::Connect("refused".into());
+    let a = e.handle(Input::WsClosed(Some(err.clone())), t0);
+    assert_eq!(closed(&a), Some((&CloseReason::TransportError(err), false)));
+    // Nothing is sent before the handshake, and no timer runs.
+    let mut e = EngineClient::new(EngineOptions::default());
+    e.handle(Input::Connect, t0);
+    assert!(e
+        .handle(Input::Send(Message::Text(text("early"))), t0)
+        .is_empty());
+    assert_eq!(e.next_deadline(), None);
+    assert!(e.handle(Input::Tick, t0 + ms(100_000)).is_empty());
+    let a = e.handle(body(OPEN_V4_NO_UPGRADE), t0);
+    assert_eq!(posts(&a), vec!["4early"]);
+}
