@@ -88,6 +88,16 @@ async fn connect_events_acks_binary_on_every_transport() {
                 .await
                 .unwrap();
             assert_eq!(reply, vec![v("\"a\""), v("1"), v("true")], "{label}");
+            // Astral and accented text (UTF-16 lengths in v3 payloads), large binary.
+            let text = "é😀\u{2028}x".repeat(5000);
+            let blob = Bytes::from((0..200_000u32).map(|i| i as u8).collect::<Vec<u8>>());
+            let reply = socket
+                .timeout(T)
+                .emit_with_ack("echo", args![&text, blob.clone()])
+                .await
+                .unwrap();
+            assert_eq!(reply[0].as_str(), Some(text.as_str()), "{label}");
+            assert_eq!(reply[1], Value::Binary(blob), "{label}");
             let paths = socket
                 .timeout(T)
                 .emit_with_ack("binary-paths", nested())

@@ -618,3 +618,30 @@ async fn custom_path() {
         "{err:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_and_unicode_payloads() {
+    let (_io, port, _) = server().await;
+    let big_text: String = "é😀x".repeat(40_000);
+    let big_bin = Bytes::from((0..300_000u32).map(|i| i as u8).collect::<Vec<u8>>());
+    for transports in [vec![TransportKind::Polling], vec![TransportKind::WebSocket]] {
+        for eio3 in [false, true] {
+            let mut b = ClientBuilder::new(&url(port, "/"))
+                .force_new(true)
+                .transports(&transports);
+            if eio3 {
+                b = b.eio3();
+            }
+            let socket = b.connect().await.unwrap();
+            let label = format!("{transports:?} eio3={eio3}");
+            let reply = socket
+                .timeout(T)
+                .emit_with_ack("echo", args![&big_text, big_bin.clone()])
+                .await
+                .unwrap();
+            assert_eq!(reply[0].as_str(), Some(big_text.as_str()), "{label}");
+            assert_eq!(reply[1], Value::Binary(big_bin.clone()), "{label}");
+            socket.io().close();
+        }
+    }
+}
