@@ -1,7 +1,7 @@
 //! The manager: one Engine.IO connection carrying the sockets of several namespaces,
 //! with reconnection. Its task owns the [`EngineDriver`] and the Socket.IO decoder.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +18,7 @@ use crate::driver::{now, EngineDriver};
 use crate::engine::{CloseReason, EngineEvent, EngineOptions, Input, ProtocolVersion};
 use crate::error::Error;
 use crate::event::{AckSender, Dispatch, Dispatcher, Event, HandlerId, SharedHandlers};
-use crate::socket::{Socket, SocketInner, SocketOptions};
+use crate::socket::{Closing, Socket, SocketInner, SocketOptions};
 use crate::transport::Endpoint;
 
 /// An async auth callback: run on every (re)connection of a namespace.
@@ -75,8 +75,14 @@ pub(crate) enum Cmd {
         volatile: bool,
     },
     Ack(Packet),
-    Disconnect(String),
-    Dropped(String),
+    /// A socket left ([`Socket::disconnect`] did its side).
+    Disconnect {
+        nsp: String,
+    },
+    /// The last handle of a socket went away.
+    Dropped {
+        nsp: String,
+    },
     Close,
 }
 
@@ -173,8 +179,9 @@ impl Manager {
             reconnecting: false,
             reconnect_at: None,
             open_deadline: None,
-            root_live: false,
+            joined: HashMap::new(),
             root_join_at: None,
+            pending: HashSet::new(),
         };
         tokio::spawn(task.run());
         Manager { inner }
@@ -281,10 +288,12 @@ struct Task {
     reconnecting: bool,
     reconnect_at: Option<Instant>,
     open_deadline: Option<Instant>,
-    /// Protocol v4 (socket.io 2.x): the server's own connection of `/` is live.
-    root_live: bool,
+    /// The namespaces the server has joined on this connection, with the socket id.
+    joined: HashMap<String, String>,
     /// Protocol v4: when a `/` joined again counts as connected.
     root_join_at: Option<Instant>,
+    /// Namespaces whose CONNECT is unanswered on this connection.
+    pending: HashSet<String>,
 }
 
 /// How long socket.io 2.x gets to add a socket of `/` joined again.
@@ -445,24 +454,12 @@ impl Task {
                     self.send_packet(&packet);
                 }
             }
-            Cmd::Dropped(nsp) => {
-                // The last handle of a socket went away: leave its namespace, unless a
-                // new socket of the same namespace exists by now.
-                if self.socket(&nsp).is_none() {
-                    if self.open {
-                        self.send_packet(&Packet::disconnect(nsp));
-                    }
-                    self.maybe_close();
-                }
-            }
-            Cmd::Disconnect(nsp) => {
-                let Some(socket) = self.socket(&nsp) else {
-                    return;
-                };
-                if socket.connected() && self.open {
-                    self.send_packet(&Packet::disconnect(nsp));
-                }
-                socket.on_closed("io client disconnect", false);
+            Cmd::Dropped { nsp } | Cmd::Disconnect { nsp } => {
+                // A socket left (Socket::disconnect did its side) or its last handle
+                // went away: leave the namespace unless another socket of it wants it.
+                // (socket.io closes the connection on a DISCONNECT for a namespace not
+                // joined, so only a joined one is left.)
+                self.leave_if_unwanted(&nsp);
                 self.maybe_close();
             }
             Cmd::Close => {}
@@ -482,6 +479,9 @@ impl Task {
         }
         self.open = false;
         self.open_deadline = None;
+        self.pending.clear();
+        self.joined.clear();
+        self.root_join_at = None;
     }
 
     fn close_all(&mut self) {
@@ -489,7 +489,7 @@ impl Task {
             if s.connected() && self.open {
                 self.send_packet(&Packet::disconnect(s.namespace()));
             }
-            s.on_closed("io client disconnect", false);
+            s.on_closed("io client disconnect", Closing::Ended);
         }
         self.maybe_close();
         self.inner.closed.store(true, Ordering::Release);
@@ -499,27 +499,34 @@ impl Task {
 
     /// Joins the socket's namespace (`at_open`: right after the handshake).
     fn begin_connect(&mut self, socket: &Socket, at_open: bool) {
+        if !socket.is_active() || socket.connected() {
+            return;
+        }
         let nsp = socket.namespace().to_owned();
+        if let Some(id) = self.joined.get(&nsp).cloned() {
+            // The server has the namespace joined already (an earlier socket of it, or
+            // socket.io 2.x's own `/`): this socket takes it over.
+            self.hand_over(socket, id);
+            return;
+        }
         if self.sio_version == SioVersion::V4 && nsp == "/" {
-            if at_open {
+            if at_open || self.root_join_at.is_some() {
                 // socket.io 2.x connects every client to `/` on its own.
                 return;
             }
-            if self.root_live {
-                self.root_joined();
-            } else {
-                // Joining `/` again: socket.io 2.x takes the CONNECT without answering
-                // it (it answered `/` in the handshake) and adds the socket on its next
-                // tick, dropping what comes with the CONNECT: it counts as joined a
-                // moment later.
-                let query = match socket.auth() {
-                    Auth::Static(v) => Some(v),
-                    _ => None,
-                };
-                self.send_packet(&Packet::connect(nsp, query));
-                self.root_live = true;
-                self.root_join_at = Some(now() + ROOT_JOIN_DELAY);
-            }
+            // Joining `/` again: socket.io 2.x takes the CONNECT without answering it
+            // (it answered `/` in the handshake) and adds the socket on its next tick,
+            // dropping what comes in the same batch: it counts as joined a moment later.
+            let query = match socket.auth() {
+                Auth::Static(v) => Some(v),
+                _ => None,
+            };
+            self.send_packet(&Packet::connect(nsp, query));
+            self.root_join_at = Some(now() + ROOT_JOIN_DELAY);
+            return;
+        }
+        if !self.pending.insert(nsp.clone()) {
+            // Its CONNECT is on the way (socket.io closes the connection on a second).
             return;
         }
         match socket.auth() {
@@ -540,13 +547,38 @@ impl Task {
         }
     }
 
-    /// `/` joined on a socket.io 2.x server: its socket is connected.
+    /// The namespace is joined on the server: `socket` is connected with `id`, or, when
+    /// it does not want it any more, the namespace is left.
+    fn hand_over(&mut self, socket: &Socket, id: String) {
+        match socket.on_connected(id) {
+            Some(buffered) => {
+                for p in buffered {
+                    self.send_packet(&p);
+                }
+            }
+            None => self.send_packet(&Packet::disconnect(socket.namespace())),
+        }
+    }
+
+    /// Leaves `nsp` on the server if it is joined and no active socket wants it.
+    fn leave_if_unwanted(&mut self, nsp: &str) {
+        if !self.joined.contains_key(nsp) || !self.open {
+            return;
+        }
+        match self.socket(nsp) {
+            Some(s) if s.is_active() => {
+                if let Some(id) = self.joined.get(nsp).cloned() {
+                    self.hand_over(&s, id);
+                }
+            }
+            _ => self.send_packet(&Packet::disconnect(nsp)),
+        }
+    }
+
+    /// `/` joined again on a socket.io 2.x server.
     fn root_joined(&mut self) {
         self.root_join_at = None;
-        let Some(socket) = self.socket("/") else {
-            return;
-        };
-        if !socket.is_active() || socket.connected() || !self.open {
+        if !self.open {
             return;
         }
         let sid = self
@@ -554,15 +586,16 @@ impl Task {
             .as_ref()
             .and_then(EngineDriver::sid)
             .unwrap_or_default();
-        for p in socket.on_connected(sid) {
-            self.send_packet(&p);
-        }
+        self.joined.insert("/".to_owned(), sid);
+        self.leave_if_unwanted("/");
     }
 
     fn send_packet(&mut self, packet: &Packet) {
-        if packet.nsp == "/" && packet.data == PacketData::Disconnect {
-            self.root_live = false;
-            self.root_join_at = None;
+        if packet.data == PacketData::Disconnect {
+            self.joined.remove(&packet.nsp);
+            if packet.nsp == "/" {
+                self.root_join_at = None;
+            }
         }
         let encoded = encode_with(packet, self.sio_version);
         let Some(engine) = self.engine.as_mut() else {
@@ -579,7 +612,8 @@ impl Task {
         match event {
             EngineEvent::Open(handshake) => {
                 self.open = true;
-                self.root_live = false;
+                self.pending.clear();
+                self.joined.clear();
                 self.open_deadline = None;
                 self.decoder.reset();
                 let manager = self.inner.clone();
@@ -622,47 +656,62 @@ impl Task {
         }
     }
 
+    /// The socket id a CONNECT reply gives.
+    fn connect_id(&self, nsp: &str, payload: Option<&Value>) -> String {
+        let sid = self
+            .engine
+            .as_ref()
+            .and_then(EngineDriver::sid)
+            .unwrap_or_default();
+        match self.sio_version {
+            SioVersion::V5 => payload
+                .and_then(|p| p.get("sid"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or(sid),
+            SioVersion::V4 if nsp == "/" => sid,
+            SioVersion::V4 => format!("{nsp}#{sid}"),
+        }
+    }
+
     fn on_packet(&mut self, packet: Packet) {
-        if self.sio_version == SioVersion::V4 && packet.nsp == "/" {
-            match packet.data {
-                PacketData::Connect(_) => self.root_live = true,
-                PacketData::Disconnect => self.root_live = false,
-                _ => {}
+        match &packet.data {
+            PacketData::Connect(payload) => {
+                let id = self.connect_id(&packet.nsp, payload.as_ref());
+                self.joined.insert(packet.nsp.clone(), id);
             }
+            PacketData::Disconnect => {
+                self.joined.remove(&packet.nsp);
+            }
+            _ => {}
+        }
+        if matches!(
+            packet.data,
+            PacketData::Connect(_) | PacketData::ConnectError(_)
+        ) {
+            self.pending.remove(&packet.nsp);
         }
         let Some(socket) = self.socket(&packet.nsp) else {
             tracing::debug!(nsp = %packet.nsp, "packet for an unknown namespace");
+            let automatic = self.sio_version == SioVersion::V4 && packet.nsp == "/";
+            if matches!(packet.data, PacketData::Connect(_)) && !automatic {
+                // Joined for a socket that is gone: leave.
+                self.leave_if_unwanted(&packet.nsp);
+            }
             return;
         };
         match packet.data {
-            PacketData::Connect(payload) => {
-                let sid = self
-                    .engine
-                    .as_ref()
-                    .and_then(EngineDriver::sid)
-                    .unwrap_or_default();
-                let id = match self.sio_version {
-                    SioVersion::V5 => payload
-                        .as_ref()
-                        .and_then(|p| p.get("sid"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                        .unwrap_or(sid),
-                    SioVersion::V4 if packet.nsp == "/" => sid,
-                    SioVersion::V4 => format!("{}#{sid}", packet.nsp),
-                };
-                if !socket.is_active() {
-                    // Connected after it was told to disconnect: leave again.
-                    self.send_packet(&Packet::disconnect(packet.nsp));
-                    return;
-                }
+            PacketData::Connect(_) => {
                 if socket.connected() {
                     // A second CONNECT for a joined namespace: nothing new.
                     return;
                 }
-                for p in socket.on_connected(id) {
-                    self.send_packet(&p);
+                if !socket.is_active() && self.sio_version == SioVersion::V4 && packet.nsp == "/" {
+                    // socket.io 2.x's own `/`, before the socket wants it.
+                    return;
                 }
+                let id = self.joined.get(&packet.nsp).cloned().unwrap_or_default();
+                self.hand_over(&socket, id);
             }
             PacketData::ConnectError(value) => {
                 let (message, data) = match (&value, self.sio_version) {
@@ -690,7 +739,7 @@ impl Task {
                 self.maybe_close();
             }
             PacketData::Disconnect => {
-                socket.on_closed("io server disconnect", false);
+                socket.on_closed("io server disconnect", Closing::Ended);
                 self.maybe_close();
             }
             PacketData::Event { event, args } => {
@@ -713,7 +762,8 @@ impl Task {
 
     fn on_closed(&mut self, reason: CloseReason, was_open: bool) {
         self.open = false;
-        self.root_live = false;
+        self.pending.clear();
+        self.joined.clear();
         self.root_join_at = None;
         self.open_deadline = None;
         self.decoder.reset();
@@ -731,7 +781,7 @@ impl Task {
                         // The server sent what no Socket.IO server sends: `error` first.
                         s.emit_local("error", vec![Value::from(text.as_str())]);
                     }
-                    s.on_closed(reason.disconnect_reason(), true);
+                    s.on_closed(reason.disconnect_reason(), Closing::Lost);
                 }
             }
         } else {

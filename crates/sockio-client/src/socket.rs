@@ -27,6 +27,15 @@ pub struct SocketOptions {
 
 type AckResult = Result<Vec<Value>, Error>;
 
+/// How a namespace connection ended, for [`Socket::on_closed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closing {
+    /// The connection went away: the socket stays active and reconnects.
+    Lost,
+    /// The server (or closing the manager) ended it: the socket is inactive.
+    Ended,
+}
+
 #[derive(Default)]
 struct State {
     connected: bool,
@@ -51,7 +60,9 @@ pub(crate) struct SocketInner {
 
 impl Drop for SocketInner {
     fn drop(&mut self) {
-        let _ = self.manager.inner.cmd.send(Cmd::Dropped(self.nsp.clone()));
+        let _ = self.manager.inner.cmd.send(Cmd::Dropped {
+            nsp: self.nsp.clone(),
+        });
     }
 }
 
@@ -233,17 +244,39 @@ impl Socket {
     /// Leaves the namespace (`io client disconnect`); it stays disconnected until
     /// [`connect`](Self::connect). The connection closes when no socket uses it.
     pub fn disconnect(&self) {
-        let _ = self
-            .inner
-            .manager
-            .inner
-            .cmd
-            .send(Cmd::Disconnect(self.inner.nsp.clone()));
+        // Done here, at once, so that what follows (a `connect()`, an emit) sees it; the
+        // connection's task sends the DISCONNECT.
+        let (was_connected, acks, waiters) = {
+            let mut st = self.state();
+            let was = st.connected;
+            st.connected = false;
+            st.active = false;
+            st.id = None;
+            let acks: Vec<_> = st.acks.drain().map(|(_, tx)| tx).collect();
+            (was, acks, std::mem::take(&mut st.waiters))
+        };
+        for tx in acks {
+            let _ = tx.send(Err(Error::Disconnected));
+        }
+        for w in waiters {
+            let _ = w.send(Err(Error::Disconnected));
+        }
+        if was_connected {
+            self.emit_local("disconnect", vec![Value::from("io client disconnect")]);
+        }
+        let _ = self.inner.manager.inner.cmd.send(Cmd::Disconnect {
+            nsp: self.inner.nsp.clone(),
+        });
     }
 
-    pub(crate) fn on_connected(&self, id: String) -> Vec<Packet> {
+    /// The server accepted the namespace: the buffered packets to send, or `None` when
+    /// the socket does not want it any more.
+    pub(crate) fn on_connected(&self, id: String) -> Option<Vec<Packet>> {
         let (buffered, waiters) = {
             let mut st = self.state();
+            if !st.active {
+                return None;
+            }
             st.connected = true;
             st.ever_connected = true;
             st.id = Some(id);
@@ -256,7 +289,7 @@ impl Socket {
         for w in waiters {
             let _ = w.send(Ok(()));
         }
-        buffered
+        Some(buffered)
     }
 
     pub(crate) fn on_refused(&self, message: String, data: Option<Value>) {
@@ -307,23 +340,20 @@ impl Socket {
         }
     }
 
-    /// The namespace disconnected: `lost` when the connection went away (the socket stays
-    /// active and reconnects), else by either side's choice.
-    pub(crate) fn on_closed(&self, reason: &str, lost: bool) {
+    /// The namespace disconnected.
+    pub(crate) fn on_closed(&self, reason: &str, how: Closing) {
         let (was_connected, acks, waiters) = {
             let mut st = self.state();
             let was = st.connected;
             st.connected = false;
             st.id = None;
-            if !lost {
+            let waiters = if how == Closing::Ended {
                 st.active = false;
-            }
-            let acks: Vec<_> = st.acks.drain().map(|(_, tx)| tx).collect();
-            let waiters = if lost {
-                Vec::new()
-            } else {
                 std::mem::take(&mut st.waiters)
+            } else {
+                Vec::new()
             };
+            let acks: Vec<_> = st.acks.drain().map(|(_, tx)| tx).collect();
             (was, acks, waiters)
         };
         for tx in acks {

@@ -530,3 +530,49 @@ async fn no_upgrade_stays_on_polling() {
     assert_eq!(t[0].as_str(), Some("polling"));
     socket.io().close();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_namespace_changes_keep_the_connection() {
+    // socket.io closes the whole connection on a second CONNECT for a namespace, or a
+    // DISCONNECT for one not joined: the client must send neither.
+    let _serial = SERIAL.lock().await;
+    let server = NodeServer::start(SCRIPT, 0);
+    let rec = Recorder::new();
+    let main = ClientBuilder::new(&server.url("/"))
+        .force_new(true)
+        .on("disconnect", rec.handler("disconnect"))
+        .connect()
+        .await
+        .unwrap();
+    let manager = main.io();
+    for _ in 0..5 {
+        let admin = manager.socket("/admin");
+        admin.connect();
+        admin.disconnect();
+        admin.connect();
+        tokio::time::timeout(T, admin.connect_and_wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            admin.timeout(T).emit_with_ack("echo", "a").await.unwrap(),
+            vec![Value::from("a")]
+        );
+        // Dropped while joined: it leaves.
+        drop(admin);
+        // Made, never connected, dropped: nothing is sent.
+        drop(manager.socket("/never"));
+        // Connecting, then dropped before the answer.
+        manager.socket("/admin").connect();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(main.connected());
+    assert_eq!(rec.args_of("disconnect"), Vec::<Vec<Value>>::new());
+    let id = main
+        .timeout(T)
+        .emit_with_ack("engine-id", ())
+        .await
+        .unwrap();
+    assert!(id[0].as_str().is_some());
+    manager.close();
+}
