@@ -181,6 +181,8 @@ impl Manager {
             open_deadline: None,
             joined: HashMap::new(),
             root_join_at: None,
+            left_at: HashMap::new(),
+            deferred: Vec::new(),
             pending: HashSet::new(),
         };
         tokio::spawn(task.run());
@@ -292,9 +294,16 @@ struct Task {
     joined: HashMap<String, String>,
     /// Protocol v4: when a `/` joined again counts as connected.
     root_join_at: Option<Instant>,
+    /// When each namespace was last left.
+    left_at: HashMap<String, Instant>,
+    /// Namespaces to join again once [`REJOIN_DELAY`] after leaving them has passed.
+    deferred: Vec<(Instant, String)>,
     /// Namespaces whose CONNECT is unanswered on this connection.
     pending: HashSet<String>,
 }
+
+/// How long after leaving a namespace it is joined again.
+const REJOIN_DELAY: Duration = Duration::from_millis(100);
 
 /// How long socket.io 2.x gets to add a socket of `/` joined again.
 const ROOT_JOIN_DELAY: Duration = Duration::from_millis(100);
@@ -321,6 +330,7 @@ impl Task {
                 self.reconnect_at,
                 self.open_deadline,
                 self.root_join_at,
+                self.deferred.iter().map(|(at, _)| *at).min(),
             ]
             .into_iter()
             .flatten()
@@ -386,6 +396,17 @@ impl Task {
         }
         if self.root_join_at.is_some_and(|d| now >= d) {
             self.root_joined();
+        }
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|(at, _)| now >= *at);
+        self.deferred = later;
+        for (_, nsp) in due {
+            if let Some(socket) = self.socket(&nsp) {
+                if self.open {
+                    self.begin_connect(&socket, false);
+                }
+            }
         }
         self.feed(Input::Tick);
     }
@@ -481,6 +502,8 @@ impl Task {
         self.open_deadline = None;
         self.pending.clear();
         self.joined.clear();
+        self.left_at.clear();
+        self.deferred.clear();
         self.root_join_at = None;
     }
 
@@ -524,6 +547,19 @@ impl Task {
             self.send_packet(&Packet::connect(nsp, query));
             self.root_join_at = Some(now() + ROOT_JOIN_DELAY);
             return;
+        }
+        if let Some(&left) = self.left_at.get(&nsp) {
+            // socket.io removes a namespace on its next tick after the DISCONNECT: a
+            // CONNECT that comes in the same batch finds it still joined, and the
+            // connection is closed. Join again a moment later.
+            let at = left + REJOIN_DELAY;
+            if now() < at {
+                if !self.deferred.iter().any(|(_, n)| *n == nsp) {
+                    self.deferred.push((at, nsp));
+                }
+                return;
+            }
+            self.left_at.remove(&nsp);
         }
         if !self.pending.insert(nsp.clone()) {
             // Its CONNECT is on the way (socket.io closes the connection on a second).
@@ -593,6 +629,7 @@ impl Task {
     fn send_packet(&mut self, packet: &Packet) {
         if packet.data == PacketData::Disconnect {
             self.joined.remove(&packet.nsp);
+            self.left_at.insert(packet.nsp.clone(), now());
             if packet.nsp == "/" {
                 self.root_join_at = None;
             }
@@ -614,6 +651,8 @@ impl Task {
                 self.open = true;
                 self.pending.clear();
                 self.joined.clear();
+                self.left_at.clear();
+                self.deferred.clear();
                 self.open_deadline = None;
                 self.decoder.reset();
                 let manager = self.inner.clone();
@@ -764,6 +803,8 @@ impl Task {
         self.open = false;
         self.pending.clear();
         self.joined.clear();
+        self.left_at.clear();
+        self.deferred.clear();
         self.root_join_at = None;
         self.open_deadline = None;
         self.decoder.reset();
