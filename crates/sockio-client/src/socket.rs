@@ -68,7 +68,9 @@ impl Drop for SocketInner {
 
 /// A Socket.IO socket: one namespace on a [`Manager`]'s connection.
 ///
-/// Cloning gives another handle to the same socket.
+/// Cloning gives another handle to the same socket. When the last handle is dropped,
+/// the socket leaves its namespace (and the connection closes if nothing else uses it):
+/// keep a handle for as long as the socket should live.
 ///
 /// ```no_run
 /// use sockio_client::{args, ClientBuilder, Event};
