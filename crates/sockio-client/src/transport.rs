@@ -226,15 +226,17 @@ impl Endpoint {
             .map_err(|_| TransportError::Timeout)?
     }
 
-    async fn sender(&self) -> Result<SendRequest<Full<Bytes>>, TransportError> {
+    /// An idle pooled connection, if any.
+    fn pooled(&self) -> Option<SendRequest<Full<Bytes>>> {
         loop {
-            let idle = self.pool.lock().ok().and_then(|mut p| p.pop());
-            match idle {
-                Some(s) if !s.is_closed() && s.is_ready() => return Ok(s),
-                Some(_) => continue,
-                None => break,
+            let idle = self.pool.lock().ok().and_then(|mut p| p.pop())?;
+            if !idle.is_closed() && idle.is_ready() {
+                return Some(idle);
             }
         }
+    }
+
+    async fn fresh(&self) -> Result<SendRequest<Full<Bytes>>, TransportError> {
         let stream = self.stream().await?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -253,7 +255,6 @@ impl Endpoint {
         path_and_query: &str,
         body: Option<Bytes>,
     ) -> Result<(Bytes, bool), TransportError> {
-        let mut sender = self.sender().await?;
         let mut req = Request::builder()
             .method(method)
             .uri(path_and_query)
@@ -269,10 +270,33 @@ impl Endpoint {
         let req = req
             .body(Full::new(body.unwrap_or_default()))
             .map_err(|e| TransportError::Io(e.to_string()))?;
-        let res = sender
-            .send_request(req)
-            .await
-            .map_err(|e| TransportError::Io(e.to_string()))?;
+        // A pooled connection the server closed meanwhile (keep-alive timeout) gives the
+        // request back unsent: then it goes on a new connection.
+        let (sender, res) = match self.pooled() {
+            Some(mut pooled) => match pooled.try_send_request(req).await {
+                Ok(res) => (pooled, res),
+                Err(mut e) => match e.take_message() {
+                    // Not sent at all: safe to send again.
+                    Some(req) => {
+                        let mut sender = self.fresh().await?;
+                        let res = sender
+                            .send_request(req)
+                            .await
+                            .map_err(|e| TransportError::Io(e.to_string()))?;
+                        (sender, res)
+                    }
+                    _ => return Err(TransportError::Io(e.into_error().to_string())),
+                },
+            },
+            None => {
+                let mut sender = self.fresh().await?;
+                let res = sender
+                    .send_request(req)
+                    .await
+                    .map_err(|e| TransportError::Io(e.to_string()))?;
+                (sender, res)
+            }
+        };
         let status = res.status().as_u16();
         let binary = res
             .headers()

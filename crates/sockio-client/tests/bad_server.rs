@@ -29,6 +29,11 @@ enum Reply {
     Raw(Vec<u8>),
     /// Never answer.
     Hang,
+    /// An HTTP response, then the connection closes (without `connection: close`, as
+    /// when a keep-alive timeout strikes).
+    HttpThenClose(u16, Vec<u8>),
+    /// Another reply after a pause.
+    Later(Duration, Box<Reply>),
 }
 
 type Handler = Arc<dyn Fn(&Req) -> Reply + Send + Sync>;
@@ -80,7 +85,22 @@ async fn connection(mut stream: TcpStream, handler: Handler) {
             }
         }
         buf.drain(..head_end + len);
-        match handler(&Req { method }) {
+        let mut reply = handler(&Req { method });
+        while let Reply::Later(pause, next) = reply {
+            tokio::time::sleep(pause).await;
+            reply = *next;
+        }
+        match reply {
+            Reply::Later(..) => return,
+            Reply::HttpThenClose(status, body) => {
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: text/plain; charset=UTF-8\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+                return;
+            }
             Reply::Http(status, body) => {
                 let head = format!(
                     "HTTP/1.1 {status} X\r\ncontent-type: text/plain; charset=UTF-8\r\ncontent-length: {}\r\n\r\n",
@@ -361,4 +381,40 @@ async fn random_bytes_never_panic_or_hang() {
             assert!(!socket.connected());
         }
     }
+}
+
+#[tokio::test]
+async fn connections_closed_after_every_response() {
+    // Every response closes its connection: pooled connections are found closed and
+    // replaced; heartbeats (a ping per poll, 200 ms + 100 ms) keep the session.
+    let posts = Arc::new(AtomicUsize::new(0));
+    let counted = posts.clone();
+    let gets = AtomicUsize::new(0);
+    let port = raw_server(move |req| {
+        if req.method == "POST" {
+            counted.fetch_add(1, Ordering::SeqCst);
+            return Reply::HttpThenClose(200, b"ok".to_vec());
+        }
+        match gets.fetch_add(1, Ordering::SeqCst) {
+            0 => Reply::HttpThenClose(200, OPEN.as_bytes().to_vec()),
+            1 => Reply::HttpThenClose(200, br#"40{"sid":"s1"}"#.to_vec()),
+            _ => Reply::Later(
+                Duration::from_millis(50),
+                Box::new(Reply::HttpThenClose(200, b"2".to_vec())),
+            ),
+        }
+    })
+    .await;
+    let rec = Recorder::new();
+    let socket = ClientBuilder::new(&format!("http://127.0.0.1:{port}/"))
+        .reconnection(false)
+        .on("disconnect", rec.handler("disconnect"))
+        .connect()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(socket.connected());
+    assert_eq!(rec.count("disconnect"), 0);
+    // The pongs went out: a POST per ping, each on its own connection.
+    assert!(posts.load(Ordering::SeqCst) >= 10);
 }
