@@ -380,6 +380,10 @@ impl ClientBuilder {
     /// Connects and waits for the namespace: the socket once `connect`ed; the server's
     /// refusal ([`Error::ConnectRefused`]), [`Error::ConnectFailed`] when reconnection
     /// gives up, or the transport error when reconnection is off.
+    ///
+    /// With reconnection on and unlimited attempts (the defaults), an unreachable server
+    /// is tried until it answers: bound the wait with
+    /// [`reconnection_attempts`](Self::reconnection_attempts) or `tokio::time::timeout`.
     pub async fn connect(self) -> Result<Socket, Error> {
         let socket = self.socket()?;
         match socket.connect_and_wait().await {

@@ -223,6 +223,25 @@ impl Manager {
         lock(&self.inner.handlers).on_sync(Some(event), handler, false)
     }
 
+    /// Adds an async handler of a manager event.
+    pub fn on_async<F, Fut>(&self, event: &str, handler: F) -> HandlerId
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        lock(&self.inner.handlers).on_async(Some(event), handler, false)
+    }
+
+    /// Adds a handler of the next `event` only.
+    pub fn once(&self, event: &str, handler: impl Fn(Event) + Send + Sync + 'static) -> HandlerId {
+        lock(&self.inner.handlers).on_sync(Some(event), handler, true)
+    }
+
+    /// Removes one handler.
+    pub fn off_handler(&self, id: HandlerId) {
+        lock(&self.inner.handlers).off_id(id);
+    }
+
     /// Removes every handler of `event`.
     pub fn off(&self, event: &str) {
         lock(&self.inner.handlers).off(event);

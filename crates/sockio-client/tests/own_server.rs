@@ -409,6 +409,14 @@ async fn handlers_once_off_any_async_and_ping() {
         .await
         .unwrap();
     rec.manager(&socket.io(), &["ping"]);
+    socket.io().once("ping", rec.handler("ping-once"));
+    socket.io().on_async("ping", {
+        let rec = rec.clone();
+        move |ev| {
+            let rec = rec.clone();
+            async move { rec.push("ping-async", ev.args) }
+        }
+    });
     socket.once("bounced", rec.handler("once"));
     let plain = socket.on("bounced", rec.handler("plain"));
     socket.on("bounced", rec.handler("plain2"));
@@ -432,6 +440,8 @@ async fn handlers_once_off_any_async_and_ping() {
     assert_eq!(rec.count("plain2"), 2);
     // The server pings every 300 ms.
     assert!(rec.wait("ping", 2, T).await);
+    assert!(rec.wait("ping-async", 2, T).await);
+    assert_eq!(rec.count("ping-once"), 1);
     // A handler that panics does not stop the others.
     socket.on("bounced", |_| {
         panic!("handler panic (expected in this test)")
