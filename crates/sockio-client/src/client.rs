@@ -1,31 +1,22 @@
-//! [`ClientBuilder`] and [`connect`]: options, the manager cache (multiplexing).
+//! [`ClientBuilder`] and [`connect`]: the options, then the manager (a shared one from
+//! the registry, or one of its own) and the socket.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, Weak};
-
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sockio_protocol::socket::{to_value, Value};
 
+use crate::config::{Auth, ManagerConfig, SocketOptions};
 use crate::driver::encode_component;
 use crate::engine::{EngineOptions, ProtocolVersion, TransportKind};
 use crate::error::Error;
 use crate::event::Event;
-use crate::manager::{lock, normalize_nsp, Auth, Manager, ManagerConfig, ManagerInner};
-use crate::socket::{Socket, SocketOptions};
+use crate::manager::{normalize_nsp, Manager};
+use crate::registry;
+use crate::socket::Socket;
 use crate::transport::{default_tls_config, Endpoint, ServerUrl};
-
-/// Managers that new sockets may share (socket.io-client's `io()` cache).
-static MANAGERS: Mutex<Vec<(String, Weak<ManagerInner>)>> = Mutex::new(Vec::new());
-
-/// Drops the cache entries of managers that are closed or gone.
-pub(crate) fn forget_closed_managers() {
-    lock(&MANAGERS).retain(|(_, w)| {
-        w.upgrade()
-            .is_some_and(|m| !m.closed.load(std::sync::atomic::Ordering::Acquire))
-    });
-}
 
 type SocketHandler = Box<dyn FnOnce(&Socket) + Send>;
 
@@ -338,24 +329,14 @@ impl ClientBuilder {
         let manager = if self.force_new {
             None
         } else {
-            let mut cache = lock(&MANAGERS);
-            cache.retain(|(_, w)| w.strong_count() > 0);
-            cache
-                .iter()
-                .filter(|(k, _)| *k == key)
-                .filter_map(|(_, w)| w.upgrade())
-                .map(|inner| Manager { inner })
-                .find(|m| {
-                    !m.has_socket(&nsp)
-                        && !m.inner.closed.load(std::sync::atomic::Ordering::Acquire)
-                })
+            registry::find(&key, &normalize_nsp(&nsp)).map(|inner| Manager { inner })
         };
         let manager = match manager {
             Some(m) => m,
             None => {
                 let m = Manager::start(config, key.clone());
                 if !self.force_new {
-                    lock(&MANAGERS).push((key, Arc::downgrade(&m.inner)));
+                    registry::add(key, &m.inner);
                 }
                 m
             }

@@ -83,22 +83,54 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+// Modules from the top (what the application calls) down to the bottom (what has no
+// dependency in this crate); each names only modules below it. `Socket::io` is defined
+// in manager.rs, next to `Manager::socket`, so that socket.rs needs only the shared state
+// under a manager, not the `Manager` handle.
+//
+// - client: `ClientBuilder` and `connect`, the options gathered into a manager and a socket
+// - manager: the `Manager` handle: its sockets, its events, `close`; starts the connection
+// - registry: the managers that new sockets may share, by their options
+// - connection: the connection's task, the Socket.IO layer over the Engine.IO driver:
+//   joining namespaces, decoding packets, delivering events and acks, reconnecting
+// - socket: the `Socket` handle (and `Emitter`): handlers, connect, disconnect, emits,
+//   acknowledgements, the send buffer, and what the connection's task tells it
+// - state: what the handles and the connection's task share, of a manager and its sockets
+// - config: the settings of a manager and of its sockets (`SocketOptions`, `Auth`)
+// - handlers: a socket's (or manager's) handlers and the threads that run them
+// - event: `Event`, and `AckSender` for the server's acknowledgement requests
+// - args: `IntoArgs`, `Args` and `args!`: the arguments of an emit
+// - command: `Cmd`, what the handles ask of the connection's task
+// - driver: the tokio task that drives the Engine.IO state machine over a transport
+// - transport: URLs, TCP and TLS streams, HTTP requests and the WebSocket handshake
+// - error: `Error`
+// - engine: the Engine.IO client as a sans-IO state machine
+mod args;
 mod client;
+mod command;
+mod config;
+mod connection;
 mod driver;
 pub mod engine;
 mod error;
 mod event;
+mod handlers;
 mod manager;
+mod registry;
 mod socket;
+mod state;
 mod transport;
 
+pub use args::{Args, BuiltArgs, IntoArgs};
 pub use bytes::Bytes;
 pub use client::{connect, ClientBuilder};
+pub use config::{Auth, AuthCallback, SocketOptions};
 pub use engine::{ProtocolVersion, TransportKind};
 pub use error::Error;
-pub use event::{AckSender, Args, BoxFuture, BuiltArgs, Event, HandlerId, IntoArgs};
-pub use manager::{Auth, AuthCallback, Manager};
+pub use event::{AckSender, Event};
+pub use handlers::{BoxFuture, HandlerId};
+pub use manager::Manager;
 pub use rustls;
-pub use socket::{Emitter, Socket, SocketOptions};
+pub use socket::{Emitter, Socket};
 pub use sockio_protocol::socket::{from_value, to_value, Value};
 pub use transport::{tls_config_with_roots, ServerUrl};

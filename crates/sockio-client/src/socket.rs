@@ -1,6 +1,7 @@
-//! A namespace socket: events, emits, acknowledgements, the send buffer.
+//! [`Socket`]: the handle of one namespace — its handlers, connecting and leaving,
+//! emits ([`Emitter`]) and their acknowledgements, the send buffer — and what the
+//! connection's task tells it (connected, refused, closed).
 
-use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,24 +9,14 @@ use std::time::Duration;
 use sockio_protocol::socket::{is_reserved_event, Packet, Value};
 use tokio::sync::oneshot;
 
+use crate::args::IntoArgs;
+use crate::command::Cmd;
+use crate::config::{Auth, SocketOptions};
 use crate::engine::CloseReason;
 use crate::error::Error;
-use crate::event::{Dispatch, Event, HandlerId, IntoArgs, SharedHandlers};
-use crate::manager::{lock, Auth, Cmd, Manager};
-
-/// Per-socket options: auth, at-least-once delivery.
-#[derive(Debug, Clone, Default)]
-pub struct SocketOptions {
-    /// The CONNECT payload.
-    pub auth: Auth,
-    /// How many times an emit is sent again when its acknowledgement does not come
-    /// within [`ack_timeout`](Self::ack_timeout) (0: no retries, emits are sent once).
-    pub retries: u32,
-    /// The default acknowledgement timeout (`None`: wait forever, unless the emit says).
-    pub ack_timeout: Option<Duration>,
-}
-
-type AckResult = Result<Vec<Value>, Error>;
+use crate::event::Event;
+use crate::handlers::{Dispatch, HandlerId};
+use crate::state::{lock, AckResult, ManagerInner, SocketInner, SocketState};
 
 /// How a namespace connection ended, for [`Socket::on_closed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,37 +27,7 @@ pub(crate) enum Closing {
     Ended,
 }
 
-#[derive(Default)]
-struct State {
-    connected: bool,
-    active: bool,
-    ever_connected: bool,
-    id: Option<String>,
-    buffer: VecDeque<Packet>,
-    next_ack: u64,
-    acks: HashMap<u64, oneshot::Sender<AckResult>>,
-    waiters: Vec<oneshot::Sender<Result<(), Error>>>,
-}
-
-pub(crate) struct SocketInner {
-    nsp: String,
-    manager: Manager,
-    handlers: SharedHandlers,
-    state: Mutex<State>,
-    opts: SocketOptions,
-    /// Emits with retries go one at a time, in order.
-    reliable: tokio::sync::Mutex<()>,
-}
-
-impl Drop for SocketInner {
-    fn drop(&mut self) {
-        let _ = self.manager.inner.cmd.send(Cmd::Dropped {
-            nsp: self.nsp.clone(),
-        });
-    }
-}
-
-/// A Socket.IO socket: one namespace on a [`Manager`]'s connection.
+/// A Socket.IO socket: one namespace on a [`Manager`](crate::Manager)'s connection.
 ///
 /// Cloning gives another handle to the same socket. When the last handle is dropped,
 /// the socket leaves its namespace (and the connection closes if nothing else uses it):
@@ -103,7 +64,7 @@ impl std::fmt::Debug for Socket {
 }
 
 impl Socket {
-    pub(crate) fn new(nsp: String, manager: Manager, opts: SocketOptions) -> Socket {
+    pub(crate) fn new(nsp: String, manager: Arc<ManagerInner>, opts: SocketOptions) -> Socket {
         Socket {
             inner: Arc::new(SocketInner {
                 nsp,
@@ -120,7 +81,7 @@ impl Socket {
         Socket { inner }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    fn state(&self) -> std::sync::MutexGuard<'_, SocketState> {
         lock(&self.inner.state)
     }
 
@@ -142,11 +103,6 @@ impl Socket {
     /// Whether the socket wants to be connected (it reconnects while active).
     pub fn is_active(&self) -> bool {
         self.state().active
-    }
-
-    /// The manager whose connection carries this socket.
-    pub fn io(&self) -> Manager {
-        self.inner.manager.clone()
     }
 
     pub(crate) fn auth(&self) -> Auth {
@@ -199,7 +155,7 @@ impl Socket {
     }
 
     fn dispatch(&self, event: Event, with_any: bool) {
-        self.inner.manager.inner.dispatch.send(Dispatch {
+        self.inner.manager.dispatch.send(Dispatch {
             handlers: self.inner.handlers.clone(),
             event,
             with_any,
@@ -222,7 +178,6 @@ impl Socket {
         let _ = self
             .inner
             .manager
-            .inner
             .cmd
             .send(Cmd::Connect(self.inner.nsp.clone()));
     }
@@ -266,7 +221,7 @@ impl Socket {
         if was_connected {
             self.emit_local("disconnect", vec![Value::from("io client disconnect")]);
         }
-        let _ = self.inner.manager.inner.cmd.send(Cmd::Disconnect {
+        let _ = self.inner.manager.cmd.send(Cmd::Disconnect {
             nsp: self.inner.nsp.clone(),
         });
     }
@@ -381,7 +336,7 @@ impl Socket {
 
     // -- emitting ------------------------------------------------------------------------
 
-    /// Emits `event` with `args` (one serializable value, or [`args!`](crate::args)).
+    /// Emits `event` with `args` (one serializable value, or [`args!`](macro@crate::args)).
     /// While disconnected the packet waits in the send buffer; with
     /// [`SocketOptions::retries`] it is sent until acknowledged.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), Error> {
@@ -443,7 +398,6 @@ impl Socket {
             let _ = self
                 .inner
                 .manager
-                .inner
                 .cmd
                 .send(Cmd::Packet { packet, volatile });
         } else if !volatile {
@@ -568,7 +522,6 @@ impl Emitter<'_> {
             .socket
             .inner
             .manager
-            .inner
             .closed
             .load(std::sync::atomic::Ordering::Acquire)
         {
