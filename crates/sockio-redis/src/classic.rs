@@ -23,6 +23,7 @@ use sockio_server::{AdapterError, Args, BroadcastAckError, Room};
 use tokio::sync::{mpsc, watch};
 
 use crate::conn::{Connection, Inbox};
+use crate::ACK_GRACE;
 use crate::wire::{self, obj, str_value};
 use crate::Options;
 
@@ -483,7 +484,9 @@ impl Adapter for ClassicAdapter {
         let weak = Arc::downgrade(inner);
         let id = request_id.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
+            // The namespace stops waiting at `timeout` itself; keeping the sink a little
+            // longer lets it report its timeout rather than a closed channel.
+            tokio::time::sleep(timeout + ACK_GRACE).await;
             if let Some(inner) = weak.upgrade() {
                 lock(&inner.ack_requests).remove(&id);
             }

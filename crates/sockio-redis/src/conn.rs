@@ -133,12 +133,12 @@ impl Connection {
         tasks.push(tokio::spawn(async move {
             loop {
                 match reconnections.recv().await {
-                    Ok(server) => {
-                        match resubscriber.resubscribe_all().await {
-                            Ok(()) => tracing::info!(%server, "redis subscriptions restored"),
-                            Err(e) => tracing::warn!(%server, error = %e, "redis resubscription failed"),
+                    Ok(server) => match resubscribe(&resubscriber).await {
+                        Ok(()) => tracing::info!(%server, "redis subscriptions restored"),
+                        Err(e) => {
+                            tracing::warn!(%server, error = %e, "redis resubscription failed")
                         }
-                    }
+                    },
                     Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => break,
                 }
@@ -257,6 +257,33 @@ impl Connection {
             t.abort();
         }
     }
+}
+
+/// Subscribes again to every channel, pattern and shard channel the subscriber tracks
+/// (after a reconnection the server has forgotten them). Each kind on its own, so that
+/// none is skipped when another kind has nothing to restore.
+async fn resubscribe(subscriber: &SubscriberClient) -> Result<(), fred::error::Error> {
+    let channels: Vec<fred::types::Key> = subscriber
+        .tracked_channels()
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    if !channels.is_empty() {
+        subscriber.subscribe(channels).await?;
+    }
+    let patterns: Vec<fred::types::Key> = subscriber
+        .tracked_patterns()
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    if !patterns.is_empty() {
+        subscriber.psubscribe(patterns).await?;
+    }
+    // One at a time: shard channels of one command must share a hash slot.
+    for channel in subscriber.tracked_shard_channels() {
+        subscriber.ssubscribe(channel).await?;
+    }
+    Ok(())
 }
 
 /// The count in a `[channel, count]` reply.

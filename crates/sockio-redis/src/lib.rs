@@ -45,6 +45,10 @@ mod wire;
 
 use conn::Connection;
 
+/// How much longer than its timeout a broadcast with acknowledgements keeps listening
+/// for answers (the namespace itself stops at the timeout).
+pub(crate) const ACK_GRACE: Duration = Duration::from_millis(500);
+
 /// Which of Node's Redis adapters to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AdapterKind {

@@ -21,6 +21,7 @@ use sockio_server::{AdapterError, Args, BroadcastAckError, Room};
 use tokio::sync::{mpsc, watch};
 
 use crate::conn::{Connection, Inbox};
+use crate::ACK_GRACE;
 use crate::wire::{self, obj, str_value};
 use crate::{Options, SubscriptionMode};
 
@@ -34,9 +35,6 @@ const SERVER_SIDE_EMIT: u64 = 9;
 const SERVER_SIDE_EMIT_RESPONSE: u64 = 10;
 const BROADCAST_CLIENT_COUNT: u64 = 11;
 const BROADCAST_ACK: u64 = 12;
-
-/// socket.io-adapter's timeout for fetching sockets without `flags.timeout`.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 enum Pending {
     Sockets(mpsc::UnboundedSender<Vec<Value>>),
@@ -436,7 +434,9 @@ impl Adapter for ShardedAdapter {
         let weak = Arc::downgrade(inner);
         let id = request_id.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
+            // The namespace stops waiting at `timeout` itself; keeping the sink a little
+            // longer lets it report its timeout rather than a closed channel.
+            tokio::time::sleep(timeout + ACK_GRACE).await;
             if let Some(inner) = weak.upgrade() {
                 lock(&inner.ack_requests).remove(&id);
             }
@@ -461,12 +461,13 @@ impl Adapter for ShardedAdapter {
         opts: &BroadcastOptions,
     ) -> BoxFuture<'static, Result<Vec<RemoteSocketData>, AdapterError>> {
         let inner = self.0.clone();
+        let inner_timeout = inner.options.requests_timeout;
         let opts_value = wire::opts_value(opts);
         let timeout = opts
             .flags
             .timeout
             .map(Duration::from_millis)
-            .unwrap_or(DEFAULT_TIMEOUT);
+            .unwrap_or(inner_timeout);
         Box::pin(async move {
             let expected = inner.server_count().await?.saturating_sub(1);
             if expected == 0 {
