@@ -180,15 +180,27 @@ async fn broadcast_acks(kind: AdapterKind) {
         .map(|v| v.as_str().unwrap().to_owned())
         .collect();
     got.sort();
-    let mut all: Vec<String> = c.on_a.iter().chain(&c.on_b).map(|(_, id)| id.clone()).collect();
+    let mut all: Vec<String> = c
+        .on_a
+        .iter()
+        .chain(&c.on_b)
+        .map(|(_, id)| id.clone())
+        .collect();
     all.sort();
     assert_eq!(got, all);
 
-    let none = c.a.to("nobody").timeout(WAIT).emit_with_ack("ask", args![]).await;
+    let none =
+        c.a.to("nobody")
+            .timeout(WAIT)
+            .emit_with_ack("ask", args![])
+            .await;
     assert_eq!(none.unwrap(), Vec::<Value>::new());
 
     // a remote client that never answers: the timeout keeps what came
-    let pending = tokio::spawn(c.a.timeout(Duration::from_millis(600)).emit_with_ack("ask", args![]));
+    let pending = tokio::spawn(
+        c.a.timeout(Duration::from_millis(600))
+            .emit_with_ack("ask", args![]),
+    );
     answer_all(&mut c.on_a).await;
     let (client, id) = &mut c.on_b[0];
     let ev = client.expect_event("ask").await;
@@ -219,7 +231,10 @@ async fn requests(kind: AdapterKind) {
         .find(|s| *s.id() == *c.on_b[0].1)
         .expect("B's socket among A's");
     assert!(remote.rooms().iter().any(|r| r.as_str() == "node-b"));
-    assert_eq!(remote.data_value().get("room").and_then(Value::as_str), Some("node-b"));
+    assert_eq!(
+        remote.data_value().get("room").and_then(Value::as_str),
+        Some("node-b")
+    );
     assert!(remote.handshake().url.starts_with("/socket.io/?EIO=4"));
     assert_eq!(remote.handshake().address, "127.0.0.1");
 
@@ -227,7 +242,10 @@ async fn requests(kind: AdapterKind) {
     assert_eq!(only_b.len(), 1);
 
     remote.emit("direct", 7).unwrap();
-    assert_eq!(c.on_b[0].0.expect_event("direct").await.args, vec![Value::from(7)]);
+    assert_eq!(
+        c.on_b[0].0.expect_event("direct").await.args,
+        vec![Value::from(7)]
+    );
 
     // join / leave / disconnect, from A, on B's socket
     c.a.to("node-b").sockets_join("vip").unwrap();
@@ -241,15 +259,14 @@ async fn requests(kind: AdapterKind) {
     expect_quiet(&mut c.on_b[0].0).await;
 
     if kind == AdapterKind::Classic {
-        let mut rooms: Vec<String> = c
-            .a
-            .sockets()
-            .all_rooms()
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.to_string())
-            .collect();
+        let mut rooms: Vec<String> =
+            c.a.sockets()
+                .all_rooms()
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
         rooms.sort();
         rooms.dedup();
         let mut expected = vec![
@@ -274,17 +291,22 @@ async fn requests(kind: AdapterKind) {
         });
     }
     c.a.server_side_emit("note", args![1, "two"]).unwrap();
-    let (who, args) = tokio::time::timeout(WAIT, rx.recv()).await.unwrap().unwrap();
+    let (who, args) = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(who, 'b');
     assert_eq!(args, vec![Value::from(1), Value::from("two")]);
     assert!(tokio::time::timeout(QUIET, rx.recv()).await.is_err());
-    let answers = c
-        .a
-        .sockets()
-        .server_side_emit_with_ack("ask", "q", WAIT)
-        .await
-        .unwrap();
-    assert_eq!(answers, vec![Value::Array(vec![Value::from("b"), Value::from("q")])]);
+    let answers =
+        c.a.sockets()
+            .server_side_emit_with_ack("ask", "q", WAIT)
+            .await
+            .unwrap();
+    assert_eq!(
+        answers,
+        vec![Value::Array(vec![Value::from("b"), Value::from("q")])]
+    );
 
     // disconnect with close, from B, reaches A's socket
     c.b.to("node-a").disconnect_and_close_sockets().unwrap();
@@ -316,14 +338,19 @@ fn frozen_node(redis: &RedisServer, channel: &str, sharded: bool) -> std::net::T
 async fn frozen_and_dead(kind: AdapterKind) {
     let mut c = cluster(kind, 1).await;
     let sharded = kind == AdapterKind::Sharded;
-    let channel = if sharded { "socket.io#/#" } else { "socket.io-request#/#" };
+    let channel = if sharded {
+        "socket.io#/#"
+    } else {
+        "socket.io-request#/#"
+    };
     let frozen = frozen_node(&c.redis, channel, sharded);
     let started = Instant::now();
     while c.a.sockets().server_count().await.unwrap() != 3 {
         assert!(started.elapsed() < WAIT, "the frozen node is never counted");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    c.b.sockets().on_server_side_with_ack("ask", |_| Value::from("b"));
+    c.b.sockets()
+        .on_server_side_with_ack("ask", |_| Value::from("b"));
 
     let started = Instant::now();
     match c.a.fetch_sockets().await {
@@ -333,7 +360,10 @@ async fn frozen_and_dead(kind: AdapterKind) {
         other => panic!("expected a timeout, got {other:?}"),
     }
     let took = started.elapsed();
-    assert!(took >= REQUESTS - Duration::from_millis(50) && took < REQUESTS + WAIT, "{took:?}");
+    assert!(
+        took >= REQUESTS - Duration::from_millis(50) && took < REQUESTS + WAIT,
+        "{took:?}"
+    );
 
     match c
         .a
@@ -342,14 +372,23 @@ async fn frozen_and_dead(kind: AdapterKind) {
         .await
     {
         Err(BroadcastAckError::Adapter { error, responses }) => {
-            assert_eq!(error, AdapterError::Timeout { received: 1, expected: 2 });
+            assert_eq!(
+                error,
+                AdapterError::Timeout {
+                    received: 1,
+                    expected: 2
+                }
+            );
             assert_eq!(responses, vec![Value::from("b")]);
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
 
     // broadcast with acks: every real client answers, the frozen node never counts
-    let pending = tokio::spawn(c.a.timeout(Duration::from_millis(700)).emit_with_ack("ask", args![]));
+    let pending = tokio::spawn(
+        c.a.timeout(Duration::from_millis(700))
+            .emit_with_ack("ask", args![]),
+    );
     answer_all(&mut c.on_a).await;
     answer_all(&mut c.on_b).await;
     match pending.await.unwrap() {
@@ -401,7 +440,12 @@ async fn redis_restart(kind: AdapterKind) {
             "delivery across servers never resumed"
         );
         c.a.to("node-b").emit("after", args![]).unwrap();
-        if c.on_b[0].0.next_event("after", Duration::from_millis(300)).await.is_some() {
+        if c.on_b[0]
+            .0
+            .next_event("after", Duration::from_millis(300))
+            .await
+            .is_some()
+        {
             break;
         }
     }
@@ -431,12 +475,18 @@ async fn the_emitter_reaches_sockio_servers() {
     let mut c = cluster(AdapterKind::Classic, 1).await;
     let emitter = Emitter::connect(&c.redis.url()).await.unwrap();
     emitter
-        .emit("from-emitter", vec![Value::from(1), Value::Binary(Bytes::from_static(&[9]))])
+        .emit(
+            "from-emitter",
+            vec![Value::from(1), Value::Binary(Bytes::from_static(&[9]))],
+        )
         .await
         .unwrap();
     for (client, _) in c.on_a.iter_mut().chain(c.on_b.iter_mut()) {
         let ev = client.expect_event("from-emitter").await;
-        assert_eq!(ev.args, vec![Value::from(1), Value::Binary(Bytes::from_static(&[9]))]);
+        assert_eq!(
+            ev.args,
+            vec![Value::from(1), Value::Binary(Bytes::from_static(&[9]))]
+        );
     }
     emitter.to("node-b").emit("to-b", vec![]).await.unwrap();
     c.on_b[0].0.expect_event("to-b").await;
@@ -464,13 +514,27 @@ async fn the_emitter_reaches_sockio_servers() {
     }
     emitter.server_side_emit("note", vec![]).await.unwrap();
     let mut got = vec![
-        tokio::time::timeout(WAIT, rx.recv()).await.unwrap().unwrap(),
-        tokio::time::timeout(WAIT, rx.recv()).await.unwrap().unwrap(),
+        tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap(),
     ];
     got.sort();
-    assert_eq!(got, ['a', 'b'], "every server gets an emitter's server-side event");
+    assert_eq!(
+        got,
+        ['a', 'b'],
+        "every server gets an emitter's server-side event"
+    );
 
-    emitter.to("node-b").disconnect_sockets(false).await.unwrap();
+    emitter
+        .to("node-b")
+        .disconnect_sockets(false)
+        .await
+        .unwrap();
     assert!(c.on_b[0].0.next_disconnect("/", WAIT).await);
     assert!(!c.on_a[0].0.is_closed());
     assert!(emitter.emit("disconnect", vec![]).await.is_err());

@@ -94,7 +94,12 @@ fn strings(items: &[String]) -> Value {
 }
 
 fn obj<const N: usize>(entries: [(&str, Value); N]) -> Value {
-    Value::Object(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
 }
 
 impl Emitter {
@@ -206,7 +211,11 @@ impl Emitter {
     }
 
     /// The bytes and channel of an emission (what [`Emitter::emit`] publishes).
-    pub fn encode_emit(&self, event: &str, args: Vec<Value>) -> Result<(String, Bytes), EmitterError> {
+    pub fn encode_emit(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<(String, Bytes), EmitterError> {
         if RESERVED_EVENTS.contains(&event) {
             return Err(EmitterError::ReservedEvent(event.to_owned()));
         }
@@ -300,7 +309,11 @@ impl Emitter {
 
     /// Sends a server-side event to every server of the namespace (their
     /// `on_server_side` listeners run; no acknowledgement).
-    pub async fn server_side_emit(&self, event: &str, args: Vec<Value>) -> Result<(), EmitterError> {
+    pub async fn server_side_emit(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<(), EmitterError> {
         if RESERVED_EVENTS.contains(&event) {
             return Err(EmitterError::ReservedEvent(event.to_owned()));
         }
@@ -348,19 +361,32 @@ mod tests {
             hex(&bytes),
             "93a7656d697474657283a47479706502a46461746192ac66726f6d2d656d697474657281a17801a36e7370a12f83a5726f6f6d7390a5666c61677380a665786365707490"
         );
-        let (channel, bytes) = e.to("r1").except("r2").encode_emit("ev", vec![Value::from("a")]).unwrap();
+        let (channel, bytes) = e
+            .to("r1")
+            .except("r2")
+            .encode_emit("ev", vec![Value::from("a")])
+            .unwrap();
         assert_eq!(channel, "socket.io#/#r1#");
         assert_eq!(
-            sockio_protocol::socket::decode_msgpack_value(&bytes).unwrap().to_json(),
+            sockio_protocol::socket::decode_msgpack_value(&bytes)
+                .unwrap()
+                .to_json(),
             r#"["emitter",{"type":2,"data":["ev","a"],"nsp":"/"},{"rooms":["r1"],"flags":{},"except":["r2"]}]"#
         );
         let (channel, bytes) = e.of("chat").volatile().encode_emit("ev2", vec![]).unwrap();
         assert_eq!(channel, "socket.io#/chat#");
         assert_eq!(
-            sockio_protocol::socket::decode_msgpack_value(&bytes).unwrap().to_json(),
+            sockio_protocol::socket::decode_msgpack_value(&bytes)
+                .unwrap()
+                .to_json(),
             r#"["emitter",{"type":2,"data":["ev2"],"nsp":"/chat"},{"rooms":[],"flags":{"volatile":true},"except":[]}]"#
         );
-        let (channel, _) = e.with_key("myapp").to("a").to("b").encode_emit("x", vec![]).unwrap();
+        let (channel, _) = e
+            .with_key("myapp")
+            .to("a")
+            .to("b")
+            .encode_emit("x", vec![])
+            .unwrap();
         assert_eq!(channel, "myapp#/#");
     }
 

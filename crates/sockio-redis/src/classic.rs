@@ -23,9 +23,9 @@ use sockio_server::{AdapterError, Args, BroadcastAckError, Room};
 use tokio::sync::{mpsc, watch};
 
 use crate::conn::{Connection, Inbox};
-use crate::ACK_GRACE;
 use crate::wire::{self, obj, str_value};
 use crate::Options;
+use crate::ACK_GRACE;
 
 const SOCKETS: u64 = 0;
 const ALL_ROOMS: u64 = 1;
@@ -128,12 +128,13 @@ impl Inner {
         if !room.is_empty() && !room.ends_with('#') {
             return;
         }
-        let Ok(Value::Array(parts)) = sockio_protocol::socket::decode_msgpack_value(payload)
-        else {
+        let Ok(Value::Array(parts)) = sockio_protocol::socket::decode_msgpack_value(payload) else {
             tracing::debug!(channel, "ignoring a broadcast that does not decode");
             return;
         };
-        let [uid, packet, opts, ..] = &parts[..] else { return };
+        let [uid, packet, opts, ..] = &parts[..] else {
+            return;
+        };
         if uid.as_str() == Some(self.uid.as_str()) {
             return;
         }
@@ -199,7 +200,9 @@ impl Inner {
                     }
                     match kind {
                         REMOTE_JOIN => ns.add_sockets(&opts, &wire::rooms_of(request.get("rooms"))),
-                        REMOTE_LEAVE => ns.del_sockets(&opts, &wire::rooms_of(request.get("rooms"))),
+                        REMOTE_LEAVE => {
+                            ns.del_sockets(&opts, &wire::rooms_of(request.get("rooms")))
+                        }
                         _ => ns.disconnect_sockets(
                             &opts,
                             request.get("close").and_then(Value::as_bool) == Some(true),
@@ -453,11 +456,7 @@ impl Adapter for ClassicAdapter {
             ("data", wire::event_data(event, &args.values())),
             ("nsp", str_value(&inner.nsp)),
         ]);
-        let message = Value::Array(vec![
-            str_value(&inner.uid),
-            packet,
-            wire::opts_value(opts),
-        ]);
+        let message = Value::Array(vec![str_value(&inner.uid), packet, wire::opts_value(opts)]);
         let channel = match &opts.rooms[..] {
             [room] => format!("{}{room}#", inner.channel),
             _ => inner.channel.clone(),
@@ -530,7 +529,14 @@ impl Adapter for ClassicAdapter {
             let (tx, rx) = mpsc::unbounded_channel();
             let timeout = inner.options.requests_timeout;
             let (lists, error) = inner
-                .collect(request_id, request, Pending::Sockets(tx), rx, servers - 1, timeout)
+                .collect(
+                    request_id,
+                    request,
+                    Pending::Sockets(tx),
+                    rx,
+                    servers - 1,
+                    timeout,
+                )
                 .await;
             if let Some(e) = error {
                 return Err(e);
@@ -591,7 +597,14 @@ impl Adapter for ClassicAdapter {
             let (tx, rx) = mpsc::unbounded_channel();
             let timeout = inner.options.requests_timeout;
             let (lists, error) = inner
-                .collect(request_id, request, Pending::Rooms(tx), rx, servers - 1, timeout)
+                .collect(
+                    request_id,
+                    request,
+                    Pending::Rooms(tx),
+                    rx,
+                    servers - 1,
+                    timeout,
+                )
                 .await;
             if let Some(e) = error {
                 return Err(e);
@@ -619,13 +632,14 @@ impl Adapter for ClassicAdapter {
     ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>> {
         let inner = self.0.clone();
         Box::pin(async move {
-            let servers = inner
-                .server_count()
-                .await
-                .map_err(|error| BroadcastAckError::Adapter {
-                    error,
-                    responses: Vec::new(),
-                })?;
+            let servers =
+                inner
+                    .server_count()
+                    .await
+                    .map_err(|error| BroadcastAckError::Adapter {
+                        error,
+                        responses: Vec::new(),
+                    })?;
             if servers <= 1 {
                 return Ok(Vec::new());
             }
@@ -638,7 +652,14 @@ impl Adapter for ClassicAdapter {
             ]);
             let (tx, rx) = mpsc::unbounded_channel();
             let (responses, error) = inner
-                .collect(request_id, request, Pending::ServerSide(tx), rx, servers - 1, timeout)
+                .collect(
+                    request_id,
+                    request,
+                    Pending::ServerSide(tx),
+                    rx,
+                    servers - 1,
+                    timeout,
+                )
                 .await;
             match error {
                 Some(error) => Err(BroadcastAckError::Adapter { error, responses }),

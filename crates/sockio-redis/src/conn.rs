@@ -101,7 +101,10 @@ impl Connection {
         let publisher = builder.build()?;
         let subscriber = builder.build_subscriber_client()?;
         let mut fred_tasks = Vec::new();
-        for (name, client) in [("publisher", publisher.clone()), ("subscriber", subscriber.to_client())] {
+        for (name, client) in [
+            ("publisher", publisher.clone()),
+            ("subscriber", subscriber.to_client()),
+        ] {
             fred_tasks.push(client.on_error(move |(error, server)| async move {
                 tracing::warn!(client = name, ?server, %error, "redis connection error");
                 Ok(())
@@ -144,7 +147,10 @@ impl Connection {
                 }
             }
         }));
-        tasks.push(tokio::spawn(dispatch(subscriber.message_rx(), Arc::downgrade(&conn))));
+        tasks.push(tokio::spawn(dispatch(
+            subscriber.message_rx(),
+            Arc::downgrade(&conn),
+        )));
         tasks.push(tokio::spawn(publish_loop(publisher, out_rx, queued)));
         *conn.tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
         Ok(conn)
@@ -197,15 +203,24 @@ impl Connection {
     }
 
     pub(crate) async fn unsubscribe(&self, channels: Vec<String>) -> Result<(), AdapterError> {
-        self.subscriber.unsubscribe(channels).await.map_err(transport)
+        self.subscriber
+            .unsubscribe(channels)
+            .await
+            .map_err(transport)
     }
 
     pub(crate) async fn punsubscribe(&self, pattern: String) -> Result<(), AdapterError> {
-        self.subscriber.punsubscribe(pattern).await.map_err(transport)
+        self.subscriber
+            .punsubscribe(pattern)
+            .await
+            .map_err(transport)
     }
 
     pub(crate) async fn sunsubscribe(&self, channel: String) -> Result<(), AdapterError> {
-        self.subscriber.sunsubscribe(channel).await.map_err(transport)
+        self.subscriber
+            .sunsubscribe(channel)
+            .await
+            .map_err(transport)
     }
 
     /// `PUBSUB NUMSUB channel` (`SHARDNUMSUB` when `sharded`): how many clients are
@@ -248,12 +263,22 @@ impl Connection {
 
     /// Stops the tasks and closes both connections.
     pub(crate) async fn close(&self) {
-        for t in self.tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             t.abort();
         }
         let _ = self.subscriber.quit().await;
         let _ = self.publisher.quit().await;
-        for t in self.fred_tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for t in self
+            .fred_tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             t.abort();
         }
     }
@@ -316,7 +341,10 @@ async fn dispatch(
                 inbox.receive(channel, payload);
             }
             Err(RecvError::Lagged(n)) => {
-                tracing::warn!(lost = n, "redis messages arrived faster than handled: some were lost");
+                tracing::warn!(
+                    lost = n,
+                    "redis messages arrived faster than handled: some were lost"
+                );
             }
             Err(RecvError::Closed) => return,
         }

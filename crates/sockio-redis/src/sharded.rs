@@ -21,8 +21,8 @@ use sockio_server::{AdapterError, Args, BroadcastAckError, Room};
 use tokio::sync::{mpsc, watch};
 
 use crate::conn::{Connection, Inbox};
-use crate::ACK_GRACE;
 use crate::wire::{self, obj, str_value};
+use crate::ACK_GRACE;
 use crate::{Options, SubscriptionMode};
 
 const BROADCAST: u64 = 3;
@@ -236,7 +236,9 @@ impl Inner {
         let Some(kind) = message.get("type").and_then(Value::as_u64) else {
             return;
         };
-        let Some(data) = message.get("data") else { return };
+        let Some(data) = message.get("data") else {
+            return;
+        };
         let Some(request_id) = data.get("requestId").and_then(Value::as_str) else {
             return;
         };
@@ -310,7 +312,10 @@ impl Inner {
 
     fn subscribe_room(self: &Arc<Self>, room: &Room) {
         let channel = self.room_channel(room);
-        if lock(&self.room_channels).insert(channel.clone(), ()).is_some() {
+        if lock(&self.room_channels)
+            .insert(channel.clone(), ())
+            .is_some()
+        {
             return;
         }
         let weak: std::sync::Weak<dyn Inbox> = Arc::downgrade(self) as std::sync::Weak<dyn Inbox>;
@@ -528,8 +533,11 @@ impl Adapter for ShardedAdapter {
     }
 
     fn server_side_emit(&self, args: Vec<Value>) -> Result<(), AdapterError> {
-        self.0
-            .publish(SERVER_SIDE_EMIT, obj([("packet", Value::Array(args))]), None);
+        self.0.publish(
+            SERVER_SIDE_EMIT,
+            obj([("packet", Value::Array(args))]),
+            None,
+        );
         Ok(())
     }
 
@@ -540,13 +548,14 @@ impl Adapter for ShardedAdapter {
     ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>> {
         let inner = self.0.clone();
         Box::pin(async move {
-            let servers = inner
-                .server_count()
-                .await
-                .map_err(|error| BroadcastAckError::Adapter {
-                    error,
-                    responses: Vec::new(),
-                })?;
+            let servers =
+                inner
+                    .server_count()
+                    .await
+                    .map_err(|error| BroadcastAckError::Adapter {
+                        error,
+                        responses: Vec::new(),
+                    })?;
             let expected = servers.saturating_sub(1);
             if expected == 0 {
                 return Ok(Vec::new());

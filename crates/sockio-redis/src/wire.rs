@@ -29,7 +29,12 @@ pub(crate) fn msgpack(value: &Value) -> Bytes {
 
 /// An object with these entries, in this order.
 pub(crate) fn obj<const N: usize>(entries: [(&str, Value); N]) -> Value {
-    Value::Object(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
 }
 
 pub(crate) fn str_value(s: &str) -> Value {
@@ -213,7 +218,9 @@ mod tests {
 
     #[test]
     fn sockets_from_node_and_back() {
-        let node = j(r#"{"id":"TeMe_Ask-ki-RUIPAAAA","handshake":{"headers":{"host":"x"},"time":"Sun Nov 22 2026 23:38:37 GMT+0000 (Coordinated Universal Time)","address":"127.0.0.1","xdomain":false,"secure":false,"issued":1795390717468,"url":"/socket.io/?EIO=4&transport=websocket","query":{"EIO":"4","transport":"websocket"},"auth":{}},"rooms":["TeMe_Ask-ki-RUIPAAAA","room-B"],"data":{"name":"B"}}"#);
+        let node = j(
+            r#"{"id":"TeMe_Ask-ki-RUIPAAAA","handshake":{"headers":{"host":"x"},"time":"Sun Nov 22 2026 23:38:37 GMT+0000 (Coordinated Universal Time)","address":"127.0.0.1","xdomain":false,"secure":false,"issued":1795390717468,"url":"/socket.io/?EIO=4&transport=websocket","query":{"EIO":"4","transport":"websocket"},"auth":{}},"rooms":["TeMe_Ask-ki-RUIPAAAA","room-B"],"data":{"name":"B"}}"#,
+        );
         let socket = socket_of(&node).unwrap();
         assert_eq!(socket.id.as_str(), "TeMe_Ask-ki-RUIPAAAA");
         assert_eq!(socket.handshake.issued, 1795390717468);

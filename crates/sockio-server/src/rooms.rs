@@ -354,8 +354,14 @@ mod tests {
     fn creations_and_deletions_are_reported() {
         let i = RoomIndex::default();
         let (a, b) = (m("a"), m("b"));
-        assert_eq!(i.add_all_reporting(&a, &[room("x"), room("y")]), [room("x"), room("y")]);
-        assert_eq!(i.add_all_reporting(&b, &[room("y"), room("z")]), [room("z")]);
+        assert_eq!(
+            i.add_all_reporting(&a, &[room("x"), room("y")]),
+            [room("x"), room("y")]
+        );
+        assert_eq!(
+            i.add_all_reporting(&b, &[room("y"), room("z")]),
+            [room("z")]
+        );
         assert!(i.add_all_reporting(&a, &[room("x")]).is_empty());
         assert!(!i.del_reporting(b.id(), &room("y")));
         assert!(i.del_reporting(b.id(), &room("z")));

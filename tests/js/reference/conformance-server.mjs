@@ -301,8 +301,10 @@ function setupNamespace(nsp) {
         done();
       },
       "server-side-emit"(...raw) {
+        const { args, done } = split(raw);
         // single node: there is no other node to reach (the in-memory adapter would only warn)
-        split(raw).done();
+        if (redisSub) ns.serverSideEmit("cluster-note", ...args);
+        done();
       },
       "server-side-log"(...raw) {
         const { args, ack } = split(raw);
@@ -310,8 +312,14 @@ function setupNamespace(nsp) {
         ack?.(log.filter((a) => a[0] === args[0]));
       },
       "server-side-emit-with-ack"(...raw) {
+        const { args, ack } = split(raw);
         // single node: no other node answers, so the list of answers is empty at once
-        split(raw).ack?.([]);
+        if (!redisSub) return ack?.([]);
+        ns.serverSideEmit("cluster-ask", ...args, (err, responses) => {
+          const sorted = byJson(responses ?? []);
+          if (err) ack?.({ error: err.message, responses: sorted });
+          else ack?.(sorted);
+        });
       },
       "broadcast-with-ack"(...raw) {
         const { args, ack } = split(raw);

@@ -529,8 +529,14 @@ mod tests {
         }
         // Binary stays binary.
         let captured = "93a6535a3634304d83a47479706502a46461746192a362696ec403010203a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380";
-        let mut value = json(r#"["SZ640M",{"type":2,"data":["bin",null],"nsp":"/"},{"rooms":[],"except":[],"flags":{}}]"#);
-        value.as_array_mut().unwrap()[1].get_mut("data").unwrap().as_array_mut().unwrap()[1] = bin(&[1, 2, 3]);
+        let mut value = json(
+            r#"["SZ640M",{"type":2,"data":["bin",null],"nsp":"/"},{"rooms":[],"except":[],"flags":{}}]"#,
+        );
+        value.as_array_mut().unwrap()[1]
+            .get_mut("data")
+            .unwrap()
+            .as_array_mut()
+            .unwrap()[1] = bin(&[1, 2, 3]);
         assert_eq!(to_hex(&encode_msgpack_value(&value)), captured);
         assert_eq!(decode_msgpack_value(&hex(captured)), Ok(value));
     }
@@ -538,7 +544,10 @@ mod tests {
     #[test]
     fn value_decoding_refuses_garbage() {
         assert_eq!(decode_msgpack_value(b""), Err(MsgpackError::UnexpectedEnd));
-        assert_eq!(decode_msgpack_value(b"\x01\x02"), Err(MsgpackError::TrailingBytes(1)));
+        assert_eq!(
+            decode_msgpack_value(b"\x01\x02"),
+            Err(MsgpackError::TrailingBytes(1))
+        );
         assert!(decode_msgpack_value(b"\xc1").is_err());
         assert_eq!(decode_msgpack_value(b"\xd4\x00\x00"), Ok(Value::Null));
         let deep = [&[0x91u8; 200][..], &[0x01]].concat();

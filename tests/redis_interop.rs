@@ -1,0 +1,161 @@
+//! Mixed clusters on one real Redis: two sockio conformance nodes (cluster mode,
+//! `sockio-redis`) and one socket.io 4.8 node with `@socket.io/redis-adapter` 8.3
+//! (`tests/js/reference/conformance-server.mjs`), driven by socket.io-client 4.8 from
+//! `tests/js/redis/cluster.test.mjs` — classic and sharded adapters, a default-parser
+//! and a msgpack-parser sockio node, `@socket.io/redis-emitter` into the cluster — and
+//! `sockio-redis-emitter` into a cluster of Node nodes.
+
+mod support;
+
+use std::time::Duration;
+
+use sockio::server::{Bytes, Value};
+use sockio_redis_emitter::Emitter;
+use support::raw_client::{RawClient, WAIT};
+use support::redis::RedisServer;
+use support::{run_node_tests_with_env, serial, Server};
+
+fn mixed_cluster(kind: &str) {
+    let _one_at_a_time = serial();
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let node = |id: &'static str, parser: &'static str| {
+        [
+            ("REDIS_URL", url.as_str()),
+            ("REDIS_ADAPTER", kind),
+            ("NODE_ID", id),
+            ("PARSER", parser),
+        ]
+    };
+    let a = Server::start_with_env(&node("A", "default"));
+    let b = Server::start_with_env(&node("B", "msgpack"));
+    let c = Server::start_node_reference(&node("C", "default"));
+    let nodes = format!("A={},B={},C={}", a.url(), b.url(), c.url());
+    run_node_tests_with_env(
+        &a.url(),
+        &["redis/cluster.test.mjs"],
+        &[
+            ("CLUSTER_NODES", nodes.as_str()),
+            ("CLUSTER_MSGPACK", "B"),
+            ("REDIS_URL", url.as_str()),
+            ("REDIS_ADAPTER", kind),
+        ],
+    );
+}
+
+#[test]
+fn mixed_cluster_classic() {
+    mixed_cluster("classic");
+}
+
+#[test]
+fn mixed_cluster_sharded() {
+    mixed_cluster("sharded");
+}
+
+/// `sockio-redis-emitter` publishing into a cluster of socket.io 4.8 nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_emitter_reaches_node_servers() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let env = [("REDIS_URL", url.as_str()), ("NODE_ID", "N")];
+    let node = Server::start_node_reference(&env);
+    let other = Server::start_node_reference(&env);
+    let addr = |s: &Server| -> std::net::SocketAddr { ([127, 0, 0, 1], s.port).into() };
+    let (mut x, x_id) = RawClient::connect_main(addr(&node)).await;
+    let (mut y, y_id) = RawClient::connect_main(addr(&other)).await;
+    let mut custom = RawClient::open(addr(&other)).await;
+    custom.connect("/custom", None).await;
+    // the reference server greets every socket with its auth
+    x.expect_event("auth").await;
+    y.expect_event("auth").await;
+    custom
+        .next_event_in("/custom", "auth", WAIT)
+        .await
+        .expect("auth");
+
+    let emitter = Emitter::connect(&url).await.expect("connect");
+    emitter
+        .emit(
+            "from-rust",
+            vec![
+                Value::from("hi"),
+                Value::Binary(Bytes::from_static(&[1, 2])),
+            ],
+        )
+        .await
+        .unwrap();
+    for c in [&mut x, &mut y] {
+        let ev = c.expect_event("from-rust").await;
+        assert_eq!(
+            ev.args,
+            vec![
+                Value::from("hi"),
+                Value::Binary(Bytes::from_static(&[1, 2]))
+            ]
+        );
+    }
+    emitter
+        .to(y_id.as_str())
+        .emit("to-y", vec![])
+        .await
+        .unwrap();
+    y.expect_event("to-y").await;
+    emitter
+        .except(y_id.as_str())
+        .emit("not-y", vec![])
+        .await
+        .unwrap();
+    x.expect_event("not-y").await;
+    y.expect_nothing(Duration::from_millis(200)).await;
+    emitter
+        .of("/custom")
+        .emit("in-custom", vec![Value::from(3)])
+        .await
+        .unwrap();
+    let ev = custom
+        .next_event_in("/custom", "in-custom", WAIT)
+        .await
+        .expect("/custom event");
+    assert_eq!(ev.args, vec![Value::from(3)]);
+
+    // join a room through the emitter, then emit to it
+    emitter
+        .to(x_id.as_str())
+        .sockets_join(["vip"])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    emitter.to("vip").emit("vip-news", vec![]).await.unwrap();
+    x.expect_event("vip-news").await;
+    y.expect_nothing(Duration::from_millis(200)).await;
+    emitter.to("vip").sockets_leave(["vip"]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    emitter.to("vip").emit("vip-news", vec![]).await.unwrap();
+    x.expect_nothing(Duration::from_millis(200)).await;
+
+    // server-side events reach every Node node (their `cluster-note` log)
+    emitter
+        .server_side_emit("cluster-note", vec![Value::from("rust-tag")])
+        .await
+        .unwrap();
+    let id = x.emit_ack_id("/", "server-side-log", "rust-tag").await;
+    let mut logged = x.next_ack("/", id, WAIT).await.expect("ack");
+    for _ in 0..20 {
+        if logged != vec![Value::from_json("[]").unwrap()] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let id = x.emit_ack_id("/", "server-side-log", "rust-tag").await;
+        logged = x.next_ack("/", id, WAIT).await.expect("ack");
+    }
+    assert_eq!(logged, vec![Value::from_json(r#"[["rust-tag"]]"#).unwrap()]);
+
+    emitter
+        .to(x_id.as_str())
+        .disconnect_sockets(false)
+        .await
+        .unwrap();
+    assert!(x.next_disconnect("/", WAIT).await);
+    assert!(!y.is_closed());
+}
