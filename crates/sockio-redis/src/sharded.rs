@@ -282,8 +282,7 @@ impl Inner {
         request_id: String,
         kind: u64,
         data: Value,
-        pending: Pending,
-        mut rx: mpsc::UnboundedReceiver<T>,
+        (pending, mut rx): (Pending, mpsc::UnboundedReceiver<T>),
         expected: usize,
         timeout: Duration,
     ) -> (Vec<T>, Option<AdapterError>) {
@@ -486,8 +485,7 @@ impl Adapter for ShardedAdapter {
                     request_id,
                     FETCH_SOCKETS,
                     data,
-                    Pending::Sockets(tx),
-                    rx,
+                    (Pending::Sockets(tx), rx),
                     expected,
                     timeout,
                 )
@@ -571,8 +569,7 @@ impl Adapter for ShardedAdapter {
                     request_id,
                     SERVER_SIDE_EMIT,
                     data,
-                    Pending::ServerSide(tx),
-                    rx,
+                    (Pending::ServerSide(tx), rx),
                     expected,
                     timeout,
                 )
