@@ -15,15 +15,19 @@ use sockio::server::{args, AdapterError, BroadcastAckError, Bytes, SocketIo, Val
 use sockio_redis::{AdapterKind, RedisAdapter, RedisAdapterOptions};
 use sockio_redis_emitter::Emitter;
 use support::raw_client::{RawClient, WAIT};
-use support::redis::RedisServer;
+use support::redis::{RedisCluster, RedisServer};
 use tokio::net::TcpListener;
 
 const QUIET: Duration = Duration::from_millis(200);
 const REQUESTS: Duration = Duration::from_millis(1500);
 
 async fn node(redis: &RedisServer, kind: AdapterKind) -> (SocketIo, RedisAdapter) {
+    node_at(&redis.url(), kind).await
+}
+
+async fn node_at(url: &str, kind: AdapterKind) -> (SocketIo, RedisAdapter) {
     let adapter = RedisAdapter::connect(
-        RedisAdapterOptions::new(redis.url())
+        RedisAdapterOptions::new(url)
             .kind(kind)
             .requests_timeout(REQUESTS),
     )
@@ -538,4 +542,82 @@ async fn the_emitter_reaches_sockio_servers() {
     assert!(c.on_b[0].0.next_disconnect("/", WAIT).await);
     assert!(!c.on_a[0].0.is_closed());
     assert!(emitter.emit("disconnect", vec![]).await.is_err());
+}
+
+/// Both adapters on a real Redis Cluster (three primaries): the channels of a namespace
+/// and of its rooms live on different shards; each node subscribes where the slot is.
+async fn on_a_redis_cluster(kind: AdapterKind) {
+    let cluster = RedisCluster::start();
+    let url = cluster.url();
+    let (a, adapter_a) = node_at(&url, kind).await;
+    let (b, adapter_b) = node_at(&url, kind).await;
+    for io in [&a, &b] {
+        // a namespace whose channels hash elsewhere than `/`'s
+        let _ = io.of("/chat");
+    }
+    adapter_a.ready("/chat").await.unwrap();
+    adapter_b.ready("/chat").await.unwrap();
+    let (addr_a, addr_b) = (serve(&a).await, serve(&b).await);
+    let (mut x, x_id) = RawClient::connect_main(addr_a).await;
+    let (mut y, y_id) = RawClient::connect_main(addr_b).await;
+    let mut chat = RawClient::open(addr_b).await;
+    chat.connect("/chat", None).await;
+    let rooms = ["alpha", "bravo", "charlie", "delta", "echo"];
+    for room in rooms {
+        b.sockets().socket(&y_id).unwrap().join(room);
+    }
+    tokio::time::sleep(QUIET).await;
+
+    assert_eq!(a.sockets().server_count().await.unwrap(), 2);
+    assert_eq!(a.of("/chat").server_count().await.unwrap(), 2);
+    a.emit("all", 1).unwrap();
+    x.expect_event("all").await;
+    y.expect_event("all").await;
+    for room in rooms {
+        a.to(room).emit("room", room).unwrap();
+        assert_eq!(y.expect_event("room").await.args, vec![Value::from(room)]);
+    }
+    expect_quiet(&mut x).await;
+    a.of("/chat").emit("chat", args![]).unwrap();
+    chat.next_event_in("/chat", "chat", WAIT)
+        .await
+        .expect("/chat event");
+    b.to(x_id.as_str()).emit("to-x", args![]).unwrap();
+    x.expect_event("to-x").await;
+
+    let ids: Vec<String> = a
+        .fetch_sockets()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&y_id));
+
+    let pending = tokio::spawn(a.timeout(WAIT).emit_with_ack("ask", args![]));
+    for (c, id) in [(&mut x, &x_id), (&mut y, &y_id)] {
+        let ev = c.expect_event("ask").await;
+        c.ack("/", ev.ack_id.unwrap(), id.as_str()).await;
+    }
+    assert_eq!(pending.await.unwrap().unwrap().len(), 2);
+
+    b.sockets()
+        .on_server_side_with_ack("ping", |_| Value::from("pong"));
+    let answers = a
+        .sockets()
+        .server_side_emit_with_ack("ping", args![], WAIT)
+        .await
+        .unwrap();
+    assert_eq!(answers, vec![Value::from("pong")]);
+}
+
+#[tokio::test]
+async fn sharded_adapter_on_a_redis_cluster() {
+    on_a_redis_cluster(AdapterKind::Sharded).await;
+}
+
+#[tokio::test]
+async fn classic_adapter_on_a_redis_cluster() {
+    on_a_redis_cluster(AdapterKind::Classic).await;
 }

@@ -228,11 +228,26 @@ impl Connection {
     /// Node's adapter does.
     pub(crate) async fn numsub(&self, channel: &str, sharded: bool) -> Result<usize, AdapterError> {
         if sharded {
-            let reply: Vec<fred::types::Value> = self
-                .publisher
-                .pubsub_shardnumsub(channel)
-                .await
-                .map_err(transport)?;
+            // On a Redis Cluster, the shard that owns the channel's slot knows.
+            let owner = self.publisher.is_clustered().then(|| {
+                let slot = fred::util::redis_keyslot(channel.as_bytes());
+                self.publisher
+                    .cached_cluster_state()
+                    .and_then(|s| s.get_server(slot).cloned())
+            });
+            let reply: Vec<fred::types::Value> = match owner.flatten() {
+                Some(server) => self
+                    .publisher
+                    .with_cluster_node(server)
+                    .pubsub_shardnumsub(channel)
+                    .await
+                    .map_err(transport)?,
+                None => self
+                    .publisher
+                    .pubsub_shardnumsub(channel)
+                    .await
+                    .map_err(transport)?,
+            };
             return Ok(count_of(&reply));
         }
         if self.publisher.is_clustered() {
