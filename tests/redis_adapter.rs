@@ -621,3 +621,133 @@ async fn sharded_adapter_on_a_redis_cluster() {
 async fn classic_adapter_on_a_redis_cluster() {
     on_a_redis_cluster(AdapterKind::Classic).await;
 }
+
+/// Garbage on every channel a namespace listens to — not msgpack, not JSON, the right
+/// encoding with the wrong shapes — is ignored: nothing panics, the cluster goes on.
+async fn garbage(kind: AdapterKind) {
+    let mut c = cluster(kind, 1).await;
+    let port = c.redis.port;
+    let sharded = kind == AdapterKind::Sharded;
+    let publish = if sharded { "SPUBLISH" } else { "PUBLISH" };
+    let channels: &[&str] = if sharded {
+        &["socket.io#/#", "socket.io#/#node-b#"]
+    } else {
+        &[
+            "socket.io#/#",
+            "socket.io#/#node-b#",
+            "socket.io-request#/#",
+            "socket.io-response#/#",
+        ]
+    };
+    let payloads: &[&[u8]] = &[
+        b"",
+        b"{",
+        b"\xc1\xff",
+        b"\x93\xa1x",
+        b"\x93\xa1x\x01\x02",
+        b"\x93\xa1x\x81\xa4data\x05\x80",
+        b"\x93\xa1x\x82\xa4type\x02\xa4data\x91\x05\x81\xa5rooms\x05",
+        br#"{"type":5,"requestId":1,"opts":"x"}"#,
+        br#"{"type":5,"requestId":"r","opts":{"rooms":5,"except":[null]}}"#,
+        br#"{"type":7,"requestId":"r","opts":{},"packet":{"data":5}}"#,
+        br#"{"type":6,"data":[]}"#,
+        br#"{"type":6,"data":[1,2],"requestId":"q"}"#,
+        br#"{"type":2,"opts":{},"rooms":"x"}"#,
+        br#"{"type":4,"sid":5}"#,
+        br#"{"type":8,"requestId":"r","clientCount":"many"}"#,
+        br#"{"type":3,"uid":"zz","nsp":"/","data":{"packet":7,"opts":[]}}"#,
+        br#"{"type":7,"uid":"zz","nsp":"/","data":{"opts":{"rooms":[{}]}}}"#,
+        br#"{"type":9,"uid":"zz","nsp":"/","data":{"packet":{}}}"#,
+        br#"{"type":11,"uid":"zz","nsp":"/","data":{"requestId":[]}}"#,
+        br#"[1,2,3]"#,
+    ];
+    {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        for channel in channels {
+            for payload in payloads {
+                // RESP array: command, channel, payload (binary-safe)
+                let mut cmd = format!(
+                    "*3\r\n${}\r\n{publish}\r\n${}\r\n{channel}\r\n${}\r\n",
+                    publish.len(),
+                    channel.len(),
+                    payload.len()
+                )
+                .into_bytes();
+                cmd.extend_from_slice(payload);
+                cmd.extend_from_slice(b"\r\n");
+                s.write_all(&cmd).unwrap();
+            }
+        }
+        s.flush().unwrap();
+        tokio::time::sleep(QUIET).await;
+    }
+    c.a.emit("after-garbage", args![]).unwrap();
+    c.on_b[0].0.expect_event("after-garbage").await;
+    assert_eq!(c.b.fetch_sockets().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn classic_ignores_garbage() {
+    garbage(AdapterKind::Classic).await;
+}
+
+#[tokio::test]
+async fn sharded_ignores_garbage() {
+    garbage(AdapterKind::Sharded).await;
+}
+
+/// `publish_on_specific_response_channel`: answers go to the requester's own channel,
+/// which every server listens to whatever its own setting.
+#[tokio::test]
+async fn classic_answers_on_the_requesters_channel() {
+    let redis = RedisServer::start();
+    let specific = RedisAdapter::connect(
+        RedisAdapterOptions::new(redis.url())
+            .publish_on_specific_response_channel(true)
+            .requests_timeout(REQUESTS),
+    )
+    .await
+    .unwrap();
+    let a = SocketIo::builder().adapter(specific.factory()).build();
+    specific.ready("/").await.unwrap();
+    let (b, _adapter_b) = node(&redis, AdapterKind::Classic).await;
+    let (addr_a, addr_b) = (serve(&a).await, serve(&b).await);
+    let (_x, x_id) = RawClient::connect_main(addr_a).await;
+    let (_y, y_id) = RawClient::connect_main(addr_b).await;
+    let mut monitor = std::net::TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    monitor
+        .write_all(b"PSUBSCRIBE socket.io-response#*\r\n")
+        .unwrap();
+    for (asker, other) in [(&a, &y_id), (&b, &x_id)] {
+        let ids: Vec<String> = asker
+            .fetch_sockets()
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.id().to_string())
+            .collect();
+        assert!(ids.contains(other), "{ids:?}");
+    }
+    // A (specific) answered B on B's own channel; B answered A on the shared one
+    tokio::time::sleep(QUIET).await;
+    monitor
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 65536];
+    while let Ok(n) = std::io::Read::read(&mut monitor, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let seen = String::from_utf8_lossy(&seen);
+    let specific_channels: Vec<&str> = seen
+        .lines()
+        .filter(|l| {
+            l.starts_with("socket.io-response#/#") && l.len() > "socket.io-response#/#".len()
+        })
+        .collect();
+    assert_eq!(specific_channels.len(), 1, "{seen}");
+    assert!(seen.lines().any(|l| l == "socket.io-response#/#"), "{seen}");
+}
