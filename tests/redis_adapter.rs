@@ -751,3 +751,34 @@ async fn classic_answers_on_the_requesters_channel() {
     assert_eq!(specific_channels.len(), 1, "{seen}");
     assert!(seen.lines().any(|l| l == "socket.io-response#/#"), "{seen}");
 }
+
+/// A dynamic namespace subscribes with its first connection on this server; cleaned up
+/// when empty, it leaves its channels (this server no longer counts there).
+#[tokio::test]
+async fn dynamic_namespaces_come_and_go() {
+    let redis = RedisServer::start();
+    let adapter = RedisAdapter::connect(RedisAdapterOptions::new(redis.url()))
+        .await
+        .unwrap();
+    let io = SocketIo::builder()
+        .adapter(adapter.factory())
+        .cleanup_empty_child_namespaces()
+        .build();
+    let _parent = io.of_regex("^/dyn-[a-z]+$").unwrap();
+    let addr = serve(&io).await;
+    let numsub = || {
+        support::redis::command(redis.port, "PUBSUB NUMSUB socket.io-request#/dyn-x#")
+            .unwrap_or_default()
+    };
+    assert!(numsub().ends_with(":0\r\n"), "{}", numsub());
+    let mut client = RawClient::open(addr).await;
+    client.connect("/dyn-x", None).await;
+    adapter.ready("/dyn-x").await.unwrap();
+    assert!(numsub().ends_with(":1\r\n"), "{}", numsub());
+    client.disconnect("/dyn-x").await;
+    let started = Instant::now();
+    while !numsub().ends_with(":0\r\n") {
+        assert!(started.elapsed() < WAIT, "still subscribed: {}", numsub());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -385,6 +385,16 @@ impl Inbox for Inner {
     }
 }
 
+/// A namespace that goes away (a dynamic namespace cleaned up when empty) leaves its
+/// channels, so that the other servers stop counting this one there.
+impl Drop for ClassicAdapter {
+    fn drop(&mut self) {
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(self.close());
+        }
+    }
+}
+
 impl Adapter for ClassicAdapter {
     fn init(&self, namespace: NamespaceHandle) -> BoxFuture<'static, Result<(), AdapterError>> {
         let inner = self.0.clone();
