@@ -159,3 +159,74 @@ async fn the_rust_emitter_reaches_node_servers() {
     assert!(x.next_disconnect("/", WAIT).await);
     assert!(!y.is_closed());
 }
+
+/// `{"$bin": "<hex>"}` → binary, everywhere in `v`.
+fn with_binaries(v: Value) -> Value {
+    match v {
+        Value::Object(entries) => {
+            if let [(key, Value::String(hex))] = &entries[..] {
+                if key == "$bin" {
+                    let bytes: Vec<u8> = (0..hex.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                        .collect();
+                    return Value::Binary(Bytes::from(bytes));
+                }
+            }
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, with_binaries(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(with_binaries).collect()),
+        other => other,
+    }
+}
+
+/// sockio's msgpack writer gives notepack.io's bytes (3.0.1, the Redis packages' version,
+/// and 2.2.0, socket.io-msgpack-parser's) for every kind of value, every length class,
+/// and reads them back to the same value.
+#[test]
+fn msgpack_bytes_equal_notepacks() {
+    use sockio::protocol::socket::{decode_msgpack_value, encode_msgpack_value};
+    let out = std::process::Command::new("node")
+        .arg("redis/notepack-vectors.mjs")
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js"))
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut checked = 0;
+    for line in text.lines() {
+        let mut parts = line.splitn(3, '\t');
+        let (version, hex, json) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        let value = with_binaries(Value::from_json(json).expect("json"));
+        let ours: String = encode_msgpack_value(&value)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let short = &json[..json.len().min(80)];
+        assert_eq!(ours, hex, "notepack {version}: {short}");
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(
+            decode_msgpack_value(&bytes),
+            Ok(value),
+            "notepack {version}: {short}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 100, "only {checked} vectors");
+}
