@@ -230,3 +230,107 @@ fn msgpack_bytes_equal_notepacks() {
     }
     assert!(checked >= 100, "only {checked} vectors");
 }
+
+fn as_env(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// Asks `handler` with `args` on `/` and returns the ack's first argument.
+async fn ask(client: &mut RawClient, handler: &str, args: Vec<Value>, wait: Duration) -> Value {
+    let id = client
+        .emit_ack_id("/", handler, sockio::server::Args::from(args))
+        .await;
+    let mut answer = client
+        .next_ack("/", id, wait)
+        .await
+        .unwrap_or_else(|| panic!("no answer to {handler}"));
+    answer.remove(0)
+}
+
+/// conformance-server.md §6.6 in a mixed cluster: a node that stops answering (its
+/// process stopped, its Redis connection open) makes the requests of the others — sockio's
+/// and Node's — fail at their 5 s timeout, with the answers that came; once it dies, it
+/// is no longer counted and requests complete at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_cluster_frozen_then_dead_node() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let env = |id: &str| -> Vec<(String, String)> {
+        vec![
+            ("REDIS_URL".to_owned(), url.clone()),
+            ("NODE_ID".to_owned(), id.to_owned()),
+        ]
+    };
+    let (va, vb, vc) = (env("A"), env("B"), env("C"));
+    let a = Server::start_with_env(&as_env(&va));
+    let b = Server::start_with_env(&as_env(&vb));
+    let c = Server::start_node_reference(&as_env(&vc));
+    let addr = |s: &Server| -> std::net::SocketAddr { ([127, 0, 0, 1], s.port).into() };
+    let (mut x, _) = RawClient::connect_main(addr(&a)).await;
+    let (mut z, _) = RawClient::connect_main(addr(&c)).await;
+    let (_y, _) = RawClient::connect_main(addr(&b)).await;
+    assert_eq!(
+        ask(&mut x, "server-count", vec![], WAIT).await,
+        Value::from(3)
+    );
+
+    b.signal("STOP");
+    // the stop is asynchronous: let it take hold before asking
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let long = Duration::from_secs(8);
+    let started = std::time::Instant::now();
+    let (from_sockio, from_node) = tokio::join!(
+        ask(&mut x, "fetch-sockets", vec![Value::Null], long),
+        ask(&mut z, "fetch-sockets", vec![Value::Null], long),
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(4900) && took < long,
+        "{took:?}"
+    );
+    assert!(from_sockio.get("error").is_some(), "{from_sockio:?}");
+    assert_eq!(
+        from_node,
+        Value::from_json(r#"{"error":"timeout reached while waiting for fetchSockets response"}"#)
+            .unwrap()
+    );
+    let (partial_sockio, partial_node) = tokio::join!(
+        ask(
+            &mut x,
+            "server-side-emit-with-ack",
+            vec![Value::from("t")],
+            long
+        ),
+        ask(
+            &mut z,
+            "server-side-emit-with-ack",
+            vec![Value::from("t")],
+            long
+        ),
+    );
+    assert_eq!(
+        partial_sockio.get("responses"),
+        Some(&Value::from_json(r#"[["C","t"]]"#).unwrap()),
+        "{partial_sockio:?}"
+    );
+    assert!(partial_sockio.get("error").is_some());
+    assert_eq!(
+        partial_node,
+        Value::from_json(
+            r#"{"error":"timeout reached: only 1 responses received out of 2","responses":[["A","t"]]}"#
+        )
+        .unwrap()
+    );
+
+    // the node dies: no longer counted, requests complete at once
+    drop(b);
+    let started = std::time::Instant::now();
+    while ask(&mut x, "server-count", vec![], WAIT).await != Value::from(2) {
+        assert!(started.elapsed() < WAIT, "the dead node stays counted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = std::time::Instant::now();
+    let all = ask(&mut z, "fetch-sockets", vec![Value::Null], WAIT).await;
+    assert_eq!(all.as_array().map(Vec::len), Some(2), "{all:?}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
