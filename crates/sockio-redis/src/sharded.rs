@@ -64,9 +64,31 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// What socket.io's sharded adapter takes for a socket id: 20 characters.
+/// What socket.io's sharded adapter takes for a socket id: 20 characters (JavaScript's
+/// UTF-16 length).
 fn looks_like_socket_id(room: &str) -> bool {
-    room.len() == 20
+    room.len() >= 20 && room.encode_utf16().count() == 20
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_id_lookalikes_count_utf16_units() {
+        assert!(looks_like_socket_id("TeMe_Ask-ki-RUIPAAAA"));
+        assert!(!looks_like_socket_id("TeMe_Ask-ki-RUIPAAA"));
+        assert!(!looks_like_socket_id("public-room"));
+        // 19 "é" are 38 bytes but 19 UTF-16 units; one emoji is two units
+        assert!(looks_like_socket_id(&format!("{}x", "é".repeat(19))));
+        assert!(looks_like_socket_id(&format!("{}🎉", "a".repeat(18))));
+    }
+
+    #[test]
+    fn binary_messages_are_msgpack_others_json() {
+        assert!(may_carry_binary(BROADCAST) && may_carry_binary(SERVER_SIDE_EMIT_RESPONSE));
+        assert!(!may_carry_binary(SOCKETS_JOIN) && !may_carry_binary(BROADCAST_CLIENT_COUNT));
+    }
 }
 
 impl ShardedAdapter {
