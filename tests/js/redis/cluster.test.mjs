@@ -235,6 +235,29 @@ test("serverSideEmit and serverSideEmitWithAck go both ways", async () => {
   }
 });
 
+test("EIO=3 clients (socket.io-client 2.x) get the broadcasts of every node, binary kept", async () => {
+  const io2 = require("socket.io-client-v2");
+  const old = await Promise.all(
+    [NODES[0], NODES[2]].map(
+      (n) =>
+        new Promise((resolve, reject) => {
+          const s = io2(`${n.url}/`, { forceNew: true, reconnection: false, transports: ["websocket"] });
+          open.push(s);
+          s.once("connect", () => resolve(s));
+          s.once("connect_error", reject);
+        }),
+    ),
+  );
+  const got = old.map((s) => record(s, "v2-ev"));
+  const [, b] = await everyone();
+  await ask(b, "emit-all", "v2-ev", "x", Buffer.from([5, 6]));
+  await until("both 2.x clients got it", () => got.every((g) => g.length === 1));
+  for (const g of got) {
+    assert.equal(g[0][0], "x");
+    assert.deepEqual(Buffer.from(g[0][1]), Buffer.from([5, 6]));
+  }
+});
+
 test("other namespaces form their own cluster", async () => {
   const clients = await everyone("/custom");
   for (const s of clients) assert.equal(await ask(s, "server-count"), NODES.length);
