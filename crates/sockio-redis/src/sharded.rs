@@ -70,27 +70,6 @@ fn looks_like_socket_id(room: &str) -> bool {
     room.len() >= 20 && room.encode_utf16().count() == 20
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn socket_id_lookalikes_count_utf16_units() {
-        assert!(looks_like_socket_id("TeMe_Ask-ki-RUIPAAAA"));
-        assert!(!looks_like_socket_id("TeMe_Ask-ki-RUIPAAA"));
-        assert!(!looks_like_socket_id("public-room"));
-        // 19 "é" are 38 bytes but 19 UTF-16 units; one emoji is two units
-        assert!(looks_like_socket_id(&format!("{}x", "é".repeat(19))));
-        assert!(looks_like_socket_id(&format!("{}🎉", "a".repeat(18))));
-    }
-
-    #[test]
-    fn binary_messages_are_msgpack_others_json() {
-        assert!(may_carry_binary(BROADCAST) && may_carry_binary(SERVER_SIDE_EMIT_RESPONSE));
-        assert!(!may_carry_binary(SOCKETS_JOIN) && !may_carry_binary(BROADCAST_CLIENT_COUNT));
-    }
-}
-
 impl ShardedAdapter {
     pub(crate) fn new(
         conn: Arc<Connection>,
@@ -623,5 +602,26 @@ impl Adapter for ShardedAdapter {
         if self.0.dynamic() && self.0.separate_channel(private) {
             self.0.unsubscribe_room(room);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_id_lookalikes_count_utf16_units() {
+        assert!(looks_like_socket_id("TeMe_Ask-ki-RUIPAAAA"));
+        assert!(!looks_like_socket_id("TeMe_Ask-ki-RUIPAAA"));
+        assert!(!looks_like_socket_id("public-room"));
+        // 19 "é" are 38 bytes but 19 UTF-16 units; one emoji is two units
+        assert!(looks_like_socket_id(&format!("{}x", "é".repeat(19))));
+        assert!(looks_like_socket_id(&format!("{}🎉", "a".repeat(18))));
+    }
+
+    #[test]
+    fn binary_messages_are_msgpack_others_json() {
+        assert!(may_carry_binary(BROADCAST) && may_carry_binary(SERVER_SIDE_EMIT_RESPONSE));
+        assert!(!may_carry_binary(SOCKETS_JOIN) && !may_carry_binary(BROADCAST_CLIENT_COUNT));
     }
 }
