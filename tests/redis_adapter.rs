@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use sockio::server::{args, AdapterError, BroadcastAckError, Bytes, SocketIo, Value};
-use sockio_redis::{AdapterKind, RedisAdapter, RedisAdapterOptions};
+use sockio_redis::{AdapterKind, RedisAdapter, RedisAdapterOptions, SubscriptionMode};
 use sockio_redis_emitter::Emitter;
 use support::raw_client::{RawClient, WAIT};
 use support::redis::{RedisCluster, RedisServer};
@@ -781,4 +781,86 @@ async fn dynamic_namespaces_come_and_go() {
         assert!(started.elapsed() < WAIT, "still subscribed: {}", numsub());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The sharded adapter's other subscription modes: `Static` (every message on the
+/// namespace's channel, no room channels) and `DynamicPrivate` (a channel for socket id
+/// rooms too); broadcasts reach the same sockets in every mode.
+async fn sharded_mode(mode: SubscriptionMode) -> Vec<String> {
+    let redis = RedisServer::start();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let adapter = RedisAdapter::connect(
+            RedisAdapterOptions::new(redis.url())
+                .kind(AdapterKind::Sharded)
+                .subscription_mode(mode),
+        )
+        .await
+        .unwrap();
+        let io = SocketIo::builder().adapter(adapter.factory()).build();
+        adapter.ready("/").await.unwrap();
+        nodes.push((io, adapter));
+    }
+    let (addr_a, addr_b) = (serve(&nodes[0].0).await, serve(&nodes[1].0).await);
+    let (mut x, x_id) = RawClient::connect_main(addr_a).await;
+    let (mut y, y_id) = RawClient::connect_main(addr_b).await;
+    nodes[1].0.sockets().socket(&y_id).unwrap().join("room");
+    tokio::time::sleep(QUIET).await;
+    let (a, b) = (&nodes[0].0, &nodes[1].0);
+    a.to("room").emit("to-room", args![]).unwrap();
+    y.expect_event("to-room").await;
+    b.to(x_id.as_str()).emit("to-x", args![]).unwrap();
+    x.expect_event("to-x").await;
+    a.emit("all", args![]).unwrap();
+    x.expect_event("all").await;
+    y.expect_event("all").await;
+    expect_quiet(&mut x).await;
+    let channels = support::redis::command(redis.port, "PUBSUB SHARDCHANNELS").unwrap();
+    let mut names: Vec<String> = channels
+        .lines()
+        .filter(|l| l.starts_with("socket.io#"))
+        .map(str::to_owned)
+        .collect();
+    let (x_id, y_id) = (x_id.to_string(), y_id.to_string());
+    names.sort();
+    let mut names: Vec<String> = names
+        .into_iter()
+        .map(|n| n.replace(&x_id, "<x>").replace(&y_id, "<y>"))
+        .filter(|n| {
+            n.matches('#').count() == 3
+                && !n
+                    .chars()
+                    .rev()
+                    .skip(1)
+                    .take(16)
+                    .all(|c| c.is_ascii_hexdigit())
+        })
+        .collect();
+    // the namespace's own channel and the servers' response channels are left out
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn sharded_static_mode_has_no_room_channels() {
+    assert_eq!(
+        sharded_mode(SubscriptionMode::Static).await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn sharded_dynamic_private_mode_has_socket_id_channels() {
+    assert_eq!(
+        sharded_mode(SubscriptionMode::DynamicPrivate).await,
+        ["socket.io#/#<x>#", "socket.io#/#<y>#", "socket.io#/#room#"]
+    );
+}
+
+#[tokio::test]
+async fn sharded_dynamic_mode_has_public_room_channels() {
+    assert_eq!(
+        sharded_mode(SubscriptionMode::Dynamic).await,
+        ["socket.io#/#room#"]
+    );
 }
