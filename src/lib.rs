@@ -33,6 +33,9 @@
 //! Features: `msgpack` (on by default) adds [`Parser::MsgPack`] for clients using
 //! socket.io-msgpack-parser.
 
+/// The Socket.IO client (feature `client`).
+#[cfg(feature = "client")]
+pub use sockio_client as client;
 pub use sockio_engine as engine;
 pub use sockio_protocol as protocol;
 pub use sockio_server as server;

@@ -155,7 +155,12 @@ async fn cookie_and_header_hooks_on_the_handshake_only() {
 
 #[tokio::test]
 async fn websocket_only_server_refuses_polling_and_offers_no_upgrade() {
-    let (port, _) = start(EngineConfig::builder().transports(false, true).build()).await;
+    let (port, _) = start(
+        EngineConfig::builder()
+            .transports([sockio::engine::TransportKind::WebSocket])
+            .build(),
+    )
+    .await;
     let res = request(port, "GET", "/engine.io/?EIO=4&transport=polling", &[]).await;
     assert_eq!(res.status, 400);
     assert_eq!(res.text(), r#"{"code":0,"message":"Transport unknown"}"#);
@@ -451,4 +456,80 @@ async fn a_second_websocket_for_a_session_is_accepted_then_closed() {
     tokio::spawn(sockio::engine::serve(listener, engine.service()));
     second_websocket_is_accepted_then_closed(port, 4).await;
     second_websocket_is_accepted_then_closed(port, 3).await;
+}
+
+/// A request head past 16 KiB (Node's `maxHeaderSize`) is answered 431 once that much is
+/// read, on the direct WebSocket path and on hyper's, not read to its end.
+#[tokio::test]
+async fn oversized_request_heads_are_refused_at_16_kib() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (port, _engine) = start(EngineConfig::default()).await;
+    for path in [
+        "/engine.io/?EIO=4&transport=websocket",
+        "/engine.io/?EIO=4&transport=polling",
+    ] {
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let mut head = format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        );
+        // 500 KB of headers, sent while the server may already answer.
+        let filler = format!("X-Filler: {}\r\n", "a".repeat(1000));
+        let writer = tokio::spawn(async move {
+            let mut sent = 0;
+            for _ in 0..500 {
+                head.push_str(&filler);
+                if tcp.write_all(head.as_bytes()).await.is_err() {
+                    break;
+                }
+                sent += head.len();
+                head.clear();
+            }
+            (tcp, sent)
+        });
+        let (mut tcp, sent) = writer.await.unwrap();
+        assert!(
+            sent < 500 * 1000,
+            "the server kept reading {sent} bytes of head"
+        );
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(3), tcp.read_to_end(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 431"),
+            "{path}: {}",
+            answer.lines().next().unwrap_or("")
+        );
+    }
+}
+
+/// Past `max_sessions`, handshakes are refused with 503 and the Engine.IO error body —
+/// on polling and on a direct WebSocket — and accepted again once a session ends.
+#[tokio::test]
+async fn handshakes_past_max_sessions_are_refused_with_503() {
+    let (port, engine) = start(EngineConfig::builder().max_sessions(2).build()).await;
+    let polling = "/engine.io/?EIO=4&transport=polling";
+    assert_eq!(request(port, "GET", polling, &[]).await.status, 200);
+    let (_sid, _ws) = websocket(port, "EIO=4&transport=websocket").await;
+    let full = request(port, "GET", polling, &[]).await;
+    assert_eq!(full.status, 503);
+    assert_eq!(full.text(), r#"{"code":3,"message":"Server full"}"#);
+    let ws_full = request(
+        port,
+        "GET",
+        "/engine.io/?EIO=4&transport=websocket",
+        &[
+            ("Connection", "Upgrade"),
+            ("Upgrade", "websocket"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+    )
+    .await;
+    assert_eq!(ws_full.status, 503);
+    // sessions gone: room again
+    engine.close_all(sockio::engine::CloseReason::ForcedClose);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(request(port, "GET", polling, &[]).await.status, 200);
 }

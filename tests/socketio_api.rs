@@ -16,8 +16,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sockio::protocol::socket::PacketData;
 use sockio::server::{
-    args, AckError, Bytes, ConnectError, DisconnectReason, EmitError, Event, Namespace,
-    RemoteSocket, Room, Socket, SocketIo, Value,
+    args, AckError, BroadcastAckError, Bytes, ConnectError, DisconnectReason, EmitError, Event,
+    Namespace, RemoteSocket, Room, Socket, SocketIo, Value,
 };
 use support::raw_client::{RawClient, WAIT};
 use tokio::net::TcpListener;
@@ -2205,4 +2205,142 @@ async fn sockets_in_lists_this_servers_room_members_at_once() {
         vec![s[2].id().to_string()]
     );
     assert!(io.sockets().sockets_in("nobody").is_empty());
+}
+
+// --- limits -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_connection_joins_at_most_max_namespaces() {
+    let io = SocketIo::builder().max_namespaces_per_connection(2).build();
+    io.on_connection(install_sync);
+    io.of("/a");
+    io.of("/b");
+    let addr = serve(&io).await;
+    let (mut c, _) = RawClient::connect_main(addr).await;
+    c.connect("/a", None).await;
+    let refused = c
+        .try_connect("/b", None)
+        .await
+        .expect_err("a third namespace");
+    assert_eq!(
+        refused.get("message").and_then(Value::as_str),
+        Some("Too many namespaces on this connection")
+    );
+    // leaving one makes room again
+    c.disconnect("/a").await;
+    sync(&mut c, "/").await;
+    c.connect("/b", None).await;
+}
+
+#[tokio::test]
+async fn emits_with_ack_past_max_pending_acks_fail_at_once_and_free_on_timeout() {
+    let io = SocketIo::builder().max_pending_acks(2).build();
+    let mut sockets = capture(&io.sockets());
+    let addr = serve(&io).await;
+    let (mut c, _) = RawClient::connect_main(addr).await;
+    let s = recv(&mut sockets).await;
+    let short = Duration::from_millis(200);
+    let first = tokio::spawn(s.timeout(short).emit_with_ack("q", 1));
+    let second = tokio::spawn(s.timeout(short).emit_with_ack("q", 2));
+    c.expect_event("q").await;
+    c.expect_event("q").await;
+    assert_eq!(
+        s.timeout(short).emit_with_ack("q", 3).await,
+        Err(AckError::TooManyPending)
+    );
+    assert_eq!(first.await.unwrap(), Err(AckError::Timeout));
+    assert_eq!(second.await.unwrap(), Err(AckError::Timeout));
+    // the timed-out ones were freed
+    let again = tokio::spawn(s.timeout(WAIT).emit_with_ack("q", 4));
+    let ev = c.expect_event("q").await;
+    assert_eq!(ev.args, vec![Value::from(4)]);
+    c.ack("/", ev.ack_id.unwrap(), "ok").await;
+    assert_eq!(again.await.unwrap(), Ok(vec![Value::from("ok")]));
+
+    // a broadcast counts a socket it could not ask as not answering
+    let one = tokio::spawn(s.timeout(Duration::from_secs(60)).emit_with_ack("q", 5));
+    let two = tokio::spawn(s.timeout(Duration::from_secs(60)).emit_with_ack("q", 6));
+    c.expect_event("q").await;
+    c.expect_event("q").await;
+    match io.timeout(WAIT).emit_with_ack("q", 7).await {
+        Err(BroadcastAckError::Incomplete { missing, responses }) => {
+            assert_eq!((missing, responses.len()), (1, 0))
+        }
+        other => panic!("expected an incomplete broadcast, got {other:?}"),
+    }
+    one.abort();
+    two.abort();
+}
+
+#[tokio::test]
+async fn event_names_past_the_limit_and_nesting_past_max_depth_close_the_connection() {
+    let io = SocketIo::builder()
+        .max_event_name_len(8)
+        .max_depth(3)
+        .build();
+    let seen = Log::default();
+    let l = seen.clone();
+    io.on_connection(move |s| {
+        let l = l.clone();
+        s.on_any(move |_, name, _| l.push(name));
+        install_sync(s);
+    });
+    let addr = serve(&io).await;
+
+    let (mut c, _) = RawClient::connect_main(addr).await;
+    c.emit("/", "eightch!", args![]).await;
+    sync(&mut c, "/").await;
+    c.emit("/", "ninechars", args![]).await;
+    assert!(c.wait_closed(WAIT).await.is_some());
+
+    let (mut c, _) = RawClient::connect_main(addr).await;
+    c.send_raw(r#"2["deep",[[1]]]"#).await;
+    sync(&mut c, "/").await;
+    c.send_raw(r#"2["deep",[[[1]]]]"#).await;
+    assert!(c.wait_closed(WAIT).await.is_some());
+    assert_eq!(seen.get(), ["eightch!", "sync", "deep", "sync"]);
+}
+
+#[tokio::test]
+async fn close_stops_accepting_tells_everyone_and_awaits_every_task() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let io = SocketIo::builder()
+        .close_grace(Duration::from_secs(3))
+        .build();
+    let mut sockets = capture(&io.sockets());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = tokio::spawn({
+        let io = io.clone();
+        async move { io.serve(listener).await }
+    });
+    // a WebSocket client with an acknowledgement pending
+    let (mut c, _) = RawClient::connect_main(addr).await;
+    let s = recv(&mut sockets).await;
+    let pending = tokio::spawn(s.emit_with_ack("never-answered", args![]));
+    c.expect_event("never-answered").await;
+    // a polling session, its keep-alive HTTP connection left idle
+    let mut http = tokio::net::TcpStream::connect(addr).await.unwrap();
+    http.write_all(
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = http.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert!(io.engine().task_count() >= 3);
+
+    assert!(io.close().await, "every task ended within the grace period");
+    assert_eq!(io.engine().task_count(), 0);
+    assert_eq!(pending.await.unwrap(), Err(AckError::Disconnected));
+    assert!(c.wait_closed(WAIT).await.is_some());
+    // the idle HTTP connection was closed by the server
+    let closed = tokio::time::timeout(WAIT, http.read(&mut buf))
+        .await
+        .unwrap();
+    assert!(matches!(closed, Ok(0) | Err(_)));
+    // serve returned, and nothing accepts any more
+    served.await.unwrap().unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }

@@ -17,6 +17,7 @@ pub type HeadersHook = Arc<dyn Fn(&mut HeaderMap, &Request<()>) + Send + Sync>;
 
 /// Transports a server accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Transports {
     /// HTTP long-polling.
     pub polling: bool,
@@ -35,6 +36,7 @@ impl Default for Transports {
 
 /// The `io` session cookie set on the polling handshake response.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Cookie {
     /// Cookie name (default `io`).
     pub name: String,
@@ -72,6 +74,7 @@ impl Default for Cookie {
 /// assert_eq!(config.max_payload, 1_000_000);
 /// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct EngineConfig {
     /// Request path prefix, with its trailing slash (default `/engine.io/`).
     pub path: String,
@@ -106,6 +109,9 @@ pub struct EngineConfig {
     pub initial_packet: Option<String>,
     /// Outgoing bytes a session may have queued before it is closed as too slow (default 16 MiB).
     pub max_buffered_bytes: usize,
+    /// Most sessions open at once (default 100 000); past it, handshakes are refused with
+    /// HTTP 503 and the Engine.IO error body `{"code":3,"message":"Server full"}`.
+    pub max_sessions: usize,
     /// Polling responses of at least this many bytes are gzip/deflate-compressed when the
     /// client accepts it (`httpCompression.threshold`, default 1024; `None` disables).
     pub http_compression: Option<usize>,
@@ -130,6 +136,7 @@ impl Default for EngineConfig {
             headers: None,
             initial_packet: None,
             max_buffered_bytes: 16 << 20,
+            max_sessions: 100_000,
             http_compression: Some(1024),
         }
     }
@@ -197,8 +204,12 @@ impl EngineConfigBuilder {
         self
     }
     /// Transports accepted.
-    pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
-        self.0.transports = Transports { polling, websocket };
+    pub fn transports(mut self, transports: impl AsRef<[crate::TransportKind]>) -> Self {
+        let t = transports.as_ref();
+        self.0.transports = Transports {
+            polling: t.contains(&crate::TransportKind::Polling),
+            websocket: t.contains(&crate::TransportKind::WebSocket),
+        };
         self
     }
     /// Whether upgrades are offered.
@@ -258,6 +269,11 @@ impl EngineConfigBuilder {
     /// Outgoing queue bound in bytes per session.
     pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
         self.0.max_buffered_bytes = bytes;
+        self
+    }
+    /// Most sessions open at once (default 100 000).
+    pub fn max_sessions(mut self, n: usize) -> Self {
+        self.0.max_sessions = n;
         self
     }
     /// Compression threshold of polling responses (`None` disables compression).

@@ -4,6 +4,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 
 /// Which origins a [`Cors`] policy allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AllowOrigin {
     /// `Access-Control-Allow-Origin: *`.
     Any,
@@ -23,6 +24,7 @@ pub enum AllowOrigin {
 /// assert!(cors.allow_credentials);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Cors {
     /// Allowed origins.
     pub origin: AllowOrigin,

@@ -28,7 +28,7 @@ use crate::BoxError;
 /// How long a client may take to send its first request head (as hyper is set up).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest first request head read here; a larger one goes to hyper, which refuses it.
-const MAX_HEAD: usize = 16 * 1024;
+const MAX_HEAD: usize = crate::MAX_REQUEST_HEAD;
 /// The most headers read here; more go to hyper.
 const MAX_HEADERS: usize = 64;
 
@@ -58,7 +58,8 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
     /// module docs) and every other request with `service` — typically
     /// [`Engine::service`], or a router this engine is [layered](Engine::layer) on —
     /// through hyper, with upgrades. Like [`crate::serve`], each request carries the
-    /// peer's [`RemoteAddr`]; runs until the task is dropped.
+    /// peer's [`RemoteAddr`]; runs until [`Engine::shutdown`] (or until the task is
+    /// dropped).
     pub async fn serve_with<S, ResBody>(
         &self,
         listener: TcpListener,
@@ -77,9 +78,13 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
         ResBody::Data: Send,
         ResBody::Error: Into<BoxError>,
     {
+        let tasks = self.shared.tasks.clone();
         loop {
-            let (stream, addr) = crate::accept(&listener).await;
-            tokio::spawn(connection_task(self.clone(), service.clone(), stream, addr));
+            let (stream, addr) = tokio::select! {
+                accepted = crate::accept(&listener) => accepted,
+                () = tasks.stopped() => return Ok(()),
+            };
+            tasks.spawn(connection_task(self.clone(), service.clone(), stream, addr));
         }
     }
 }
@@ -117,8 +122,9 @@ where
                 stream,
                 unread: read,
             };
+            let stop = Some(engine.shared.tasks.clone());
             Branch::Left(Branch::Right(Box::pin(crate::serve_connection(
-                io, addr, service,
+                io, addr, service, stop,
             ))))
         }
         First::Gone => Branch::Right(std::future::ready(())),
@@ -155,6 +161,20 @@ async fn read_first<D: Default + Send + Sync + 'static>(
         Err(_) => First::Gone,
     };
     (first, stream)
+}
+
+/// Sorts a connection's first bytes as the direct path does, for fuzzing: `Some(true)`
+/// for a WebSocket request on the engine's path (served here), `Some(false)` for
+/// anything hyper answers, `None` while the head is incomplete. Not part of the API.
+#[doc(hidden)]
+pub fn fuzz_first_request(buf: &[u8]) -> Option<bool> {
+    struct Nothing;
+    impl crate::Handler<()> for Nothing {
+        fn on_message(&self, _: &crate::Socket<()>, _: crate::Message) {}
+    }
+    let engine = Engine::new(crate::EngineConfig::default(), Nothing);
+    let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+    parse_head(buf, addr, &engine).map(|first| matches!(first, First::WebSocket { .. }))
 }
 
 /// Sorts the request head at the start of `buf`: `None` while it is incomplete.

@@ -73,4 +73,21 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
             s.close(reason, FinalPacket::Close);
         }
     }
+
+    /// Shuts the engine down: [`Engine::serve`] / [`Engine::serve_with`] stop accepting
+    /// and return, every session closes with `reason` (clients are told), HTTP
+    /// connections close once their request in flight is answered, and every task the
+    /// engine runs is awaited for at most `grace`. True when they all ended in time.
+    pub async fn shutdown(&self, reason: CloseReason, grace: std::time::Duration) -> bool {
+        self.shared.tasks.stop();
+        self.close_all(reason);
+        tokio::time::timeout(grace, self.shared.tasks.idle())
+            .await
+            .is_ok()
+    }
+
+    /// How many tasks the engine runs now: connections it serves and sessions.
+    pub fn task_count(&self) -> usize {
+        self.shared.tasks.running()
+    }
 }

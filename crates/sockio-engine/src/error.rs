@@ -7,6 +7,7 @@ use std::fmt;
 /// Polling requests get HTTP 400 (403 for [`RequestError::Forbidden`]) with the JSON body
 /// `{"code":N,"message":"..."}`; refused WebSocket upgrades get a plain 400.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequestError {
     /// Code 0: `transport` missing or not enabled.
     #[error("Transport unknown")]
@@ -26,10 +27,15 @@ pub enum RequestError {
     /// Code 5: the `EIO` revision is not supported.
     #[error("Unsupported protocol version")]
     UnsupportedProtocolVersion,
+    /// The server holds `max_sessions` sessions already: HTTP 503, code 3 (*Bad request*,
+    /// the closest of the protocol's codes) with the message `Server full`.
+    #[error("Server full")]
+    ServerFull,
 }
 
 /// Why a request was a code-3 *Bad request*.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BadRequestContext {
     /// The `Origin` header holds invalid characters.
     InvalidOrigin,
@@ -65,6 +71,7 @@ impl RequestError {
             Self::BadRequest(_) => 3,
             Self::Forbidden(_) => 4,
             Self::UnsupportedProtocolVersion => 5,
+            Self::ServerFull => 3,
         }
     }
 
@@ -78,6 +85,7 @@ impl RequestError {
             Self::Forbidden(m) if !m.is_empty() => m,
             Self::Forbidden(_) => "Forbidden",
             Self::UnsupportedProtocolVersion => "Unsupported protocol version",
+            Self::ServerFull => "Server full",
         }
     }
 
@@ -85,6 +93,7 @@ impl RequestError {
     pub fn status(&self) -> http::StatusCode {
         match self {
             Self::Forbidden(_) => http::StatusCode::FORBIDDEN,
+            Self::ServerFull => http::StatusCode::SERVICE_UNAVAILABLE,
             _ => http::StatusCode::BAD_REQUEST,
         }
     }
@@ -98,6 +107,7 @@ impl RequestError {
 
 /// Why a session closed. [`CloseReason::as_str`] gives socket.io's wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CloseReason {
     /// The client closed the connection or sent a `close` packet.
     TransportClose,
@@ -139,6 +149,7 @@ impl fmt::Display for CloseReason {
 
 /// Why [`crate::Socket::send`] did not queue a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The session is closed.
     #[error("session closed")]

@@ -37,6 +37,8 @@ mod direct;
 mod engine;
 pub mod error;
 mod handshake;
+#[cfg(feature = "layer")]
+mod layer;
 mod open;
 mod polling;
 mod proto;
@@ -48,6 +50,7 @@ mod session;
 mod session_task;
 pub mod sid;
 mod signal;
+mod tasks;
 mod tower;
 mod upgrade;
 mod ws_io;
@@ -64,14 +67,18 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 pub use config::{Cookie, EngineConfig, EngineConfigBuilder, Transports};
+#[doc(hidden)]
+pub use direct::fuzz_first_request;
 pub use engine::Engine;
 pub use error::{CloseReason, RequestError, SendError};
 pub use handshake::{Handshake, RemoteAddr};
+#[cfg(feature = "layer")]
+pub use layer::{EngineLayer, EngineMiddleware};
 pub use session::{Handler, Socket, TransportKind, WeakSocket};
 pub use sid::Sid;
 pub use sockio_protocol::engine::{Message, ProtocolVersion};
 pub use sockio_protocol::Utf8Bytes;
-pub use tower::{EngineLayer, EngineMiddleware, EngineService};
+pub use tower::EngineService;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -92,7 +99,7 @@ where
 {
     loop {
         let (stream, addr) = accept(&listener).await;
-        tokio::spawn(serve_connection(stream, addr, service.clone()));
+        tokio::spawn(serve_connection(stream, addr, service.clone(), None));
     }
 }
 
@@ -114,8 +121,15 @@ async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, std::net::Soc
 }
 
 /// Serves one HTTP/1.1 connection with `service` (upgrades enabled).
-async fn serve_connection<I, S, ResBody>(io: I, addr: std::net::SocketAddr, service: S)
-where
+/// The largest request head read (Node's default `maxHeaderSize`, 16 KiB).
+pub(crate) const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
+async fn serve_connection<I, S, ResBody>(
+    io: I,
+    addr: std::net::SocketAddr,
+    service: S,
+    stop: Option<std::sync::Arc<tasks::Tasks>>,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     S: tower_service::Service<Request<Incoming>, Response = Response<ResBody>, Error = Infallible>
         + Clone
@@ -134,9 +148,25 @@ where
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10))
+        // A request head past this is answered 431 (Node's `maxHeaderSize`), instead of
+        // being read up to hyper's default of about 400 KB.
+        .max_buf_size(MAX_REQUEST_HEAD)
         .serve_connection(TokioIo::new(io), svc)
         .with_upgrades();
-    if let Err(e) = conn.await {
+    tokio::pin!(conn);
+    let ended = match stop {
+        // When the engine shuts down, requests in flight finish and the connection
+        // closes instead of waiting for the client's next request.
+        Some(tasks) => tokio::select! {
+            ended = conn.as_mut() => ended,
+            () = tasks.stopped() => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        },
+        None => conn.await,
+    };
+    if let Err(e) = ended {
         tracing::debug!(peer = %addr, error = %e, "connection ended with an error");
     }
 }

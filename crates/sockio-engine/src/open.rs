@@ -78,6 +78,6 @@ where
         hook(res.headers_mut(), &bare_request(req));
     }
     start_session(shared, &session);
-    tokio::spawn(session_task::run_polling(session));
+    shared.tasks.spawn(session_task::run_polling(session));
     res
 }

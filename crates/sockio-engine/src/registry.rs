@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::sid::Sid;
@@ -12,6 +13,7 @@ const SHARDS: usize = 32;
 pub(crate) struct Registry<T> {
     shards: Vec<Mutex<HashMap<Sid, Arc<T>>>>,
     hasher: std::collections::hash_map::RandomState,
+    len: AtomicUsize,
 }
 
 impl<T> Registry<T> {
@@ -19,6 +21,7 @@ impl<T> Registry<T> {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: Default::default(),
+            len: AtomicUsize::new(0),
         }
     }
 
@@ -32,11 +35,20 @@ impl<T> Registry<T> {
     }
 
     pub(crate) fn insert(&self, sid: Sid, value: Arc<T>) {
-        self.shard(&sid).insert(sid, value);
+        if self.shard(&sid).insert(sid, value).is_none() {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn remove(&self, sid: &Sid) {
-        self.shard(sid).remove(sid);
+        if self.shard(sid).remove(sid).is_some() {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many values are registered (without locking).
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<T>> {

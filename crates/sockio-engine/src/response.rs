@@ -10,9 +10,13 @@ use crate::error::{BadRequestContext, RequestError};
 /// The answer refusing a request: JSON for polling, plain text for a WebSocket.
 pub(crate) fn error_response(err: &RequestError, websocket: bool) -> Response<Full<Bytes>> {
     if websocket {
-        // Refused upgrades: a plain 400 with the message, and the connection closed.
+        // Refused upgrades: a plain 400 (503 when the server is full) with the message,
+        // and the connection closed.
         let mut res = Response::new(Full::new(Bytes::from(err.message().to_owned())));
-        *res.status_mut() = StatusCode::BAD_REQUEST;
+        *res.status_mut() = match err {
+            RequestError::ServerFull => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
         let h = res.headers_mut();
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));

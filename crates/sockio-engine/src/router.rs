@@ -45,14 +45,16 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
         let on_upgrade = ws.then(|| hyper::upgrade::on(&mut req));
         let (res, after) = self.respond(req, ws).await;
         if let (Some(after), Some(on_upgrade)) = (after, on_upgrade) {
-            tokio::spawn(on_upgrade.then(|upgraded| match upgraded {
-                Ok(upgraded) => Branch::Left(after.run(WsIo::new(upgraded))),
-                Err(e) => {
-                    tracing::debug!(error = %e, "websocket upgrade failed");
-                    after.abandon();
-                    Branch::Right(std::future::ready(()))
-                }
-            }));
+            self.shared
+                .tasks
+                .spawn(on_upgrade.then(|upgraded| match upgraded {
+                    Ok(upgraded) => Branch::Left(after.run(WsIo::new(upgraded))),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "websocket upgrade failed");
+                        after.abandon();
+                        Branch::Right(std::future::ready(()))
+                    }
+                }));
         }
         res
     }
@@ -202,5 +204,12 @@ where
         allow(&bare_request(req)).map_err(RequestError::Forbidden)?;
     }
     proto::check_version(version, config.allow_eio3)?;
+    if shared.sessions.len() >= config.max_sessions {
+        tracing::warn!(
+            sessions = shared.sessions.len(),
+            "max_sessions reached: handshake refused"
+        );
+        return Err(RequestError::ServerFull);
+    }
     Ok(Target::Handshake(version, transport))
 }

@@ -60,6 +60,8 @@ pub(crate) struct Shared<D> {
     pub(crate) config: EngineConfig,
     pub(crate) handler: Arc<dyn Handler<D>>,
     pub(crate) sessions: Registry<Session<D>>,
+    /// The tasks serving connections and sessions, for shutdown.
+    pub(crate) tasks: Arc<crate::tasks::Tasks>,
 }
 
 impl<D> Shared<D> {
@@ -69,6 +71,7 @@ impl<D> Shared<D> {
             config,
             handler,
             sessions: Registry::new(),
+            tasks: Arc::default(),
         }
     }
 }

@@ -11,7 +11,7 @@ use sockio_protocol::socket::{Decoder, DecoderConfig, Packet, PacketData, Protoc
 use sockio_protocol::Utf8Bytes;
 
 use crate::args::Args;
-use crate::config::Parser;
+use crate::config::{Limits, Parser};
 use crate::conn::{lock, Conn, ConnSocket, EngineSocket, Incoming};
 use crate::connect_timeout::ConnectDeadlines;
 use crate::error::{ConnectError, DisconnectReason};
@@ -34,7 +34,7 @@ pub(crate) struct SocketIoHandler {
     pub(crate) namespaces: Weak<Namespaces>,
     /// The server's packet format (fixed when it is built).
     pub(crate) parser: Parser,
-    pub(crate) max_attachments: usize,
+    pub(crate) limits: Limits,
     pub(crate) connect_deadlines: Arc<ConnectDeadlines>,
 }
 
@@ -53,7 +53,8 @@ impl Handler<Conn> for SocketIoHandler {
         }
         let version = version_of(esock);
         let mut config = DecoderConfig::new(version);
-        config.max_attachments = self.max_attachments;
+        config.max_attachments = self.limits.max_attachments;
+        config.max_depth = self.limits.max_depth;
         lock(&esock.data().inbound).decoder = Some(Decoder::with_config(config));
         self.connect_deadlines.watch(esock.downgrade());
         if version == ProtocolVersion::V4 {
@@ -92,6 +93,11 @@ impl Handler<Conn> for SocketIoHandler {
             }
         };
         match decoded {
+            Ok(Some(packet)) if event_name_len(&packet) > self.limits.max_event_name_len => {
+                drop(inbound);
+                tracing::debug!(sid = %esock.sid(), "event name over max_event_name_len: closing the connection");
+                esock.close_with(CloseReason::ForcedClose);
+            }
             Ok(Some(packet)) => {
                 if let Some(queue) = inbound.pending.as_mut() {
                     queue.push_back(packet);
@@ -198,6 +204,11 @@ impl SocketIoHandler {
             conn.close_with(esock, DisconnectReason::ForcedServerClose);
             return Flow::Done;
         }
+        if conn.namespace_count() >= self.limits.max_namespaces_per_connection {
+            let err = ConnectError::new("Too many namespaces on this connection");
+            refuse(esock, &nsp, err, version, self.parser);
+            return Flow::Done;
+        }
         let Some(namespaces) = self.namespaces.upgrade() else {
             return Flow::Done;
         };
@@ -216,7 +227,14 @@ impl SocketIoHandler {
             ProtocolVersion::V4 if nsp == "/" => SocketId::from(esock.sid().as_str()),
             ProtocolVersion::V4 => SocketId::from(format!("{nsp}#{}", esock.sid())),
         };
-        let socket = Socket::new(id, ns.home(), esock.clone(), version, auth);
+        let socket = Socket::new(
+            id,
+            ns.home(),
+            esock.clone(),
+            version,
+            auth,
+            self.limits.max_pending_acks,
+        );
         let middlewares = ns.middlewares();
         if middlewares.is_empty() {
             finish_connect(&ns, socket);
@@ -254,6 +272,18 @@ impl SocketIoHandler {
             handler.drain(&esock);
         });
         Flow::Async
+    }
+}
+
+/// The length of the event name of an EVENT packet (0 for other packets).
+fn event_name_len(packet: &Incoming) -> usize {
+    match packet {
+        Incoming::Event(e) => e.event.len(),
+        Incoming::Packet(Packet {
+            data: PacketData::Event { event, .. },
+            ..
+        }) => event.len(),
+        Incoming::Packet(_) => 0,
     }
 }
 

@@ -40,8 +40,11 @@ pub struct SocketIoConfig {
     pub engine: EngineConfig,
     /// How long a connection may stay without joining a namespace (default 45 s).
     pub connect_timeout: Duration,
-    /// Most binary attachments a packet may announce (default 10).
-    pub max_attachments: usize,
+    /// What one client may ask of the server.
+    pub limits: Limits,
+    /// How long [`SocketIo::close`](crate::SocketIo::close) waits for connections and
+    /// sessions to end (default 2 s).
+    pub close_grace: Duration,
     /// Remove a dynamic namespace's child when its last socket leaves (default false).
     pub cleanup_empty_child_namespaces: bool,
     /// The packet format (default: socket.io-parser).
@@ -53,8 +56,44 @@ impl std::fmt::Debug for SocketIoConfig {
         f.debug_struct("SocketIoConfig")
             .field("engine", &self.engine)
             .field("connect_timeout", &self.connect_timeout)
-            .field("max_attachments", &self.max_attachments)
+            .field("limits", &self.limits)
+            .field("close_grace", &self.close_grace)
             .field("parser", &self.parser)
             .finish_non_exhaustive()
+    }
+}
+
+/// What one client may ask of the server; past a limit it gets the protocol's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Most binary attachments a packet may announce (socket.io's `maxAttachments`,
+    /// default 10); more closes the connection as an invalid packet.
+    pub max_attachments: usize,
+    /// Deepest JSON nesting of a packet (default 128); deeper closes the connection as an
+    /// invalid packet.
+    pub max_depth: usize,
+    /// Longest event name, in bytes (default 1024); longer closes the connection as an
+    /// invalid packet.
+    pub max_event_name_len: usize,
+    /// Most namespaces one connection may join at once (default 100); a CONNECT past it
+    /// gets CONNECT_ERROR.
+    pub max_namespaces_per_connection: usize,
+    /// Most acknowledgements the server may wait for from one socket at once (default
+    /// 1024); an emit with acknowledgement past it fails at once
+    /// ([`AckError::TooManyPending`](crate::AckError::TooManyPending)). Acknowledgements
+    /// that time out or whose socket disconnects are freed.
+    pub max_pending_acks: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_attachments: sockio_protocol::socket::DEFAULT_MAX_ATTACHMENTS,
+            max_depth: sockio_protocol::socket::DEFAULT_MAX_DEPTH,
+            max_event_name_len: 1024,
+            max_namespaces_per_connection: 100,
+            max_pending_acks: 1024,
+        }
     }
 }

@@ -82,6 +82,11 @@ impl Conn {
         lock(&self.connecting).retain(|n| n != nsp);
     }
 
+    /// Namespaces joined or being joined.
+    pub(crate) fn namespace_count(&self) -> usize {
+        lock(&self.sockets).len() + lock(&self.connecting).len()
+    }
+
     pub(crate) fn is_idle(&self) -> bool {
         lock(&self.sockets).is_empty() && lock(&self.connecting).is_empty()
     }

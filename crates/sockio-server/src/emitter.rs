@@ -124,7 +124,7 @@ impl SocketEmitter<'_> {
                     Box::new(move |r| {
                         let _ = tx.send(r);
                     }),
-                );
+                )?;
                 if let Err(e) = socket.send_args(Some(event), Some(id), &mut args) {
                     socket.cancel_ack(id);
                     return Err(e.into());

@@ -54,6 +54,8 @@ impl DisconnectReason {
             C::ParseError => Self::ParseError,
             C::ForcedClose => Self::ForcedClose,
             C::ServerShuttingDown => Self::ServerShuttingDown,
+            // A reason added to the engine later: the transport went away.
+            _ => Self::TransportClose,
         }
     }
 }
@@ -151,6 +153,10 @@ pub enum AckError {
     /// The socket disconnected first.
     #[error("socket has been disconnected")]
     Disconnected,
+    /// The socket already has as many acknowledgements pending as
+    /// [`Limits::max_pending_acks`](crate::Limits::max_pending_acks) allows.
+    #[error("too many acknowledgements pending")]
+    TooManyPending,
     /// The emission itself failed.
     #[error(transparent)]
     Emit(#[from] EmitError),

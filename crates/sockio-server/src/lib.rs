@@ -57,7 +57,7 @@ mod wire;
 pub use adapter::{Adapter, BroadcastOptions, LocalAdapter};
 pub use args::{Args, BuiltArgs, IntoArgs};
 pub use bytes::Bytes;
-pub use config::{Parser, SocketIoConfig};
+pub use config::{Limits, Parser, SocketIoConfig};
 pub use conn::Conn;
 pub use emitter::SocketEmitter;
 pub use error::{

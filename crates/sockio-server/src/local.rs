@@ -175,7 +175,8 @@ impl LocalSockets {
     }
 
     /// Sends `event` with `args` and acknowledgement id `id` to every socket `opts`
-    /// selects; `answer` gets each answer. Returns the sockets asked.
+    /// selects; `answer` gets each answer. Returns the sockets asked, and how many were
+    /// not asked because they had too many acknowledgements pending.
     pub(crate) fn deliver_with_ack(
         &self,
         opts: &BroadcastOptions,
@@ -183,9 +184,10 @@ impl LocalSockets {
         args: &mut Args,
         id: u64,
         answer: &AnswerFn,
-    ) -> Vec<Socket> {
-        let targets = self.select(opts);
-        for s in &targets {
+    ) -> (Vec<Socket>, usize) {
+        let mut targets = self.select(opts);
+        let selected = targets.len();
+        targets.retain(|s| {
             let answer = answer.clone();
             s.register_ack(
                 id,
@@ -196,11 +198,13 @@ impl LocalSockets {
                             .map(|args| args.into_iter().next().unwrap_or(Value::Null)),
                     )
                 }),
-            );
-        }
+            )
+            .is_ok()
+        });
         let frames = self.frames(event, Some(id), args);
         send_each(&targets, opts.flags.volatile, event, args, &frames);
-        targets
+        let refused = selected - targets.len();
+        (targets, refused)
     }
 }
 

@@ -496,6 +496,9 @@ impl BroadcastTarget for NsInner {
     ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Answer>();
         let mut asked: Vec<(Socket, u64)> = Vec::new();
+        // Sockets selected but not asked (too many acknowledgements pending): they count
+        // as not answering.
+        let mut refused = 0;
         let mut server_counts = Vec::new();
         let mut failed = None;
         self.for_targets(&mut |ns| {
@@ -504,12 +507,11 @@ impl BroadcastTarget for NsInner {
             let answer: AnswerFn = Arc::new(move |a| {
                 let _ = local_tx.send(Answer::Local(a));
             });
-            for s in ns
+            let (sockets, not_asked) = ns
                 .local
-                .deliver_with_ack(opts, event, &mut args, id, &answer)
-            {
-                asked.push((s, id));
-            }
+                .deliver_with_ack(opts, event, &mut args, id, &answer);
+            refused += not_asked;
+            asked.extend(sockets.into_iter().map(|s| (s, id)));
             if ns.remote(opts) {
                 let (sink, mut replies) = AckSink::channel();
                 let remote_tx = tx.clone();
@@ -539,10 +541,10 @@ impl BroadcastTarget for NsInner {
             for count in server_counts {
                 expected_counts += count.await.unwrap_or(1).saturating_sub(1);
             }
-            let mut expected = asked.len();
+            let mut expected = asked.len() + refused;
             let mut counts = 0;
             let mut answered = 0;
-            let mut missing = 0;
+            let mut missing = refused;
             let mut responses = Vec::with_capacity(expected);
             let collect = async {
                 while counts < expected_counts || answered + missing < expected {
@@ -687,7 +689,7 @@ impl LocalApply for NsInner {
                 on_ack(v)
             }
         });
-        let asked = self
+        let (asked, _) = self
             .local
             .deliver_with_ack(opts, event, &mut args, id, &answer);
         let count = asked.len();

@@ -9,14 +9,13 @@ use std::time::Duration;
 
 use sockio_engine::cors::Cors;
 use sockio_engine::{
-    CloseReason, Engine, EngineConfig, EngineConfigBuilder, EngineLayer, EngineService,
-    TransportKind,
+    CloseReason, Engine, EngineConfig, EngineConfigBuilder, EngineService, TransportKind,
 };
 
 use crate::adapter::{Adapter, AdapterFactory, LocalAdapter};
 use crate::args::IntoArgs;
 use crate::client::SocketIoHandler;
-use crate::config::{Parser, SocketIoConfig};
+use crate::config::{Limits, Parser, SocketIoConfig};
 use crate::conn::Conn;
 use crate::connect_timeout::ConnectDeadlines;
 use crate::error::{
@@ -44,7 +43,8 @@ use crate::socket::Socket;
 pub struct SocketIoBuilder {
     engine: EngineConfigBuilder,
     connect_timeout: Duration,
-    max_attachments: usize,
+    limits: Limits,
+    close_grace: Duration,
     cleanup_empty_child_namespaces: bool,
     parser: Parser,
     adapter: AdapterFactory,
@@ -55,7 +55,8 @@ impl SocketIoBuilder {
         Self {
             engine: EngineConfig::builder().path("/socket.io/"),
             connect_timeout: Duration::from_secs(45),
-            max_attachments: sockio_protocol::socket::DEFAULT_MAX_ATTACHMENTS,
+            limits: Limits::default(),
+            close_grace: Duration::from_secs(2),
             cleanup_empty_child_namespaces: false,
             parser: Parser::Default,
             adapter: Arc::new(|_| Arc::new(LocalAdapter)),
@@ -90,11 +91,7 @@ impl SocketIoBuilder {
     /// The transports accepted (default both): `[TransportKind::WebSocket]` for
     /// WebSocket only.
     pub fn transports(mut self, transports: impl AsRef<[TransportKind]>) -> Self {
-        let t = transports.as_ref();
-        self.engine = self.engine.transports(
-            t.contains(&TransportKind::Polling),
-            t.contains(&TransportKind::WebSocket),
-        );
+        self.engine = self.engine.transports(transports);
         self
     }
     /// Whether polling sessions may upgrade (default true).
@@ -137,7 +134,38 @@ impl SocketIoBuilder {
     }
     /// Most attachments per packet (default 10).
     pub fn max_attachments(mut self, n: usize) -> Self {
-        self.max_attachments = n;
+        self.limits.max_attachments = n;
+        self
+    }
+    /// Deepest JSON nesting of a packet (default 128).
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.limits.max_depth = depth;
+        self
+    }
+    /// Longest event name in bytes (default 1024).
+    pub fn max_event_name_len(mut self, bytes: usize) -> Self {
+        self.limits.max_event_name_len = bytes;
+        self
+    }
+    /// Most namespaces one connection may join (default 100).
+    pub fn max_namespaces_per_connection(mut self, n: usize) -> Self {
+        self.limits.max_namespaces_per_connection = n;
+        self
+    }
+    /// Most connections open at once (default 100 000); past it, handshakes get HTTP 503.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.engine = self.engine.max_sessions(n);
+        self
+    }
+    /// How long [`SocketIo::close`] waits for connections and sessions to end (default
+    /// 2 s).
+    pub fn close_grace(mut self, grace: Duration) -> Self {
+        self.close_grace = grace;
+        self
+    }
+    /// Most acknowledgements awaited from one socket at once (default 1024).
+    pub fn max_pending_acks(mut self, n: usize) -> Self {
+        self.limits.max_pending_acks = n;
         self
     }
     /// Removes a dynamic namespace's child when its last socket leaves (socket.io's
@@ -169,7 +197,8 @@ impl SocketIoBuilder {
         let config = SocketIoConfig {
             engine: self.engine.build(),
             connect_timeout: self.connect_timeout,
-            max_attachments: self.max_attachments,
+            limits: self.limits,
+            close_grace: self.close_grace,
             cleanup_empty_child_namespaces: self.cleanup_empty_child_namespaces,
             parser: self.parser,
         };
@@ -187,7 +216,7 @@ impl SocketIoBuilder {
                 SocketIoHandler {
                     namespaces: Arc::downgrade(&namespaces),
                     parser: config.parser,
-                    max_attachments: config.max_attachments,
+                    limits: config.limits,
                     connect_deadlines,
                 },
             );
@@ -378,20 +407,32 @@ impl SocketIo {
             .and_then(|a| a.downcast::<T>().ok())
     }
 
-    /// Shuts down: every socket disconnects with `server shutting down`, every
-    /// connection closes, and the adapters stop.
-    pub async fn close(&self) {
+    /// Shuts down: every socket disconnects with `server shutting down` (the clients are
+    /// told; pending acknowledgements fail), [`SocketIo::serve`] stops accepting and
+    /// returns, every connection closes, the adapters stop, and every task of the server
+    /// is awaited for at most [`SocketIoConfig::close_grace`]. True when they all ended
+    /// in time.
+    pub async fn close(&self) -> bool {
         let namespaces = self.namespaces();
         for ns in &namespaces {
             for s in ns.sockets() {
                 s.on_close(DisconnectReason::ServerShuttingDown);
             }
         }
-        self.engine().close_all(CloseReason::ServerShuttingDown);
+        let ended = self
+            .engine()
+            .shutdown(CloseReason::ServerShuttingDown, self.0.config.close_grace)
+            .await;
         for ns in &namespaces {
             ns.close_adapter().await;
         }
-        tokio::task::yield_now().await;
+        if !ended {
+            tracing::warn!(
+                tasks = self.engine().task_count(),
+                "tasks still running after the close grace period"
+            );
+        }
+        ended
     }
 
     /// The server as a tower service: its path, 404 elsewhere.
@@ -400,8 +441,9 @@ impl SocketIo {
     }
 
     /// A tower layer serving this server's path in front of another service (an axum
-    /// `Router`, say).
-    pub fn layer(&self) -> EngineLayer<Conn> {
+    /// `Router`, say). Feature `layer` (on by default).
+    #[cfg(feature = "layer")]
+    pub fn layer(&self) -> sockio_engine::EngineLayer<Conn> {
         self.engine().layer()
     }
 

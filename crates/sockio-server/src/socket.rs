@@ -51,6 +51,7 @@ pub(crate) struct SocketInner {
     conn: EngineSocket,
     version: ProtocolVersion,
     auth: Value,
+    max_pending_acks: usize,
     listeners: RwLock<Listeners<Socket>>,
     next_listener: AtomicU64,
     acks: Mutex<HashMap<u64, AckCallback>>,
@@ -133,6 +134,7 @@ impl Socket {
         conn: EngineSocket,
         version: ProtocolVersion,
         auth: Value,
+        max_pending_acks: usize,
     ) -> Self {
         Self(Arc::new(SocketInner {
             id,
@@ -140,6 +142,7 @@ impl Socket {
             conn,
             version,
             auth,
+            max_pending_acks,
             listeners: RwLock::default(),
             next_listener: AtomicU64::new(0),
             acks: Mutex::default(),
@@ -477,8 +480,16 @@ impl Socket {
         }
     }
 
-    pub(crate) fn register_ack(&self, id: u64, cb: AckCallback) {
-        lock(&self.0.acks).insert(id, cb);
+    /// Waits for acknowledgement `id`; refused when as many are pending as the limit
+    /// allows.
+    pub(crate) fn register_ack(&self, id: u64, cb: AckCallback) -> Result<(), AckError> {
+        let mut acks = lock(&self.0.acks);
+        if acks.len() >= self.0.max_pending_acks {
+            tracing::debug!(id = %self.id(), "too many acknowledgements pending");
+            return Err(AckError::TooManyPending);
+        }
+        acks.insert(id, cb);
+        Ok(())
     }
 
     pub(crate) fn cancel_ack(&self, id: u64) {

@@ -1,0 +1,927 @@
+//! The manager: one Engine.IO connection carrying the sockets of several namespaces,
+//! with reconnection. Its task owns the [`EngineDriver`] and the Socket.IO decoder.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use sockio_protocol::engine::Message;
+use sockio_protocol::socket::{
+    encode_with, Decoder, DecoderConfig, Packet, PacketData, ProtocolVersion as SioVersion, Value,
+};
+use tokio::sync::mpsc;
+
+use crate::driver::{now, EngineDriver};
+use crate::engine::{CloseReason, EngineEvent, EngineOptions, Input, ProtocolVersion};
+use crate::error::Error;
+use crate::event::{AckSender, Dispatch, Dispatcher, Event, HandlerId, SharedHandlers};
+use crate::socket::{Closing, Socket, SocketInner, SocketOptions};
+use crate::transport::Endpoint;
+
+/// An async auth callback: run on every (re)connection of a namespace.
+pub type AuthCallback = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Value> + Send>> + Send + Sync>;
+
+/// The CONNECT payload a socket sends.
+#[derive(Clone, Default)]
+pub enum Auth {
+    /// No payload.
+    #[default]
+    None,
+    /// The same object every time.
+    Static(Value),
+    /// Computed on every (re)connection.
+    Callback(AuthCallback),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Static(v) => f.debug_tuple("Static").field(v).finish(),
+            Auth::Callback(_) => f.write_str("Callback(..)"),
+        }
+    }
+}
+
+/// Settings of a manager (see [`ClientBuilder`](crate::ClientBuilder)).
+#[derive(Clone)]
+pub(crate) struct ManagerConfig {
+    pub endpoint: Endpoint,
+    pub path: String,
+    pub query: String,
+    pub engine: EngineOptions,
+    pub reconnection: bool,
+    pub reconnection_attempts: u32,
+    pub reconnection_delay: Duration,
+    pub reconnection_delay_max: Duration,
+    pub randomization_factor: f64,
+    pub timeout: Duration,
+    pub socket_defaults: SocketOptions,
+}
+
+/// Commands from handles to the manager's task.
+pub(crate) enum Cmd {
+    Connect(String),
+    SendConnect {
+        nsp: String,
+        auth: Value,
+        generation: u64,
+    },
+    Packet {
+        packet: Packet,
+        volatile: bool,
+    },
+    Ack(Packet),
+    /// A socket left ([`Socket::disconnect`] did its side).
+    Disconnect {
+        nsp: String,
+    },
+    /// The last handle of a socket went away.
+    Dropped {
+        nsp: String,
+    },
+    Close,
+}
+
+/// What the handles and the task share.
+pub(crate) struct Shared {
+    pub config: ManagerConfig,
+    pub cmd: mpsc::UnboundedSender<Cmd>,
+    pub dispatch: Dispatcher,
+    pub handlers: SharedHandlers,
+    /// The sockets, held weakly: a socket nobody holds leaves its namespace.
+    pub sockets: Mutex<HashMap<String, Weak<SocketInner>>>,
+    pub closed: AtomicBool,
+    pub cache_key: String,
+}
+
+/// The handles' side: when the last handle (a [`Manager`] or a [`Socket`]) goes, the
+/// connection closes.
+pub(crate) struct ManagerInner {
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for ManagerInner {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl Drop for ManagerInner {
+    fn drop(&mut self) {
+        let _ = self.shared.cmd.send(Cmd::Close);
+    }
+}
+
+/// One connection to a server (`io.Manager` in socket.io-client): an Engine.IO session
+/// that carries the sockets of several namespaces, and reconnects it.
+///
+/// Get one with [`ClientBuilder::manager`](crate::ClientBuilder::manager), or from a
+/// socket with [`Socket::io`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), sockio_client::Error> {
+/// let manager = sockio_client::ClientBuilder::new("http://localhost:3000").manager()?;
+/// manager.on("reconnect_attempt", |ev| println!("attempt {:?}", ev.args));
+/// let chat = manager.socket("/chat");
+/// let admin = manager.socket("/admin");
+/// chat.connect();
+/// admin.connect();
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Manager {
+    pub(crate) inner: Arc<ManagerInner>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("key", &self.inner.cache_key)
+            .finish()
+    }
+}
+
+impl Manager {
+    pub(crate) fn start(config: ManagerConfig, cache_key: String) -> Manager {
+        let (cmd, rx) = mpsc::unbounded_channel();
+        let dispatch = Dispatcher::new(tokio::runtime::Handle::current());
+        let sio_version = match config.engine.version {
+            ProtocolVersion::V3 => SioVersion::V4,
+            ProtocolVersion::V4 => SioVersion::V5,
+        };
+        let shared = Arc::new(Shared {
+            config,
+            cmd,
+            dispatch,
+            handlers: Arc::default(),
+            sockets: Mutex::default(),
+            closed: AtomicBool::new(false),
+            cache_key,
+        });
+        let inner = Arc::new(ManagerInner {
+            shared: shared.clone(),
+        });
+        let task = Task {
+            inner: shared,
+            rx,
+            engine: None,
+            open: false,
+            generation: 0,
+            decoder: Decoder::with_config(DecoderConfig::new(sio_version)),
+            sio_version,
+            attempts: 0,
+            reconnecting: false,
+            reconnect_at: None,
+            open_deadline: None,
+            joined: HashMap::new(),
+            root_join_at: None,
+            left_at: HashMap::new(),
+            deferred: Vec::new(),
+            pending: HashSet::new(),
+        };
+        tokio::spawn(task.run());
+        Manager { inner }
+    }
+
+    /// The socket of namespace `nsp` on this connection (created, not yet connected,
+    /// the first time; the same one afterwards, while a handle to it exists). Call
+    /// [`Socket::connect`]. When its last handle is dropped, it leaves the namespace;
+    /// when the last handle of the manager and its sockets is dropped, the connection
+    /// closes.
+    pub fn socket(&self, nsp: &str) -> Socket {
+        self.socket_with(nsp, self.inner.config.socket_defaults.clone())
+    }
+
+    /// [`socket`](Self::socket) with its own options (auth, retries) when it is created.
+    pub fn socket_with(&self, nsp: &str, opts: SocketOptions) -> Socket {
+        let nsp = normalize_nsp(nsp);
+        let mut sockets = lock(&self.inner.sockets);
+        if let Some(s) = sockets.get(&nsp).and_then(Weak::upgrade) {
+            return Socket::from_inner(s);
+        }
+        let socket = Socket::new(nsp.clone(), self.clone(), opts);
+        sockets.insert(nsp, Arc::downgrade(&socket.inner));
+        socket
+    }
+
+    pub(crate) fn has_socket(&self, nsp: &str) -> bool {
+        lock(&self.inner.sockets)
+            .get(&normalize_nsp(nsp))
+            .is_some_and(|w| w.strong_count() > 0)
+    }
+
+    /// Adds a handler of a manager event: `reconnecting` (alias `reconnect_attempt`),
+    /// `reconnect`, `reconnect_error`, `reconnect_failed`, `ping`, `error`, `open`,
+    /// `close`.
+    pub fn on(&self, event: &str, handler: impl Fn(Event) + Send + Sync + 'static) -> HandlerId {
+        lock(&self.inner.handlers).on_sync(Some(event), handler, false)
+    }
+
+    /// Adds an async handler of a manager event.
+    pub fn on_async<F, Fut>(&self, event: &str, handler: F) -> HandlerId
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        lock(&self.inner.handlers).on_async(Some(event), handler, false)
+    }
+
+    /// Adds a handler of the next `event` only.
+    pub fn once(&self, event: &str, handler: impl Fn(Event) + Send + Sync + 'static) -> HandlerId {
+        lock(&self.inner.handlers).on_sync(Some(event), handler, true)
+    }
+
+    /// Removes one handler.
+    pub fn off_handler(&self, id: HandlerId) {
+        lock(&self.inner.handlers).off_id(id);
+    }
+
+    /// Removes every handler of `event`.
+    pub fn off(&self, event: &str) {
+        lock(&self.inner.handlers).off(event);
+    }
+
+    /// Closes the connection: every socket disconnects (`io client disconnect`) and
+    /// nothing reconnects.
+    pub fn close(&self) {
+        let _ = self.inner.cmd.send(Cmd::Close);
+    }
+}
+
+impl Shared {
+    /// A manager event to its handlers.
+    pub(crate) fn emit_local(&self, name: &str, args: Vec<Value>) {
+        self.dispatch.send(Dispatch {
+            handlers: self.handlers.clone(),
+            event: Event::new(name, args, None),
+            with_any: false,
+        });
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn normalize_nsp(nsp: &str) -> String {
+    if nsp.is_empty() {
+        "/".to_owned()
+    } else if nsp.starts_with('/') {
+        nsp.to_owned()
+    } else {
+        format!("/{nsp}")
+    }
+}
+
+/// socket.io-client's backoff: `delay * 2^attempt`, randomized by `± factor`, capped.
+pub(crate) fn backoff(attempt: u32, base: Duration, max: Duration, factor: f64) -> Duration {
+    let ms = base.as_millis() as f64 * 2f64.powi(attempt.min(62) as i32);
+    let ms = if factor > 0.0 {
+        let rand: f64 = rand::random();
+        let deviation = (rand * factor * ms).floor();
+        if ((rand * 10.0).floor() as i64) & 1 == 0 {
+            ms - deviation
+        } else {
+            ms + deviation
+        }
+    } else {
+        ms
+    };
+    Duration::from_millis(ms.min(max.as_millis() as f64).max(0.0) as u64)
+}
+
+struct Task {
+    inner: Arc<Shared>,
+    rx: mpsc::UnboundedReceiver<Cmd>,
+    engine: Option<EngineDriver>,
+    open: bool,
+    generation: u64,
+    decoder: Decoder,
+    sio_version: SioVersion,
+    /// Reconnection attempts made since the connection was lost.
+    attempts: u32,
+    reconnecting: bool,
+    reconnect_at: Option<Instant>,
+    open_deadline: Option<Instant>,
+    /// The namespaces the server has joined on this connection, with the socket id.
+    joined: HashMap<String, String>,
+    /// Protocol v4: when a `/` joined again counts as connected.
+    root_join_at: Option<Instant>,
+    /// When each namespace was last left.
+    left_at: HashMap<String, Instant>,
+    /// Namespaces to join again once [`REJOIN_DELAY`] after leaving them has passed.
+    deferred: Vec<(Instant, String)>,
+    /// Namespaces whose CONNECT is unanswered on this connection.
+    pending: HashSet<String>,
+}
+
+/// How long after leaving a namespace it is joined again.
+const REJOIN_DELAY: Duration = Duration::from_millis(100);
+
+/// How long socket.io 2.x gets to add a socket of `/` joined again.
+const ROOT_JOIN_DELAY: Duration = Duration::from_millis(100);
+
+async fn engine_input(engine: &mut Option<EngineDriver>) -> Option<Input> {
+    match engine {
+        Some(e) => e.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Task {
+    async fn run(mut self) {
+        loop {
+            let deadline = [
+                self.engine.as_ref().and_then(EngineDriver::deadline),
+                self.reconnect_at,
+                self.open_deadline,
+                self.root_join_at,
+                self.deferred.iter().map(|(at, _)| *at).min(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            tokio::select! {
+                cmd = self.rx.recv() => match cmd {
+                    Some(Cmd::Close) | None => {
+                        self.close_all();
+                        break;
+                    }
+                    Some(cmd) => self.on_cmd(cmd),
+                },
+                Some(input) = engine_input(&mut self.engine) => self.feed(input),
+                _ = sleep_until(deadline) => self.on_tick(),
+            }
+        }
+    }
+
+    fn sockets(&self) -> Vec<Socket> {
+        let mut sockets = lock(&self.inner.sockets);
+        sockets.retain(|_, w| w.strong_count() > 0);
+        sockets
+            .values()
+            .filter_map(Weak::upgrade)
+            .map(Socket::from_inner)
+            .collect()
+    }
+
+    fn socket(&self, nsp: &str) -> Option<Socket> {
+        lock(&self.inner.sockets)
+            .get(nsp)
+            .and_then(Weak::upgrade)
+            .map(Socket::from_inner)
+    }
+
+    fn feed(&mut self, input: Input) {
+        let events = match self.engine.as_mut() {
+            Some(e) => e.handle(input),
+            None => return,
+        };
+        self.on_engine_events(events);
+    }
+
+    fn on_engine_events(&mut self, events: Vec<EngineEvent>) {
+        for e in events {
+            self.on_engine_event(e);
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = now();
+        if self.open_deadline.is_some_and(|d| now >= d) {
+            self.open_deadline = None;
+            self.engine = None;
+            self.on_closed(
+                CloseReason::TransportError(crate::engine::TransportError::Timeout),
+                false,
+            );
+        }
+        if self.reconnect_at.is_some_and(|d| now >= d) {
+            self.reconnect_at = None;
+            self.attempt();
+        }
+        if self.root_join_at.is_some_and(|d| now >= d) {
+            self.root_joined();
+        }
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|(at, _)| now >= *at);
+        self.deferred = later;
+        for (_, nsp) in due {
+            if let Some(socket) = self.socket(&nsp) {
+                if self.open {
+                    self.begin_connect(&socket, false);
+                }
+            }
+        }
+        self.feed(Input::Tick);
+    }
+
+    fn open_engine(&mut self) {
+        let cfg = &self.inner.config;
+        self.generation += 1;
+        let (driver, events) = EngineDriver::start(
+            cfg.engine.clone(),
+            cfg.endpoint.clone(),
+            cfg.path.clone(),
+            cfg.query.clone(),
+        );
+        self.engine = Some(driver);
+        self.open = false;
+        self.open_deadline = Some(now() + cfg.timeout);
+        self.on_engine_events(events);
+    }
+
+    fn attempt(&mut self) {
+        let n = self.attempts;
+        let manager = self.inner.clone();
+        manager.emit_local("reconnect_attempt", vec![Value::from(n)]);
+        manager.emit_local("reconnecting", vec![Value::from(n)]);
+        for s in self.sockets() {
+            if s.is_active() && !s.connected() {
+                s.emit_local("connecting", vec![]);
+            }
+        }
+        self.open_engine();
+    }
+
+    fn on_cmd(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Connect(nsp) => {
+                let Some(socket) = self.socket(&nsp) else {
+                    return;
+                };
+                if self.open {
+                    self.begin_connect(&socket, false);
+                } else if self.engine.is_none() && !self.reconnecting {
+                    self.open_engine();
+                }
+            }
+            Cmd::SendConnect {
+                nsp,
+                auth,
+                generation,
+            } => {
+                if generation == self.generation && self.open {
+                    self.send_packet(&Packet::connect(nsp, Some(auth)));
+                }
+            }
+            Cmd::Packet { packet, volatile } => {
+                let connected = self.socket(&packet.nsp).is_some_and(|s| s.connected());
+                if self.open && connected {
+                    self.send_packet(&packet);
+                } else if !volatile {
+                    if let Some(s) = self.socket(&packet.nsp) {
+                        s.buffer(packet);
+                    }
+                }
+            }
+            Cmd::Ack(packet) => {
+                if self.open {
+                    self.send_packet(&packet);
+                }
+            }
+            Cmd::Dropped { nsp } | Cmd::Disconnect { nsp } => {
+                // A socket left (Socket::disconnect did its side) or its last handle
+                // went away: leave the namespace unless another socket of it wants it.
+                // (socket.io closes the connection on a DISCONNECT for a namespace not
+                // joined, so only a joined one is left.)
+                self.leave_if_unwanted(&nsp);
+                self.maybe_close();
+            }
+            Cmd::Close => {}
+        }
+    }
+
+    /// Closes the connection once no socket wants it.
+    fn maybe_close(&mut self) {
+        if self.sockets().iter().any(Socket::is_active) {
+            return;
+        }
+        self.reconnecting = false;
+        self.reconnect_at = None;
+        self.attempts = 0;
+        if let Some(mut e) = self.engine.take() {
+            e.handle(Input::Close);
+        }
+        self.open = false;
+        self.open_deadline = None;
+        self.pending.clear();
+        self.joined.clear();
+        self.left_at.clear();
+        self.deferred.clear();
+        self.root_join_at = None;
+    }
+
+    fn close_all(&mut self) {
+        for s in self.sockets() {
+            if s.connected() && self.open {
+                self.send_packet(&Packet::disconnect(s.namespace()));
+            }
+            s.on_closed("io client disconnect", Closing::Ended);
+        }
+        self.maybe_close();
+        self.inner.closed.store(true, Ordering::Release);
+        crate::client::forget_closed_managers();
+        lock(&self.inner.sockets).clear();
+    }
+
+    /// Joins the socket's namespace (`at_open`: right after the handshake).
+    fn begin_connect(&mut self, socket: &Socket, at_open: bool) {
+        if !socket.is_active() || socket.connected() {
+            return;
+        }
+        let nsp = socket.namespace().to_owned();
+        if let Some(id) = self.joined.get(&nsp).cloned() {
+            // The server has the namespace joined already (an earlier socket of it, or
+            // socket.io 2.x's own `/`): this socket takes it over.
+            self.hand_over(socket, id);
+            return;
+        }
+        if self.sio_version == SioVersion::V4 && nsp == "/" {
+            if at_open || self.root_join_at.is_some() {
+                // socket.io 2.x connects every client to `/` on its own.
+                return;
+            }
+            // Joining `/` again: socket.io 2.x takes the CONNECT without answering it
+            // (it answered `/` in the handshake) and adds the socket on its next tick,
+            // dropping what comes in the same batch: it counts as joined a moment later.
+            let query = match socket.auth() {
+                Auth::Static(v) => Some(v),
+                _ => None,
+            };
+            self.send_packet(&Packet::connect(nsp, query));
+            self.root_join_at = Some(now() + ROOT_JOIN_DELAY);
+            return;
+        }
+        if let Some(&left) = self.left_at.get(&nsp) {
+            // socket.io removes a namespace on its next tick after the DISCONNECT: a
+            // CONNECT that comes in the same batch finds it still joined, and the
+            // connection is closed. Join again a moment later.
+            let at = left + REJOIN_DELAY;
+            if now() < at {
+                if !self.deferred.iter().any(|(_, n)| *n == nsp) {
+                    self.deferred.push((at, nsp));
+                }
+                return;
+            }
+            self.left_at.remove(&nsp);
+        }
+        if !self.pending.insert(nsp.clone()) {
+            // Its CONNECT is on the way (socket.io closes the connection on a second).
+            return;
+        }
+        match socket.auth() {
+            Auth::None => self.send_packet(&Packet::connect(nsp, None)),
+            Auth::Static(v) => self.send_packet(&Packet::connect(nsp, Some(v))),
+            Auth::Callback(f) => {
+                let cmd = self.inner.cmd.clone();
+                let generation = self.generation;
+                tokio::spawn(async move {
+                    let auth = f().await;
+                    let _ = cmd.send(Cmd::SendConnect {
+                        nsp,
+                        auth,
+                        generation,
+                    });
+                });
+            }
+        }
+    }
+
+    /// The namespace is joined on the server: `socket` is connected with `id`, or, when
+    /// it does not want it any more, the namespace is left.
+    fn hand_over(&mut self, socket: &Socket, id: String) {
+        match socket.on_connected(id) {
+            Some(buffered) => {
+                for p in buffered {
+                    self.send_packet(&p);
+                }
+            }
+            None => self.send_packet(&Packet::disconnect(socket.namespace())),
+        }
+    }
+
+    /// Leaves `nsp` on the server if it is joined and no active socket wants it.
+    fn leave_if_unwanted(&mut self, nsp: &str) {
+        if !self.joined.contains_key(nsp) || !self.open {
+            return;
+        }
+        match self.socket(nsp) {
+            Some(s) if s.is_active() => {
+                if let Some(id) = self.joined.get(nsp).cloned() {
+                    self.hand_over(&s, id);
+                }
+            }
+            _ => self.send_packet(&Packet::disconnect(nsp)),
+        }
+    }
+
+    /// `/` joined again on a socket.io 2.x server.
+    fn root_joined(&mut self) {
+        self.root_join_at = None;
+        if !self.open {
+            return;
+        }
+        let sid = self
+            .engine
+            .as_ref()
+            .and_then(EngineDriver::sid)
+            .unwrap_or_default();
+        self.joined.insert("/".to_owned(), sid);
+        self.leave_if_unwanted("/");
+    }
+
+    fn send_packet(&mut self, packet: &Packet) {
+        if packet.data == PacketData::Disconnect {
+            self.joined.remove(&packet.nsp);
+            self.left_at.insert(packet.nsp.clone(), now());
+            if packet.nsp == "/" {
+                self.root_join_at = None;
+            }
+        }
+        let encoded = encode_with(packet, self.sio_version);
+        let Some(engine) = self.engine.as_mut() else {
+            return;
+        };
+        let mut events = engine.send(Message::Text(encoded.text.into()));
+        for a in encoded.attachments {
+            events.extend(engine.send(Message::Binary(a)));
+        }
+        self.on_engine_events(events);
+    }
+
+    fn on_engine_event(&mut self, event: EngineEvent) {
+        match event {
+            EngineEvent::Open(handshake) => {
+                self.open = true;
+                self.pending.clear();
+                self.joined.clear();
+                self.left_at.clear();
+                self.deferred.clear();
+                self.open_deadline = None;
+                self.decoder.reset();
+                let manager = self.inner.clone();
+                manager.emit_local("open", vec![]);
+                if self.reconnecting {
+                    manager.emit_local("reconnect", vec![Value::from(self.attempts)]);
+                    self.reconnecting = false;
+                }
+                self.attempts = 0;
+                tracing::debug!(sid = %handshake.sid, "engine.io open");
+                for s in self.sockets() {
+                    if s.is_active() {
+                        self.begin_connect(&s, true);
+                    }
+                }
+            }
+            EngineEvent::Message(m) => {
+                let decoded = match m {
+                    Message::Text(t) => self.decoder.decode_text(&t),
+                    Message::Binary(b) => self.decoder.decode_binary(b),
+                };
+                match decoded {
+                    Ok(Some(packet)) => self.on_packet(packet),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!("socket.io parse error: {e}");
+                        if let Some(mut engine) = self.engine.take() {
+                            engine.handle(Input::Close);
+                        }
+                        self.on_closed(CloseReason::ParseError(e.to_string()), true);
+                    }
+                }
+            }
+            EngineEvent::Heartbeat => self.inner.emit_local("ping", vec![]),
+            EngineEvent::Upgraded(t) => tracing::debug!("upgraded to {t}"),
+            EngineEvent::Closed { reason, was_open } => {
+                self.engine = None;
+                self.on_closed(reason, was_open);
+            }
+        }
+    }
+
+    /// The socket id a CONNECT reply gives.
+    fn connect_id(&self, nsp: &str, payload: Option<&Value>) -> String {
+        let sid = self
+            .engine
+            .as_ref()
+            .and_then(EngineDriver::sid)
+            .unwrap_or_default();
+        match self.sio_version {
+            SioVersion::V5 => payload
+                .and_then(|p| p.get("sid"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or(sid),
+            SioVersion::V4 if nsp == "/" => sid,
+            SioVersion::V4 => format!("{nsp}#{sid}"),
+        }
+    }
+
+    fn on_packet(&mut self, packet: Packet) {
+        match &packet.data {
+            PacketData::Connect(payload) => {
+                let id = self.connect_id(&packet.nsp, payload.as_ref());
+                self.joined.insert(packet.nsp.clone(), id);
+            }
+            PacketData::Disconnect => {
+                self.joined.remove(&packet.nsp);
+            }
+            _ => {}
+        }
+        if matches!(
+            packet.data,
+            PacketData::Connect(_) | PacketData::ConnectError(_)
+        ) {
+            self.pending.remove(&packet.nsp);
+        }
+        let Some(socket) = self.socket(&packet.nsp) else {
+            tracing::debug!(nsp = %packet.nsp, "packet for an unknown namespace");
+            let automatic = self.sio_version == SioVersion::V4 && packet.nsp == "/";
+            if matches!(packet.data, PacketData::Connect(_)) && !automatic {
+                // Joined for a socket that is gone: leave.
+                self.leave_if_unwanted(&packet.nsp);
+            }
+            return;
+        };
+        match packet.data {
+            PacketData::Connect(_) => {
+                if socket.connected() {
+                    // A second CONNECT for a joined namespace: nothing new.
+                    return;
+                }
+                if !socket.is_active() && self.sio_version == SioVersion::V4 && packet.nsp == "/" {
+                    // socket.io 2.x's own `/`, before the socket wants it.
+                    return;
+                }
+                let id = self.joined.get(&packet.nsp).cloned().unwrap_or_default();
+                self.hand_over(&socket, id);
+            }
+            PacketData::ConnectError(value) => {
+                let (message, data) = match (&value, self.sio_version) {
+                    (Value::String(s), _) => (s.clone(), None),
+                    // v5: {"message", "data"?}.
+                    (Value::Object(_), SioVersion::V5) => (
+                        value
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        value.get("data").cloned(),
+                    ),
+                    // v4 (socket.io 2.x): the error's data itself.
+                    (other, _) => (
+                        other
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        Some(other.clone()),
+                    ),
+                };
+                socket.on_refused(message, data);
+                self.maybe_close();
+            }
+            PacketData::Disconnect => {
+                socket.on_closed("io server disconnect", Closing::Ended);
+                self.maybe_close();
+            }
+            PacketData::Event { event, args } => {
+                if !socket.connected() {
+                    tracing::debug!(nsp = %packet.nsp, "event for a namespace not joined");
+                    return;
+                }
+                let ack = packet
+                    .id
+                    .map(|id| AckSender::new(packet.nsp.clone(), id, self.inner.cmd.clone()));
+                socket.deliver(Event::new(event, args, ack));
+            }
+            PacketData::Ack { args } => {
+                if let Some(id) = packet.id {
+                    socket.resolve_ack(id, args);
+                }
+            }
+        }
+    }
+
+    fn on_closed(&mut self, reason: CloseReason, was_open: bool) {
+        self.open = false;
+        self.pending.clear();
+        self.joined.clear();
+        self.left_at.clear();
+        self.deferred.clear();
+        self.root_join_at = None;
+        self.open_deadline = None;
+        self.decoder.reset();
+        let manager = self.inner.clone();
+        let text = reason.to_string();
+        if was_open {
+            manager.emit_local("close", vec![Value::from(reason.disconnect_reason())]);
+            let garbage = matches!(
+                reason,
+                CloseReason::ParseError(_) | CloseReason::Handshake(_)
+            );
+            for s in self.sockets() {
+                if s.connected() {
+                    if garbage {
+                        // The server sent what no Socket.IO server sends: `error` first.
+                        s.emit_local("error", vec![Value::from(text.as_str())]);
+                    }
+                    s.on_closed(reason.disconnect_reason(), Closing::Lost);
+                }
+            }
+        } else {
+            for s in self.sockets() {
+                if s.is_active() && !s.connected() {
+                    s.on_transport_error(&reason, !self.inner.config.reconnection);
+                }
+            }
+            manager.emit_local("error", vec![Value::from(text.as_str())]);
+            if self.reconnecting {
+                manager.emit_local("reconnect_error", vec![Value::from(text.as_str())]);
+            }
+        }
+        if reason == CloseReason::ForcedClose {
+            return;
+        }
+        if !self.sockets().iter().any(Socket::is_active) {
+            return;
+        }
+        if !self.inner.config.reconnection {
+            for s in self.sockets() {
+                s.give_up(Error::Closed(reason.clone()));
+            }
+            return;
+        }
+        self.schedule_reconnect();
+    }
+
+    fn schedule_reconnect(&mut self) {
+        let cfg = &self.inner.config;
+        if self.attempts >= cfg.reconnection_attempts {
+            self.reconnecting = false;
+            self.attempts = 0;
+            self.inner.emit_local("reconnect_failed", vec![]);
+            for s in self.sockets() {
+                s.give_up(Error::ConnectFailed);
+            }
+            return;
+        }
+        let delay = backoff(
+            self.attempts,
+            cfg.reconnection_delay,
+            cfg.reconnection_delay_max,
+            cfg.randomization_factor,
+        );
+        self.attempts += 1;
+        self.reconnecting = true;
+        self.reconnect_at = Some(now() + delay);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_like_socket_io_client() {
+        let (base, max) = (Duration::from_millis(1000), Duration::from_millis(5000));
+        let plain: Vec<u64> = (0..6)
+            .map(|a| backoff(a, base, max, 0.0).as_millis() as u64)
+            .collect();
+        assert_eq!(plain, [1000, 2000, 4000, 5000, 5000, 5000]);
+        for attempt in 0..4 {
+            let want = (1000u64 << attempt).min(5000);
+            for _ in 0..50 {
+                let d = backoff(attempt, base, max, 0.5).as_millis() as u64;
+                assert!(
+                    d >= want / 2 && d <= (want * 3 / 2).min(5000),
+                    "{attempt}: {d}"
+                );
+            }
+        }
+        // Far attempts do not overflow.
+        assert_eq!(backoff(u32::MAX, base, max, 0.0), max);
+    }
+
+    #[test]
+    fn namespaces_are_normalized() {
+        assert_eq!(normalize_nsp(""), "/");
+        assert_eq!(normalize_nsp("admin"), "/admin");
+        assert_eq!(normalize_nsp("/chat"), "/chat");
+    }
+}

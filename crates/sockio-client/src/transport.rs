@@ -1,0 +1,355 @@
+//! The I/O side of the transports: URLs, TCP/TLS streams, HTTP requests (hyper 1) and
+//! the WebSocket handshake (tokio-tungstenite), each over our own stream.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::WebSocketStream;
+
+use crate::engine::TransportError;
+use crate::error::Error;
+
+/// A parsed server URL: `http[s]://host[:port][/namespace][?query]` (`ws`/`wss` too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUrl {
+    /// `https` / `wss`.
+    pub secure: bool,
+    /// The host name or address (IPv6 without brackets).
+    pub host: String,
+    /// The port (80 / 443 by default).
+    pub port: u16,
+    /// The path: the namespace, `/` when empty.
+    pub namespace: String,
+    /// The query string, without `?` (empty when none).
+    pub query: String,
+}
+
+impl ServerUrl {
+    /// Parses a URL.
+    ///
+    /// ```
+    /// use sockio_client::ServerUrl;
+    /// let u = ServerUrl::parse("https://example.com/chat?x=1").unwrap();
+    /// assert_eq!((u.secure, u.host.as_str(), u.port), (true, "example.com", 443));
+    /// assert_eq!((u.namespace.as_str(), u.query.as_str()), ("/chat", "x=1"));
+    /// let u = ServerUrl::parse("ws://[::1]:3000").unwrap();
+    /// assert_eq!((u.host.as_str(), u.port, u.namespace.as_str()), ("::1", 3000, "/"));
+    /// assert!(ServerUrl::parse("ftp://x").is_err());
+    /// ```
+    pub fn parse(url: &str) -> Result<ServerUrl, Error> {
+        let bad = |why: &str| Error::InvalidUrl(format!("{url}: {why}"));
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let secure = match scheme.to_ascii_lowercase().as_str() {
+            "http" | "ws" => false,
+            "https" | "wss" => true,
+            _ => return Err(bad("the scheme must be http, https, ws or wss")),
+        };
+        let rest = rest.split('#').next().unwrap_or_default();
+        let (authority, path_query) = match rest.find(['/', '?']) {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        let authority = authority.rsplit('@').next().unwrap_or_default();
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+            (host, after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let port = match port {
+            Some(p) => p.parse().map_err(|_| bad("invalid port"))?,
+            None if secure => 443,
+            None => 80,
+        };
+        let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
+        let namespace = if path.is_empty() { "/" } else { path };
+        Ok(ServerUrl {
+            secure,
+            host: host.to_owned(),
+            port,
+            namespace: namespace.to_owned(),
+            query: query.to_owned(),
+        })
+    }
+
+    fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let default = if self.secure { 443 } else { 80 };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// The default TLS configuration: Mozilla's roots (webpki-roots), the ring provider.
+pub(crate) fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    tls_config_with_roots(roots)
+}
+
+/// A TLS configuration trusting exactly `roots` (custom or private CAs), with the ring
+/// provider; pass it to [`ClientBuilder::tls_config`](crate::ClientBuilder::tls_config).
+///
+/// ```
+/// let roots = rustls::RootCertStore::empty(); // add your CA with roots.add(der)
+/// let config = sockio_client::tls_config_with_roots(roots).unwrap();
+/// assert!(config.alpn_protocols.is_empty());
+/// ```
+pub fn tls_config_with_roots(
+    roots: rustls::RootCertStore,
+) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    // ring rather than aws-lc-rs: no C toolchain (cmake) to build; rustls 0.23.48 marks
+    // it deprecated only because it lacks post-quantum key exchange.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A TCP stream, maybe inside TLS.
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Everything a request needs to reach the server.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    pub url: ServerUrl,
+    pub headers: HeaderMap,
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Idle HTTP/1.1 connections, reused by the next request.
+    pool: Arc<Mutex<Vec<SendRequest<Full<Bytes>>>>>,
+}
+
+/// How long connecting (TCP + TLS) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Endpoint {
+    pub fn new(url: ServerUrl, headers: HeaderMap, tls: Arc<rustls::ClientConfig>) -> Endpoint {
+        Endpoint {
+            url,
+            headers,
+            tls,
+            pool: Arc::default(),
+        }
+    }
+
+    async fn stream(&self) -> Result<Stream, TransportError> {
+        let connect = async {
+            let tcp = TcpStream::connect((self.url.host.as_str(), self.url.port))
+                .await
+                .map_err(|e| TransportError::Connect(e.to_string()))?;
+            let _ = tcp.set_nodelay(true);
+            if !self.url.secure {
+                return Ok(Stream::Plain(tcp));
+            }
+            let name = rustls::pki_types::ServerName::try_from(self.url.host.clone())
+                .map_err(|e| TransportError::Tls(e.to_string()))?;
+            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| TransportError::Tls(e.to_string()))?;
+            Ok(Stream::Tls(Box::new(tls)))
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, connect)
+            .await
+            .map_err(|_| TransportError::Timeout)?
+    }
+
+    /// An idle pooled connection, if any.
+    fn pooled(&self) -> Option<SendRequest<Full<Bytes>>> {
+        loop {
+            let idle = self.pool.lock().ok().and_then(|mut p| p.pop())?;
+            if !idle.is_closed() && idle.is_ready() {
+                return Some(idle);
+            }
+        }
+    }
+
+    async fn fresh(&self) -> Result<SendRequest<Full<Bytes>>, TransportError> {
+        let stream = self.stream().await?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| TransportError::Io(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    /// One HTTP request; the body of a 200 answer and whether it is
+    /// `application/octet-stream`.
+    pub async fn request(
+        &self,
+        method: http::Method,
+        path_and_query: &str,
+        body: Option<Bytes>,
+    ) -> Result<(Bytes, bool), TransportError> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path_and_query)
+            .header(http::header::HOST, self.url.authority());
+        if let Some(h) = req.headers_mut() {
+            for (k, v) in &self.headers {
+                h.insert(k, v.clone());
+            }
+        }
+        if body.is_some() {
+            req = req.header(http::header::CONTENT_TYPE, "text/plain;charset=UTF-8");
+        }
+        let req = req
+            .body(Full::new(body.unwrap_or_default()))
+            .map_err(|e| TransportError::Io(e.to_string()))?;
+        // A pooled connection the server closed meanwhile (keep-alive timeout) gives the
+        // request back unsent: then it goes on a new connection.
+        let (sender, res) = match self.pooled() {
+            Some(mut pooled) => match pooled.try_send_request(req).await {
+                Ok(res) => (pooled, res),
+                Err(mut e) => match e.take_message() {
+                    // Not sent at all: safe to send again.
+                    Some(req) => {
+                        let mut sender = self.fresh().await?;
+                        let res = sender
+                            .send_request(req)
+                            .await
+                            .map_err(|e| TransportError::Io(e.to_string()))?;
+                        (sender, res)
+                    }
+                    _ => return Err(TransportError::Io(e.into_error().to_string())),
+                },
+            },
+            None => {
+                let mut sender = self.fresh().await?;
+                let res = sender
+                    .send_request(req)
+                    .await
+                    .map_err(|e| TransportError::Io(e.to_string()))?;
+                (sender, res)
+            }
+        };
+        let status = res.status().as_u16();
+        let binary = res
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/octet-stream"));
+        let body = res
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| TransportError::Io(e.to_string()))?
+            .to_bytes();
+        if let Ok(mut pool) = self.pool.lock() {
+            if pool.len() < 4 {
+                pool.push(sender);
+            }
+        }
+        if status != 200 {
+            let text = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
+            return Err(TransportError::Http { status, body: text });
+        }
+        Ok((body, binary))
+    }
+
+    /// Opens a WebSocket at `path_and_query`.
+    pub async fn websocket(
+        &self,
+        path_and_query: &str,
+    ) -> Result<WebSocketStream<Stream>, TransportError> {
+        let scheme = if self.url.secure { "wss" } else { "ws" };
+        let url = format!("{scheme}://{}{path_and_query}", self.url.authority());
+        let mut req = url
+            .into_client_request()
+            .map_err(|e| TransportError::WebSocket(e.to_string()))?;
+        for (k, v) in &self.headers {
+            req.headers_mut().insert(k, v.clone());
+        }
+        let stream = self.stream().await?;
+        let handshake = tokio_tungstenite::client_async(req, stream);
+        let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+            .await
+            .map_err(|_| TransportError::Timeout)?
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(res) => TransportError::Http {
+                    status: res.status().as_u16(),
+                    body: res
+                        .body()
+                        .as_ref()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default(),
+                },
+                other => TransportError::WebSocket(other.to_string()),
+            })?;
+        Ok(ws)
+    }
+}
