@@ -10,6 +10,10 @@
 //! * `/socket.io/`: Socket.IO with namespaces `/`, `/custom`, `/restricted` (auth
 //!   middleware) and dynamic `/dyn-…`, every socket getting the handlers of `install`.
 //! * anything else: 404.
+//!
+//! With `REDIS_URL` set, the server is one node of a cluster (`REDIS_ADAPTER=classic`
+//! or `sharded`, `REDIS_KEY`, `NODE_ID`): every namespace uses a `sockio-redis` adapter,
+//! so sockio and Node.js nodes on the same Redis serve the same clients as one server.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -21,6 +25,7 @@ use sockio::server::{
     args, Args, Bytes, ConnectError, Event, Namespace, Parser, RemoteSocket, Room, Socket,
     SocketId, SocketIo, Value,
 };
+use sockio_redis::{AdapterKind, RedisAdapter, RedisAdapterOptions};
 use tower_layer::Layer;
 
 /// Sends every message back to its sender.
@@ -520,6 +525,26 @@ fn setup_namespace(ns: &Namespace, memory: &Arc<Memory>, node_id: &Arc<str>) {
     });
 }
 
+/// The Redis adapter of §6.1: `REDIS_ADAPTER` classic (default) or sharded, `REDIS_KEY`.
+async fn connect_redis(url: &str) -> std::io::Result<RedisAdapter> {
+    let kind = match std::env::var("REDIS_ADAPTER").as_deref() {
+        Err(_) | Ok("classic") => AdapterKind::Classic,
+        Ok("sharded") => AdapterKind::Sharded,
+        Ok(other) => {
+            return Err(std::io::Error::other(format!(
+                "REDIS_ADAPTER={other}: classic or sharded"
+            )))
+        }
+    };
+    let mut options = RedisAdapterOptions::new(url).kind(kind);
+    if let Ok(key) = std::env::var("REDIS_KEY") {
+        options = options.key(key);
+    }
+    RedisAdapter::connect(options)
+        .await
+        .map_err(std::io::Error::other)
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
@@ -539,11 +564,19 @@ async fn main() -> std::io::Result<()> {
         Ok("msgpack") => Parser::MsgPack,
         _ => Parser::Default,
     };
-    let io = SocketIo::builder()
+    // REDIS_URL: one node of a cluster (§6): every namespace gets a Redis adapter.
+    let redis = match std::env::var("REDIS_URL") {
+        Ok(url) => Some(connect_redis(&url).await?),
+        Err(_) => None,
+    };
+    let mut builder = SocketIo::builder()
         .engine_config(engine_config("/socket.io/"))
         .connect_timeout(Duration::from_millis(1000))
-        .parser(parser)
-        .build();
+        .parser(parser);
+    if let Some(redis) = &redis {
+        builder = builder.adapter(redis.factory());
+    }
+    let io = builder.build();
     for name in ["/", "/custom"] {
         setup_namespace(&io.of(name), &memory, &node_id);
     }
@@ -564,6 +597,13 @@ async fn main() -> std::io::Result<()> {
         .of_regex("^/dyn-[a-z0-9-]+$")
         .map_err(std::io::Error::other)?;
     setup_namespace(&dynamic, &memory, &node_id);
+
+    // Subscribed (so counted by the other nodes) before listening.
+    if let Some(redis) = &redis {
+        for name in ["/", "/custom", "/restricted"] {
+            redis.ready(name).await.map_err(std::io::Error::other)?;
+        }
+    }
 
     let echo = Engine::new(engine_config("/engine.io/"), Echo);
     let service = echo.layer().layer(io.service());

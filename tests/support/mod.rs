@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod raw_client;
+pub mod redis;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -61,7 +62,23 @@ impl Server {
             "{} missing: cargo test builds examples",
             bin.display()
         );
-        let mut cmd = Command::new(bin);
+        Self::spawn(name, Command::new(bin), env)
+    }
+
+    /// Starts socket.io 4.8 on Node: `tests/js/reference/conformance-server.mjs`, with
+    /// `env` (its cluster mode with `REDIS_URL`).
+    pub fn start_node_reference(env: &[(&str, &str)]) -> Server {
+        let js = repo().join("tests").join("js");
+        assert!(
+            js.join("node_modules").exists(),
+            "tests/js/node_modules missing: run `npm ci` in tests/js (scripts/test.sh does)"
+        );
+        let mut cmd = Command::new("node");
+        cmd.arg("reference/conformance-server.mjs").current_dir(&js);
+        Self::spawn("node-reference", cmd, env)
+    }
+
+    fn spawn(name: &str, mut cmd: Command, env: &[(&str, &str)]) -> Server {
         cmd.env("PORT", "0")
             .env(
                 "RUST_LOG",
@@ -104,6 +121,16 @@ impl Server {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// Sends `signal` (`STOP`, `CONT`, …) to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
 }
 
 impl Drop for Server {
@@ -116,6 +143,11 @@ impl Drop for Server {
 /// Runs `node --test` on files under `tests/js` against `url`; panics with Node's output
 /// when a test fails.
 pub fn run_node_tests(url: &str, files: &[&str]) {
+    run_node_tests_with_env(url, files, &[]);
+}
+
+/// [`run_node_tests`] with more environment variables for the Node suites.
+pub fn run_node_tests_with_env(url: &str, files: &[&str], env: &[(&str, &str)]) {
     let js = repo().join("tests").join("js");
     assert!(
         js.join("node_modules").exists(),
@@ -128,6 +160,7 @@ pub fn run_node_tests(url: &str, files: &[&str]) {
         .args(files)
         .current_dir(&js)
         .env("SOCKIO_URL", url)
+        .envs(env.iter().copied())
         .output()
         .expect("run node (is Node.js installed?)");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -213,6 +213,20 @@ pub trait Adapter: Send + Sync + 'static {
         args: Vec<Value>,
         timeout: Duration,
     ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>>;
+
+    /// A room of this server got its first socket (socket.io-adapter's `create-room`).
+    /// `private` when the room is a socket's own id room. Called after the socket joined,
+    /// before the join returns. Does nothing unless implemented: the sharded Redis
+    /// adapter subscribes to a room's channel here.
+    fn room_created(&self, room: &Room, private: bool) {
+        let _ = (room, private);
+    }
+
+    /// A room of this server lost its last socket (socket.io-adapter's `delete-room`).
+    /// `private` as for [`Adapter::room_created`]. Does nothing unless implemented.
+    fn room_deleted(&self, room: &Room, private: bool) {
+        let _ = (room, private);
+    }
 }
 
 /// Builds the adapter of each namespace (the name is given), for

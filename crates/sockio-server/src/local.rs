@@ -51,18 +51,39 @@ impl LocalSockets {
         }
     }
 
-    /// A socket that completed its connection: in the namespace and its own room.
-    pub(crate) fn add(&self, socket: &Socket) {
+    /// A socket that completed its connection: in the namespace and its own room. Returns
+    /// the rooms created (its own id room, private).
+    pub(crate) fn add(&self, socket: &Socket) -> Vec<(Room, bool)> {
         write(&self.sockets).insert(socket.id().clone(), socket.clone());
-        self.rooms.add_all(socket, &[Room::from(socket.id())]);
+        let created = self
+            .rooms
+            .add_all_reporting(socket, &[Room::from(socket.id())]);
+        self.with_privacy(created)
     }
 
-    /// Forgets `socket` (its rooms and its entry); whether the namespace is now empty.
-    pub(crate) fn remove(&self, socket: &Socket) -> bool {
-        self.rooms.del_all(socket.id());
+    /// Forgets `socket` (its rooms and its entry); whether the namespace is now empty,
+    /// and the rooms that are gone.
+    pub(crate) fn remove(&self, socket: &Socket) -> (bool, Vec<(Room, bool)>) {
+        let gone = self.rooms.del_all_reporting(socket.id());
+        let gone = self.with_privacy(gone);
         let mut sockets = write(&self.sockets);
         sockets.remove(socket.id());
-        sockets.is_empty()
+        (sockets.is_empty(), gone)
+    }
+
+    /// Each room, and whether it is a socket's own id room (a private room).
+    fn with_privacy(&self, rooms: Vec<Room>) -> Vec<(Room, bool)> {
+        if rooms.is_empty() {
+            return Vec::new();
+        }
+        let sockets = read(&self.sockets);
+        rooms
+            .into_iter()
+            .map(|r| {
+                let private = sockets.contains_key(r.as_str());
+                (r, private)
+            })
+            .collect()
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<Socket> {
@@ -77,14 +98,20 @@ impl LocalSockets {
         read(&self.sockets).len()
     }
 
-    pub(crate) fn join(&self, socket: &Socket, rooms: &[Room]) {
-        self.rooms.add_all(socket, rooms);
+    /// Returns the rooms created, each with whether it is private.
+    pub(crate) fn join(&self, socket: &Socket, rooms: &[Room]) -> Vec<(Room, bool)> {
+        let created = self.rooms.add_all_reporting(socket, rooms);
+        self.with_privacy(created)
     }
 
-    pub(crate) fn leave(&self, id: &SocketId, rooms: &[Room]) {
-        for room in rooms {
-            self.rooms.del(id, room);
-        }
+    /// Returns the rooms that are gone, each with whether it is private.
+    pub(crate) fn leave(&self, id: &SocketId, rooms: &[Room]) -> Vec<(Room, bool)> {
+        let gone: Vec<Room> = rooms
+            .iter()
+            .filter(|room| self.rooms.del_reporting(id, room))
+            .cloned()
+            .collect();
+        self.with_privacy(gone)
     }
 
     pub(crate) fn rooms_of(&self, id: &SocketId) -> Vec<Room> {

@@ -288,7 +288,8 @@ impl Namespace {
 
     /// A socket that completed its connection.
     pub(crate) fn add_socket(&self, socket: &Socket) {
-        self.0.local.add(socket);
+        let created = self.0.local.add(socket);
+        self.0.rooms_created(created);
     }
 
     /// The socket `id` of this namespace on this server.
@@ -395,6 +396,20 @@ impl Namespace {
 }
 
 impl NsInner {
+    /// Tells the adapter about rooms that got their first socket on this server.
+    fn rooms_created(&self, rooms: Vec<(Room, bool)>) {
+        for (room, private) in rooms {
+            self.adapter.room_created(&room, private);
+        }
+    }
+
+    /// Tells the adapter about rooms whose last socket on this server left.
+    fn rooms_deleted(&self, rooms: Vec<(Room, bool)>) {
+        for (room, private) in rooms {
+            self.adapter.room_deleted(&room, private);
+        }
+    }
+
     /// Runs `f` on each namespace an operation on this one acts on: itself, or a
     /// dynamic parent's children.
     fn for_targets(&self, f: &mut dyn FnMut(&NsInner)) {
@@ -425,11 +440,13 @@ impl SocketHome for NsInner {
     }
 
     fn join(&self, socket: &Socket, rooms: &[Room]) {
-        self.local.join(socket, rooms);
+        let created = self.local.join(socket, rooms);
+        self.rooms_created(created);
     }
 
     fn leave(&self, id: &SocketId, rooms: &[Room]) {
-        self.local.leave(id, rooms);
+        let gone = self.local.leave(id, rooms);
+        self.rooms_deleted(gone);
     }
 
     fn rooms_of(&self, id: &SocketId) -> Vec<Room> {
@@ -437,7 +454,8 @@ impl SocketHome for NsInner {
     }
 
     fn forget(&self, socket: &Socket) {
-        let empty = self.local.remove(socket);
+        let (empty, gone) = self.local.remove(socket);
+        self.rooms_deleted(gone);
         if empty && self.parent.is_some() {
             if let (Some(on_empty), Some(me)) = (&self.on_empty, socket.namespace_arc()) {
                 on_empty(&Namespace(me));

@@ -161,7 +161,14 @@ impl<M: Member> RoomIndex<M> {
 
     /// Adds `member` to `rooms`.
     pub fn add_all(&self, member: &M, rooms: &[Room]) {
+        self.add_all_reporting(member, rooms);
+    }
+
+    /// Adds `member` to `rooms`; returns the rooms that did not exist before (in the
+    /// order of `rooms`), for a cluster adapter that follows room creations.
+    pub fn add_all_reporting(&self, member: &M, rooms: &[Room]) -> Vec<Room> {
         let id = member.id();
+        let mut created = Vec::new();
         write(self.member_shard(id))
             .entry(id.clone())
             .or_insert_with(|| Entry {
@@ -171,41 +178,64 @@ impl<M: Member> RoomIndex<M> {
             .rooms
             .extend(rooms.iter().cloned());
         for room in rooms {
-            write(self.room_shard(room))
-                .entry(room.clone())
-                .or_insert_with(Members::new)
-                .insert(member);
+            let mut shard = write(self.room_shard(room));
+            match shard.entry(room.clone()) {
+                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().insert(member),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(Members::new()).insert(member);
+                    created.push(room.clone());
+                }
+            }
         }
+        created
     }
 
-    fn leave_room(&self, id: &SocketId, room: &Room) {
+    /// Whether the room is gone (its last member left).
+    fn leave_room(&self, id: &SocketId, room: &Room) -> bool {
         let mut shard = write(self.room_shard(room));
         if let Some(members) = shard.get_mut(room) {
             members.remove(id);
             if members.list.is_empty() {
                 shard.remove(room);
+                return true;
             }
         }
+        false
     }
 
     /// Removes member `id` from `room`.
     pub fn del(&self, id: &SocketId, room: &Room) {
+        self.del_reporting(id, room);
+    }
+
+    /// Removes member `id` from `room`; whether the room is gone (it was the last
+    /// member).
+    pub fn del_reporting(&self, id: &SocketId, room: &Room) -> bool {
         // A member in no room stays known (every-member selections still reach it),
         // until `del_all`.
         if let Some(entry) = write(self.member_shard(id)).get_mut(id) {
             entry.rooms.remove(room);
         }
-        self.leave_room(id, room);
+        self.leave_room(id, room)
     }
 
     /// Removes member `id` from every room.
     pub fn del_all(&self, id: &SocketId) {
+        self.del_all_reporting(id);
+    }
+
+    /// Removes member `id` from every room; returns the rooms that are gone (it was
+    /// their last member).
+    pub fn del_all_reporting(&self, id: &SocketId) -> Vec<Room> {
         let Some(entry) = write(self.member_shard(id)).remove(id) else {
-            return;
+            return Vec::new();
         };
-        for room in &entry.rooms {
-            self.leave_room(id, room);
-        }
+        entry
+            .rooms
+            .iter()
+            .filter(|room| self.leave_room(id, room))
+            .cloned()
+            .collect()
     }
 
     /// The rooms of member `id`.
@@ -318,6 +348,28 @@ mod tests {
         let mut out = Vec::new();
         i.for_each_selected(&rooms, &except, &mut |m| out.push(m.0.clone()));
         ids(out)
+    }
+
+    #[test]
+    fn creations_and_deletions_are_reported() {
+        let i = RoomIndex::default();
+        let (a, b) = (m("a"), m("b"));
+        assert_eq!(
+            i.add_all_reporting(&a, &[room("x"), room("y")]),
+            [room("x"), room("y")]
+        );
+        assert_eq!(
+            i.add_all_reporting(&b, &[room("y"), room("z")]),
+            [room("z")]
+        );
+        assert!(i.add_all_reporting(&a, &[room("x")]).is_empty());
+        assert!(!i.del_reporting(b.id(), &room("y")));
+        assert!(i.del_reporting(b.id(), &room("z")));
+        assert!(!i.del_reporting(b.id(), &room("z")));
+        let mut gone = i.del_all_reporting(a.id());
+        gone.sort();
+        assert_eq!(gone, [room("x"), room("y")]);
+        assert!(i.del_all_reporting(a.id()).is_empty());
     }
 
     #[test]

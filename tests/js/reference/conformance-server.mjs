@@ -12,7 +12,9 @@
 // treat them as v3).
 //
 // Env: PORT (default 0 = any free port), NODE_ID (answer of `node-id`, default "").
-// REDIS_URL is not supported here (no Redis adapter installed): the server refuses to start.
+// Cluster mode (§6): REDIS_URL (redis://host:port), REDIS_ADAPTER (classic = createAdapter,
+// sharded = createShardedAdapter in dynamic mode), REDIS_KEY (key / channelPrefix), with
+// @socket.io/redis-adapter 8.3 over node-redis 4; subscribed before it listens.
 // Listens on 127.0.0.1 and prints `listening <port>` on stdout once ready. Stop with SIGTERM.
 //
 //   node tests/js/reference/conformance-server.mjs
@@ -21,8 +23,12 @@ import { serveEngines } from "./http-front.mjs";
 import { Server as EngineServer } from "engine.io";
 import { Server } from "socket.io";
 
-if (process.env.REDIS_URL) {
-  console.error("conformance-server.mjs: cluster mode (REDIS_URL) is not supported by this reference");
+import { createClient } from "redis";
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+
+const REDIS_KIND = process.env.REDIS_ADAPTER ?? "classic";
+if (process.env.REDIS_URL && !["classic", "sharded"].includes(REDIS_KIND)) {
+  console.error(`conformance-server.mjs: REDIS_ADAPTER=${REDIS_KIND}: classic or sharded`);
   process.exit(2);
 }
 
@@ -50,6 +56,22 @@ echo.on("connection", (socket) => {
 const engine = new EngineServer({ ...ENGINE_SETTINGS, path: "/socket.io/" });
 const io = new Server({ connectTimeout: 1000, serveClient: false });
 io.bind(engine);
+
+/** The subscriber connection of the Redis adapter, in cluster mode. */
+let redisSub = null;
+if (process.env.REDIS_URL) {
+  const pub = createClient({ url: process.env.REDIS_URL });
+  const sub = pub.duplicate();
+  for (const c of [pub, sub]) c.on("error", (e) => console.error("redis:", e.message));
+  await Promise.all([pub.connect(), sub.connect()]);
+  const key = process.env.REDIS_KEY ?? "socket.io";
+  io.adapter(
+    REDIS_KIND === "sharded"
+      ? createShardedAdapter(pub, sub, { channelPrefix: key, subscriptionMode: "dynamic" })
+      : createAdapter(pub, sub, { key }),
+  );
+  redisSub = sub;
+}
 
 /** Last disconnect of each socket: key `${nsp}\0${id}` → {reason, rooms}. Oldest evicted first. */
 const MAX_REASONS = 20000;
@@ -279,8 +301,10 @@ function setupNamespace(nsp) {
         done();
       },
       "server-side-emit"(...raw) {
+        const { args, done } = split(raw);
         // single node: there is no other node to reach (the in-memory adapter would only warn)
-        split(raw).done();
+        if (redisSub) ns.serverSideEmit("cluster-note", ...args);
+        done();
       },
       "server-side-log"(...raw) {
         const { args, ack } = split(raw);
@@ -288,8 +312,14 @@ function setupNamespace(nsp) {
         ack?.(log.filter((a) => a[0] === args[0]));
       },
       "server-side-emit-with-ack"(...raw) {
+        const { args, ack } = split(raw);
         // single node: no other node answers, so the list of answers is empty at once
-        split(raw).ack?.([]);
+        if (!redisSub) return ack?.([]);
+        ns.serverSideEmit("cluster-ask", ...args, (err, responses) => {
+          const sorted = byJson(responses ?? []);
+          if (err) ack?.({ error: err.message, responses: sorted });
+          else ack?.(sorted);
+        });
       },
       "broadcast-with-ack"(...raw) {
         const { args, ack } = split(raw);
@@ -331,6 +361,19 @@ setupNamespace(restricted);
 
 // ---------------------------------------------------------------------------------------------
 // HTTP routing, shared with tests/js/reference/engine-server.mjs
+
+// Cluster mode: the adapters' subscriptions went out first on the subscriber connection;
+// one more subscription, answered after them, tells they are all in place.
+if (redisSub) {
+  const marker = `conformance-ready-${process.pid}`;
+  if (REDIS_KIND === "sharded") {
+    await redisSub.sSubscribe(marker, () => {});
+    await redisSub.sUnsubscribe(marker);
+  } else {
+    await redisSub.subscribe(marker, () => {});
+    await redisSub.unsubscribe(marker);
+  }
+}
 
 serveEngines([
   ["/engine.io/", echo],

@@ -60,7 +60,7 @@ pub use decode::{Decoder, DecoderConfig};
 pub use encode::{encode, encode_after, encode_with, Encoded};
 pub use error::{DecodeError, MsgpackError};
 pub use json::JsonError;
-pub use msgpack::{decode_msgpack, encode_msgpack};
+pub use msgpack::{decode_msgpack, decode_msgpack_value, encode_msgpack, encode_msgpack_value};
 pub use packet::{Packet, PacketData, PacketType};
 pub use raw::{encode_raw_after, RawArgs, RawEvent};
 pub use ser::{to_value, ValueError};

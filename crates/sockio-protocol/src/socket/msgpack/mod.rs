@@ -235,6 +235,52 @@ fn write_map_header(out: &mut Vec<u8>, len: usize) {
     drop(rmp::encode::write_map_len(out, len as u32));
 }
 
+/// Encodes one value as notepack.io writes it (`notepack.io` 2.2 and 3.x agree for every
+/// [`Value`]): the same choices as [`encode_msgpack`] makes for a packet's payload —
+/// smallest integer, string, binary, array and map encodings, float64 for other numbers,
+/// object keys in their order.
+///
+/// This is what travels between cluster nodes (the Redis adapters and emitter publish
+/// notepack-encoded arrays and maps that are not Socket.IO packets).
+///
+/// ```
+/// use sockio_protocol::socket::{encode_msgpack_value, Value};
+///
+/// let v = Value::from_json(r#"{"rooms":[],"flags":{}}"#).unwrap();
+/// assert_eq!(&encode_msgpack_value(&v)[..], b"\x82\xa5rooms\x90\xa5flags\x80");
+/// ```
+pub fn encode_msgpack_value(value: &Value) -> Bytes {
+    let mut out = Vec::with_capacity(value_size(value));
+    write_value(&mut out, value);
+    Bytes::from(out)
+}
+
+/// Decodes one msgpack value (the whole input, no trailing bytes), as
+/// [`decode_msgpack`] reads a packet's payload: `bin` → [`Value::Binary`], timestamps and
+/// notepack.io 2.2 dates → milliseconds, `undefined` → left out of maps, `null` in
+/// arrays (and `null` for the whole value). Nesting is limited to
+/// [`DEFAULT_MAX_DEPTH`] + 2 levels. Never panics, whatever the input.
+///
+/// ```
+/// use sockio_protocol::socket::{decode_msgpack_value, MsgpackError, Value};
+///
+/// assert_eq!(decode_msgpack_value(b"\x92\x01\xa1x"), Ok(Value::from_json(r#"[1,"x"]"#).unwrap()));
+/// assert_eq!(decode_msgpack_value(b"\x92\x01"), Err(MsgpackError::UnexpectedEnd));
+/// ```
+pub fn decode_msgpack_value(data: &[u8]) -> Result<Value, MsgpackError> {
+    let mut reader = Reader {
+        input: data,
+        pos: 0,
+        depth: 0,
+        max_depth: DEFAULT_MAX_DEPTH + 2,
+    };
+    let value = reader.value()?;
+    if reader.pos != data.len() {
+        return Err(MsgpackError::TrailingBytes(data.len() - reader.pos));
+    }
+    Ok(value.unwrap_or(Value::Null))
+}
+
 // --------------------------------------------------------------------------------------
 // Decoding
 // --------------------------------------------------------------------------------------
@@ -452,6 +498,60 @@ mod tests {
                 "83a47479706504a36e7370a12fa46461746181a76d657373616765a46e6f7065",
             ),
         ]
+    }
+
+    /// Values notepack.io 3.0.1 wrote, as @socket.io/redis-adapter 8.3 and
+    /// @socket.io/redis-emitter 5.1 published them.
+    #[test]
+    fn values_byte_exact_with_notepack() {
+        let cases = [
+            (
+                r#"["SZ640M",{"type":2,"data":["hello",1,"two",{"three":3}],"nsp":"/"},{"rooms":[],"except":[],"flags":{}}]"#,
+                "93a6535a3634304d83a47479706502a46461746194a568656c6c6f01a374776f81a5746872656503a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380",
+            ),
+            (
+                r#"["emitter",{"type":2,"data":["from-emitter",{"x":1}],"nsp":"/"},{"rooms":[],"flags":{},"except":[]}]"#,
+                "93a7656d697474657283a47479706502a46461746192ac66726f6d2d656d697474657281a17801a36e7370a12f83a5726f6f6d7390a5666c61677380a665786365707490",
+            ),
+            (
+                r#"{"uid":"SZ640M","requestId":"u6cnVn","type":7,"packet":{"type":2,"data":["ackme","q"],"nsp":"/"},"opts":{"rooms":[],"except":[],"flags":{"timeout":1000}}}"#,
+                "85a3756964a6535a3634304da9726571756573744964a67536636e566ea47479706507a67061636b657483a47479706502a46461746192a561636b6d65a171a36e7370a12fa46f70747383a5726f6f6d7390a665786365707490a5666c61677381a774696d656f7574cd03e8",
+            ),
+            (
+                r#"{"type":9,"requestId":"u6cnVn","packet":"client ack B"}"#,
+                "83a47479706509a9726571756573744964a67536636e566ea67061636b6574ac636c69656e742061636b2042",
+            ),
+        ];
+        for (text, captured) in cases {
+            let value = json(text);
+            assert_eq!(to_hex(&encode_msgpack_value(&value)), captured, "{text}");
+            assert_eq!(decode_msgpack_value(&hex(captured)), Ok(value));
+        }
+        // Binary stays binary.
+        let captured = "93a6535a3634304d83a47479706502a46461746192a362696ec403010203a36e7370a12f83a5726f6f6d7390a665786365707490a5666c61677380";
+        let mut value = json(
+            r#"["SZ640M",{"type":2,"data":["bin",null],"nsp":"/"},{"rooms":[],"except":[],"flags":{}}]"#,
+        );
+        value.as_array_mut().unwrap()[1]
+            .get_mut("data")
+            .unwrap()
+            .as_array_mut()
+            .unwrap()[1] = bin(&[1, 2, 3]);
+        assert_eq!(to_hex(&encode_msgpack_value(&value)), captured);
+        assert_eq!(decode_msgpack_value(&hex(captured)), Ok(value));
+    }
+
+    #[test]
+    fn value_decoding_refuses_garbage() {
+        assert_eq!(decode_msgpack_value(b""), Err(MsgpackError::UnexpectedEnd));
+        assert_eq!(
+            decode_msgpack_value(b"\x01\x02"),
+            Err(MsgpackError::TrailingBytes(1))
+        );
+        assert!(decode_msgpack_value(b"\xc1").is_err());
+        assert_eq!(decode_msgpack_value(b"\xd4\x00\x00"), Ok(Value::Null));
+        let deep = [&[0x91u8; 200][..], &[0x01]].concat();
+        assert!(decode_msgpack_value(&deep).is_err());
     }
 
     #[test]

@@ -1,0 +1,680 @@
+//! The classic adapter: `@socket.io/redis-adapter`'s `createAdapter`, over `PUBLISH`,
+//! `PSUBSCRIBE` and `SUBSCRIBE`.
+//!
+//! Per namespace `nsp` and key `key`:
+//!
+//! * broadcasts: msgpack `[uid, {type: 2, data, nsp}, {rooms, except, flags}]` on
+//!   `key#nsp#` (or `key#nsp#room#` for exactly one room), received through the pattern
+//!   `key#nsp#*`;
+//! * requests on `key-request#nsp#` (JSON, msgpack for broadcasts with acks), responses
+//!   on `key-response#nsp#` or, with `publish_on_specific_response_channel`,
+//!   `key-response#nsp#<requester uid>#`; both response channels are always listened to.
+//! * the number of servers is `PUBSUB NUMSUB key-request#nsp#`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use sockio_protocol::socket::Value;
+use sockio_server::adapter::{
+    AckReply, AckSink, Adapter, BoxFuture, BroadcastOptions, NamespaceHandle, RemoteSocketData,
+};
+use sockio_server::{AdapterError, Args, BroadcastAckError, Room};
+use tokio::sync::{mpsc, watch};
+
+use crate::conn::{Connection, Inbox};
+use crate::wire::{self, obj, str_value};
+use crate::Options;
+use crate::ACK_GRACE;
+
+const SOCKETS: u64 = 0;
+const ALL_ROOMS: u64 = 1;
+const REMOTE_JOIN: u64 = 2;
+const REMOTE_LEAVE: u64 = 3;
+const REMOTE_DISCONNECT: u64 = 4;
+const REMOTE_FETCH: u64 = 5;
+const SERVER_SIDE_EMIT: u64 = 6;
+const BROADCAST: u64 = 7;
+const BROADCAST_CLIENT_COUNT: u64 = 8;
+const BROADCAST_ACK: u64 = 9;
+
+/// A request of this node waiting for the others' answers: each answer goes to `tx`.
+enum Pending {
+    Sockets(mpsc::UnboundedSender<Vec<Value>>),
+    Rooms(mpsc::UnboundedSender<Vec<Value>>),
+    ServerSide(mpsc::UnboundedSender<Value>),
+}
+
+pub(crate) struct ClassicAdapter(Arc<Inner>);
+
+struct Inner {
+    conn: Arc<Connection>,
+    options: Arc<Options>,
+    nsp: String,
+    uid: String,
+    /// `key#nsp#`
+    channel: String,
+    request_channel: String,
+    response_channel: String,
+    specific_response_channel: String,
+    ns: OnceLock<NamespaceHandle>,
+    requests: Mutex<HashMap<String, Pending>>,
+    ack_requests: Mutex<HashMap<String, AckSink>>,
+    ready: watch::Sender<Option<Result<(), AdapterError>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ClassicAdapter {
+    pub(crate) fn new(
+        conn: Arc<Connection>,
+        options: Arc<Options>,
+        nsp: &str,
+        ready: watch::Sender<Option<Result<(), AdapterError>>>,
+    ) -> Self {
+        let uid = wire::uid2(6);
+        let key = &options.key;
+        let response_channel = format!("{key}-response#{nsp}#");
+        ClassicAdapter(Arc::new(Inner {
+            channel: format!("{key}#{nsp}#"),
+            request_channel: format!("{key}-request#{nsp}#"),
+            specific_response_channel: format!("{response_channel}{uid}#"),
+            response_channel,
+            conn,
+            options,
+            nsp: nsp.to_owned(),
+            uid,
+            ns: OnceLock::new(),
+            requests: Mutex::default(),
+            ack_requests: Mutex::default(),
+            ready,
+        }))
+    }
+}
+
+impl Inner {
+    fn ns(&self) -> Option<&NamespaceHandle> {
+        self.ns.get()
+    }
+
+    fn publish(&self, channel: String, payload: bytes::Bytes) {
+        self.conn.publish(channel, payload, false);
+    }
+
+    fn request(&self, request: &Value, msgpack: bool) {
+        let payload = if msgpack {
+            wire::msgpack(request)
+        } else {
+            wire::json(request)
+        };
+        self.publish(self.request_channel.clone(), payload);
+    }
+
+    /// Where the answer to a request from `requester` goes.
+    fn response_channel_for(&self, requester: Option<&str>) -> String {
+        match requester {
+            Some(uid) if self.options.publish_on_specific_response_channel => {
+                format!("{}{uid}#", self.response_channel)
+            }
+            _ => self.response_channel.clone(),
+        }
+    }
+
+    fn on_broadcast(&self, channel: &str, payload: &[u8]) {
+        let Some(ns) = self.ns() else { return };
+        let room = &channel[self.channel.len()..];
+        if !room.is_empty() && !room.ends_with('#') {
+            return;
+        }
+        let Ok(Value::Array(parts)) = sockio_protocol::socket::decode_msgpack_value(payload) else {
+            tracing::debug!(channel, "ignoring a broadcast that does not decode");
+            return;
+        };
+        let [uid, packet, opts, ..] = &parts[..] else {
+            return;
+        };
+        if uid.as_str() == Some(self.uid.as_str()) {
+            return;
+        }
+        let nsp = packet.get("nsp").and_then(Value::as_str).unwrap_or("/");
+        if nsp != self.nsp {
+            return;
+        }
+        let Some((event, args)) = wire::event_of(packet.get("data")) else {
+            return;
+        };
+        ns.broadcast(&wire::opts_of(opts), &event, Args::from(args));
+    }
+
+    fn on_request(self: &Arc<Self>, payload: &[u8]) {
+        let Some(ns) = self.ns() else { return };
+        let Some(request) = wire::decode(payload) else {
+            tracing::debug!("ignoring a malformed request");
+            return;
+        };
+        let Some(kind) = request.get("type").and_then(Value::as_u64) else {
+            return;
+        };
+        let uid = request.get("uid").and_then(Value::as_str);
+        let own = uid == Some(self.uid.as_str());
+        let request_id = request.get("requestId").and_then(Value::as_str);
+        let opts = request.get("opts").map(wire::opts_of);
+        match kind {
+            SOCKETS | REMOTE_FETCH => {
+                let (Some(request_id), Some(opts)) = (request_id, opts) else {
+                    return;
+                };
+                if own || lock(&self.requests).contains_key(request_id) {
+                    return;
+                }
+                let sockets = ns.fetch_sockets(&opts);
+                let sockets = if kind == SOCKETS {
+                    sockets.iter().map(|s| str_value(&s.id)).collect()
+                } else {
+                    sockets.iter().map(wire::socket_value).collect()
+                };
+                let response = obj([
+                    ("requestId", str_value(request_id)),
+                    ("sockets", Value::Array(sockets)),
+                ]);
+                self.publish(self.response_channel_for(uid), wire::json(&response));
+            }
+            ALL_ROOMS => {
+                let Some(request_id) = request_id else { return };
+                if own || lock(&self.requests).contains_key(request_id) {
+                    return;
+                }
+                let response = obj([
+                    ("requestId", str_value(request_id)),
+                    ("rooms", wire::rooms_value(&ns.rooms())),
+                ]);
+                self.publish(self.response_channel_for(uid), wire::json(&response));
+            }
+            REMOTE_JOIN | REMOTE_LEAVE | REMOTE_DISCONNECT => {
+                if let Some(opts) = opts {
+                    // This node applied its own operation before publishing it.
+                    if own {
+                        return;
+                    }
+                    match kind {
+                        REMOTE_JOIN => ns.add_sockets(&opts, &wire::rooms_of(request.get("rooms"))),
+                        REMOTE_LEAVE => {
+                            ns.del_sockets(&opts, &wire::rooms_of(request.get("rooms")))
+                        }
+                        _ => ns.disconnect_sockets(
+                            &opts,
+                            request.get("close").and_then(Value::as_bool) == Some(true),
+                        ),
+                    }
+                    return;
+                }
+                // The legacy form: one socket, answered when it is here.
+                let (Some(sid), Some(request_id)) =
+                    (request.get("sid").and_then(Value::as_str), request_id)
+                else {
+                    return;
+                };
+                let one = BroadcastOptions::new(vec![Room::from(sid)], Vec::new());
+                if ns.fetch_sockets(&one).is_empty() {
+                    return;
+                }
+                let room = request.get("room").and_then(Value::as_str).map(Room::from);
+                match (kind, room) {
+                    (REMOTE_JOIN, Some(room)) => ns.add_sockets(&one, &[room]),
+                    (REMOTE_LEAVE, Some(room)) => ns.del_sockets(&one, &[room]),
+                    (REMOTE_DISCONNECT, _) => ns.disconnect_sockets(
+                        &one,
+                        request.get("close").and_then(Value::as_bool) == Some(true),
+                    ),
+                    _ => return,
+                }
+                let response = obj([("requestId", str_value(request_id))]);
+                self.publish(self.response_channel_for(uid), wire::json(&response));
+            }
+            SERVER_SIDE_EMIT => {
+                if own {
+                    return;
+                }
+                let Some(Value::Array(data)) = request.get("data").cloned() else {
+                    return;
+                };
+                if data.first().and_then(Value::as_str).is_none() {
+                    return;
+                }
+                let Some(request_id) = request_id else {
+                    ns.server_side_emit(data);
+                    return;
+                };
+                if let Some(answer) = ns.server_side_emit_with_ack(data) {
+                    // Always on the shared response channel, as Node does.
+                    let response = obj([
+                        ("type", Value::from(SERVER_SIDE_EMIT)),
+                        ("requestId", str_value(request_id)),
+                        ("data", answer),
+                    ]);
+                    self.publish(self.response_channel.clone(), wire::json(&response));
+                }
+            }
+            BROADCAST => {
+                let (Some(request_id), Some(opts), Some(packet)) =
+                    (request_id, opts, request.get("packet"))
+                else {
+                    return;
+                };
+                if own || lock(&self.ack_requests).contains_key(request_id) {
+                    return;
+                }
+                let Some((event, args)) = wire::event_of(packet.get("data")) else {
+                    return;
+                };
+                let channel = self.response_channel_for(uid);
+                let acks = Arc::downgrade(self);
+                let ack_channel = channel.clone();
+                let ack_id = request_id.to_owned();
+                let count = ns.broadcast_with_ack(&opts, &event, Args::from(args), move |answer| {
+                    if let Some(me) = acks.upgrade() {
+                        let response = obj([
+                            ("type", Value::from(BROADCAST_ACK)),
+                            ("requestId", str_value(&ack_id)),
+                            ("packet", answer),
+                        ]);
+                        me.publish(ack_channel.clone(), wire::msgpack(&response));
+                    }
+                });
+                let response = obj([
+                    ("type", Value::from(BROADCAST_CLIENT_COUNT)),
+                    ("requestId", str_value(request_id)),
+                    ("clientCount", Value::from(count)),
+                ]);
+                self.publish(channel, wire::json(&response));
+            }
+            _ => tracing::debug!(kind, "ignoring an unknown request type"),
+        }
+    }
+
+    fn on_response(&self, payload: &[u8]) {
+        let Some(response) = wire::decode(payload) else {
+            tracing::debug!("ignoring a malformed response");
+            return;
+        };
+        let Some(request_id) = response.get("requestId").and_then(Value::as_str) else {
+            return;
+        };
+        if let Some(sink) = lock(&self.ack_requests).get(request_id) {
+            match response.get("type").and_then(Value::as_u64) {
+                Some(BROADCAST_CLIENT_COUNT) => {
+                    if let Some(n) = response.get("clientCount").and_then(Value::as_u64) {
+                        sink.send(AckReply::ClientCount(n as usize));
+                    }
+                }
+                Some(BROADCAST_ACK) => {
+                    let answer = response.get("packet").cloned().unwrap_or(Value::Null);
+                    sink.send(AckReply::Ack(answer));
+                }
+                _ => {}
+            }
+            return;
+        }
+        let requests = lock(&self.requests);
+        match requests.get(request_id) {
+            Some(Pending::Sockets(tx)) => {
+                let list = response.get("sockets").and_then(Value::as_array).cloned();
+                let _ = tx.send(list.unwrap_or_default());
+            }
+            Some(Pending::Rooms(tx)) => {
+                let list = response.get("rooms").and_then(Value::as_array).cloned();
+                let _ = tx.send(list.unwrap_or_default());
+            }
+            Some(Pending::ServerSide(tx)) => {
+                let _ = tx.send(response.get("data").cloned().unwrap_or(Value::Null));
+            }
+            None => {}
+        }
+    }
+
+    async fn server_count(&self) -> Result<usize, AdapterError> {
+        self.conn.numsub(&self.request_channel, false).await
+    }
+
+    /// Publishes a request and waits for `expected` answers, or until `timeout`: the
+    /// answers that came and, when not all did, the error.
+    async fn collect<T>(
+        &self,
+        request_id: String,
+        request: Value,
+        pending: Pending,
+        mut rx: mpsc::UnboundedReceiver<T>,
+        expected: usize,
+        timeout: Duration,
+    ) -> (Vec<T>, Option<AdapterError>) {
+        lock(&self.requests).insert(request_id.clone(), pending);
+        self.request(&request, false);
+        let mut got = Vec::with_capacity(expected);
+        let _ = tokio::time::timeout(timeout, async {
+            while got.len() < expected {
+                match rx.recv().await {
+                    Some(v) => got.push(v),
+                    None => break,
+                }
+            }
+        })
+        .await;
+        lock(&self.requests).remove(&request_id);
+        if got.len() < expected {
+            let error = AdapterError::Timeout {
+                received: got.len(),
+                expected,
+            };
+            return (got, Some(error));
+        }
+        (got, None)
+    }
+}
+
+impl Inbox for Inner {
+    fn receive(self: Arc<Self>, channel: &str, payload: &[u8]) {
+        if channel == self.request_channel {
+            self.on_request(payload);
+        } else if channel == self.response_channel || channel == self.specific_response_channel {
+            self.on_response(payload);
+        } else if channel.starts_with(&self.channel) {
+            self.on_broadcast(channel, payload);
+        }
+    }
+}
+
+/// A namespace that goes away (a dynamic namespace cleaned up when empty) leaves its
+/// channels, so that the other servers stop counting this one there.
+impl Drop for ClassicAdapter {
+    fn drop(&mut self) {
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(self.close());
+        }
+    }
+}
+
+impl Adapter for ClassicAdapter {
+    fn init(&self, namespace: NamespaceHandle) -> BoxFuture<'static, Result<(), AdapterError>> {
+        let inner = self.0.clone();
+        let _ = inner.ns.set(namespace);
+        let weak: Weak<dyn Inbox> = Arc::downgrade(&inner) as Weak<dyn Inbox>;
+        for c in [
+            &inner.request_channel,
+            &inner.response_channel,
+            &inner.specific_response_channel,
+        ] {
+            inner.conn.route_exact(c, weak.clone());
+        }
+        inner.conn.route_prefix(&inner.channel, weak);
+        Box::pin(async move {
+            let result = async {
+                inner.conn.psubscribe(format!("{}*", inner.channel)).await?;
+                inner
+                    .conn
+                    .subscribe(vec![
+                        inner.request_channel.clone(),
+                        inner.response_channel.clone(),
+                        inner.specific_response_channel.clone(),
+                    ])
+                    .await
+            }
+            .await;
+            inner.ready.send_replace(Some(result.clone()));
+            result
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'static, ()> {
+        let inner = self.0.clone();
+        Box::pin(async move {
+            inner.conn.unroute(
+                &[
+                    inner.request_channel.clone(),
+                    inner.response_channel.clone(),
+                    inner.specific_response_channel.clone(),
+                ],
+                Some(&inner.channel),
+            );
+            let _ = inner.conn.punsubscribe(format!("{}*", inner.channel)).await;
+            let _ = inner
+                .conn
+                .unsubscribe(vec![
+                    inner.request_channel.clone(),
+                    inner.response_channel.clone(),
+                    inner.specific_response_channel.clone(),
+                ])
+                .await;
+        })
+    }
+
+    fn server_count(&self) -> BoxFuture<'static, Result<usize, AdapterError>> {
+        let inner = self.0.clone();
+        Box::pin(async move { inner.server_count().await })
+    }
+
+    fn broadcast(
+        &self,
+        opts: &BroadcastOptions,
+        event: &str,
+        args: &Args,
+    ) -> Result<(), AdapterError> {
+        let inner = &self.0;
+        let packet = obj([
+            ("type", Value::from(2)),
+            ("data", wire::event_data(event, &args.values())),
+            ("nsp", str_value(&inner.nsp)),
+        ]);
+        let message = Value::Array(vec![str_value(&inner.uid), packet, wire::opts_value(opts)]);
+        let channel = match &opts.rooms[..] {
+            [room] => format!("{}{room}#", inner.channel),
+            _ => inner.channel.clone(),
+        };
+        inner.publish(channel, wire::msgpack(&message));
+        Ok(())
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        opts: &BroadcastOptions,
+        event: &str,
+        args: &Args,
+        replies: AckSink,
+    ) -> Result<(), AdapterError> {
+        let inner = &self.0;
+        let request_id = wire::uid2(6);
+        lock(&inner.ack_requests).insert(request_id.clone(), replies);
+        let timeout = opts
+            .flags
+            .timeout
+            .map(Duration::from_millis)
+            .unwrap_or(inner.options.requests_timeout);
+        let weak = Arc::downgrade(inner);
+        let id = request_id.clone();
+        tokio::spawn(async move {
+            // The namespace stops waiting at `timeout` itself; keeping the sink a little
+            // longer lets it report its timeout rather than a closed channel.
+            tokio::time::sleep(timeout + ACK_GRACE).await;
+            if let Some(inner) = weak.upgrade() {
+                lock(&inner.ack_requests).remove(&id);
+            }
+        });
+        let request = obj([
+            ("uid", str_value(&inner.uid)),
+            ("requestId", str_value(&request_id)),
+            ("type", Value::from(BROADCAST)),
+            (
+                "packet",
+                obj([
+                    ("type", Value::from(2)),
+                    ("data", wire::event_data(event, &args.values())),
+                    ("nsp", str_value(&inner.nsp)),
+                ]),
+            ),
+            ("opts", wire::opts_value(opts)),
+        ]);
+        inner.request(&request, true);
+        Ok(())
+    }
+
+    fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<RemoteSocketData>, AdapterError>> {
+        let inner = self.0.clone();
+        let selector = wire::selector_value(opts);
+        Box::pin(async move {
+            let servers = inner.server_count().await?;
+            if servers <= 1 {
+                return Ok(Vec::new());
+            }
+            let request_id = wire::uid2(6);
+            let request = obj([
+                ("uid", str_value(&inner.uid)),
+                ("requestId", str_value(&request_id)),
+                ("type", Value::from(REMOTE_FETCH)),
+                ("opts", selector),
+            ]);
+            let (tx, rx) = mpsc::unbounded_channel();
+            let timeout = inner.options.requests_timeout;
+            let (lists, error) = inner
+                .collect(
+                    request_id,
+                    request,
+                    Pending::Sockets(tx),
+                    rx,
+                    servers - 1,
+                    timeout,
+                )
+                .await;
+            if let Some(e) = error {
+                return Err(e);
+            }
+            Ok(lists.iter().flatten().filter_map(wire::socket_of).collect())
+        })
+    }
+
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
+        let inner = &self.0;
+        let request = obj([
+            ("uid", str_value(&inner.uid)),
+            ("type", Value::from(REMOTE_JOIN)),
+            ("opts", wire::selector_value(opts)),
+            ("rooms", wire::rooms_value(rooms)),
+        ]);
+        inner.request(&request, false);
+        Ok(())
+    }
+
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
+        let inner = &self.0;
+        let request = obj([
+            ("uid", str_value(&inner.uid)),
+            ("type", Value::from(REMOTE_LEAVE)),
+            ("opts", wire::selector_value(opts)),
+            ("rooms", wire::rooms_value(rooms)),
+        ]);
+        inner.request(&request, false);
+        Ok(())
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) -> Result<(), AdapterError> {
+        let inner = &self.0;
+        let request = obj([
+            ("uid", str_value(&inner.uid)),
+            ("type", Value::from(REMOTE_DISCONNECT)),
+            ("opts", wire::selector_value(opts)),
+            ("close", Value::Bool(close)),
+        ]);
+        inner.request(&request, false);
+        Ok(())
+    }
+
+    fn all_rooms(&self) -> BoxFuture<'static, Result<Vec<Room>, AdapterError>> {
+        let inner = self.0.clone();
+        Box::pin(async move {
+            let servers = inner.server_count().await?;
+            if servers <= 1 {
+                return Ok(Vec::new());
+            }
+            let request_id = wire::uid2(6);
+            let request = obj([
+                ("uid", str_value(&inner.uid)),
+                ("requestId", str_value(&request_id)),
+                ("type", Value::from(ALL_ROOMS)),
+            ]);
+            let (tx, rx) = mpsc::unbounded_channel();
+            let timeout = inner.options.requests_timeout;
+            let (lists, error) = inner
+                .collect(
+                    request_id,
+                    request,
+                    Pending::Rooms(tx),
+                    rx,
+                    servers - 1,
+                    timeout,
+                )
+                .await;
+            if let Some(e) = error {
+                return Err(e);
+            }
+            let all: Vec<Value> = lists.into_iter().flatten().collect();
+            Ok(wire::rooms_of(Some(&Value::Array(all))))
+        })
+    }
+
+    fn server_side_emit(&self, args: Vec<Value>) -> Result<(), AdapterError> {
+        let inner = &self.0;
+        let request = obj([
+            ("uid", str_value(&inner.uid)),
+            ("type", Value::from(SERVER_SIDE_EMIT)),
+            ("data", Value::Array(args)),
+        ]);
+        inner.request(&request, false);
+        Ok(())
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>> {
+        let inner = self.0.clone();
+        Box::pin(async move {
+            let servers =
+                inner
+                    .server_count()
+                    .await
+                    .map_err(|error| BroadcastAckError::Adapter {
+                        error,
+                        responses: Vec::new(),
+                    })?;
+            if servers <= 1 {
+                return Ok(Vec::new());
+            }
+            let request_id = wire::uid2(6);
+            let request = obj([
+                ("uid", str_value(&inner.uid)),
+                ("requestId", str_value(&request_id)),
+                ("type", Value::from(SERVER_SIDE_EMIT)),
+                ("data", Value::Array(args)),
+            ]);
+            let (tx, rx) = mpsc::unbounded_channel();
+            let (responses, error) = inner
+                .collect(
+                    request_id,
+                    request,
+                    Pending::ServerSide(tx),
+                    rx,
+                    servers - 1,
+                    timeout,
+                )
+                .await;
+            match error {
+                Some(error) => Err(BroadcastAckError::Adapter { error, responses }),
+                None => Ok(responses),
+            }
+        })
+    }
+}

@@ -1,0 +1,627 @@
+//! The sharded adapter: `@socket.io/redis-adapter`'s `createShardedAdapter` (Redis ≥ 7,
+//! `SPUBLISH` / `SSUBSCRIBE`), speaking socket.io-adapter's ClusterAdapter messages
+//! `{type, data, uid, nsp}`.
+//!
+//! * every message on `prefix#nsp#`, except — in the dynamic modes — a broadcast without
+//!   acknowledgement to exactly one room, which travels on `prefix#nsp#room#` (only the
+//!   servers having that room subscribe to it);
+//! * answers on the requester's channel `prefix#nsp#<uid>#`;
+//! * JSON, or msgpack for the messages that may carry binary when they do;
+//! * the number of servers is `PUBSUB SHARDNUMSUB prefix#nsp#`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use sockio_protocol::socket::Value;
+use sockio_server::adapter::{
+    AckReply, AckSink, Adapter, BoxFuture, BroadcastOptions, NamespaceHandle, RemoteSocketData,
+};
+use sockio_server::{AdapterError, Args, BroadcastAckError, Room};
+use tokio::sync::{mpsc, watch};
+
+use crate::conn::{Connection, Inbox};
+use crate::wire::{self, obj, str_value};
+use crate::ACK_GRACE;
+use crate::{Options, SubscriptionMode};
+
+const BROADCAST: u64 = 3;
+const SOCKETS_JOIN: u64 = 4;
+const SOCKETS_LEAVE: u64 = 5;
+const DISCONNECT_SOCKETS: u64 = 6;
+const FETCH_SOCKETS: u64 = 7;
+const FETCH_SOCKETS_RESPONSE: u64 = 8;
+const SERVER_SIDE_EMIT: u64 = 9;
+const SERVER_SIDE_EMIT_RESPONSE: u64 = 10;
+const BROADCAST_CLIENT_COUNT: u64 = 11;
+const BROADCAST_ACK: u64 = 12;
+
+enum Pending {
+    Sockets(mpsc::UnboundedSender<Vec<Value>>),
+    ServerSide(mpsc::UnboundedSender<Value>),
+}
+
+pub(crate) struct ShardedAdapter(Arc<Inner>);
+
+struct Inner {
+    conn: Arc<Connection>,
+    options: Arc<Options>,
+    nsp: String,
+    uid: String,
+    /// `prefix#nsp#`
+    channel: String,
+    /// `prefix#nsp#uid#`
+    response_channel: String,
+    ns: OnceLock<NamespaceHandle>,
+    requests: Mutex<HashMap<String, Pending>>,
+    ack_requests: Mutex<HashMap<String, AckSink>>,
+    /// The room channels this server is subscribed to (dynamic modes).
+    room_channels: Mutex<HashMap<String, ()>>,
+    ready: watch::Sender<Option<Result<(), AdapterError>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What socket.io's sharded adapter takes for a socket id: 20 characters (JavaScript's
+/// UTF-16 length).
+fn looks_like_socket_id(room: &str) -> bool {
+    room.len() >= 20 && room.encode_utf16().count() == 20
+}
+
+impl ShardedAdapter {
+    pub(crate) fn new(
+        conn: Arc<Connection>,
+        options: Arc<Options>,
+        nsp: &str,
+        ready: watch::Sender<Option<Result<(), AdapterError>>>,
+    ) -> Self {
+        let uid = wire::hex_id();
+        let channel = format!("{}#{nsp}#", options.key);
+        ShardedAdapter(Arc::new(Inner {
+            response_channel: format!("{channel}{uid}#"),
+            channel,
+            conn,
+            options,
+            nsp: nsp.to_owned(),
+            uid,
+            ns: OnceLock::new(),
+            requests: Mutex::default(),
+            ack_requests: Mutex::default(),
+            room_channels: Mutex::default(),
+            ready,
+        }))
+    }
+}
+
+/// Whether a message's data may carry binary (then it is msgpack when it does).
+fn may_carry_binary(kind: u64) -> bool {
+    matches!(
+        kind,
+        BROADCAST
+            | BROADCAST_ACK
+            | FETCH_SOCKETS_RESPONSE
+            | SERVER_SIDE_EMIT
+            | SERVER_SIDE_EMIT_RESPONSE
+    )
+}
+
+impl Inner {
+    fn dynamic(&self) -> bool {
+        self.options.subscription_mode != SubscriptionMode::Static
+    }
+
+    fn room_channel(&self, room: &str) -> String {
+        format!("{}{room}#", self.channel)
+    }
+
+    /// Whether a room has a channel of its own (`shouldUseASeparateNamespace`).
+    fn separate_channel(&self, private: bool) -> bool {
+        match self.options.subscription_mode {
+            SubscriptionMode::Dynamic => !private,
+            SubscriptionMode::DynamicPrivate => true,
+            SubscriptionMode::Static => false,
+        }
+    }
+
+    fn message(&self, kind: u64, data: Value) -> (bytes::Bytes, Value) {
+        let message = obj([
+            ("type", Value::from(kind)),
+            ("data", data),
+            ("uid", str_value(&self.uid)),
+            ("nsp", str_value(&self.nsp)),
+        ]);
+        let payload = if may_carry_binary(kind) && message.has_binary() {
+            wire::msgpack(&message)
+        } else {
+            wire::json(&message)
+        };
+        (payload, message)
+    }
+
+    /// Publishes a message on the namespace's channel, or a room's.
+    fn publish(&self, kind: u64, data: Value, channel: Option<String>) {
+        let (payload, _) = self.message(kind, data);
+        let channel = channel.unwrap_or_else(|| self.channel.clone());
+        self.conn.publish(channel, payload, true);
+    }
+
+    fn respond(&self, requester: &str, kind: u64, data: Value) {
+        self.publish(kind, data, Some(format!("{}{requester}#", self.channel)));
+    }
+
+    fn on_message(self: &Arc<Self>, message: &Value) {
+        let Some(ns) = self.ns.get() else { return };
+        let Some(uid) = message.get("uid").and_then(Value::as_str) else {
+            return;
+        };
+        if uid == self.uid || message.get("nsp").and_then(Value::as_str) != Some(&self.nsp) {
+            return;
+        }
+        let Some(kind) = message.get("type").and_then(Value::as_u64) else {
+            return;
+        };
+        let empty = Value::Object(Vec::new());
+        let data = message.get("data").unwrap_or(&empty);
+        let opts = data.get("opts").map(wire::opts_of).unwrap_or_default();
+        let request_id = data.get("requestId").and_then(Value::as_str);
+        match kind {
+            BROADCAST => {
+                let Some((event, args)) =
+                    wire::event_of(data.get("packet").and_then(|p| p.get("data")))
+                else {
+                    return;
+                };
+                let Some(request_id) = request_id else {
+                    ns.broadcast(&opts, &event, Args::from(args));
+                    return;
+                };
+                let (weak, requester, id) =
+                    (Arc::downgrade(self), uid.to_owned(), request_id.to_owned());
+                let count = ns.broadcast_with_ack(&opts, &event, Args::from(args), move |answer| {
+                    if let Some(me) = weak.upgrade() {
+                        let data = obj([("requestId", str_value(&id)), ("packet", answer)]);
+                        me.respond(&requester, BROADCAST_ACK, data);
+                    }
+                });
+                let data = obj([
+                    ("requestId", str_value(request_id)),
+                    ("clientCount", Value::from(count)),
+                ]);
+                self.respond(uid, BROADCAST_CLIENT_COUNT, data);
+            }
+            SOCKETS_JOIN => ns.add_sockets(&opts, &wire::rooms_of(data.get("rooms"))),
+            SOCKETS_LEAVE => ns.del_sockets(&opts, &wire::rooms_of(data.get("rooms"))),
+            DISCONNECT_SOCKETS => ns.disconnect_sockets(
+                &opts,
+                data.get("close").and_then(Value::as_bool) == Some(true),
+            ),
+            FETCH_SOCKETS => {
+                let Some(request_id) = request_id else { return };
+                let sockets = ns.fetch_sockets(&opts);
+                let data = obj([
+                    ("requestId", str_value(request_id)),
+                    (
+                        "sockets",
+                        Value::Array(sockets.iter().map(wire::socket_value).collect()),
+                    ),
+                ]);
+                self.respond(uid, FETCH_SOCKETS_RESPONSE, data);
+            }
+            SERVER_SIDE_EMIT => {
+                let Some(Value::Array(packet)) = data.get("packet").cloned() else {
+                    return;
+                };
+                if packet.first().and_then(Value::as_str).is_none() {
+                    return;
+                }
+                let Some(request_id) = request_id else {
+                    ns.server_side_emit(packet);
+                    return;
+                };
+                if let Some(answer) = ns.server_side_emit_with_ack(packet) {
+                    let data = obj([("requestId", str_value(request_id)), ("packet", answer)]);
+                    self.respond(uid, SERVER_SIDE_EMIT_RESPONSE, data);
+                }
+            }
+            BROADCAST_CLIENT_COUNT
+            | BROADCAST_ACK
+            | FETCH_SOCKETS_RESPONSE
+            | SERVER_SIDE_EMIT_RESPONSE => self.on_response(message),
+            _ => tracing::debug!(kind, "ignoring an unknown message type"),
+        }
+    }
+
+    fn on_response(&self, message: &Value) {
+        let Some(kind) = message.get("type").and_then(Value::as_u64) else {
+            return;
+        };
+        let Some(data) = message.get("data") else {
+            return;
+        };
+        let Some(request_id) = data.get("requestId").and_then(Value::as_str) else {
+            return;
+        };
+        match kind {
+            BROADCAST_CLIENT_COUNT => {
+                if let (Some(sink), Some(n)) = (
+                    lock(&self.ack_requests).get(request_id),
+                    data.get("clientCount").and_then(Value::as_u64),
+                ) {
+                    sink.send(AckReply::ClientCount(n as usize));
+                }
+            }
+            BROADCAST_ACK => {
+                if let Some(sink) = lock(&self.ack_requests).get(request_id) {
+                    let answer = data.get("packet").cloned().unwrap_or(Value::Null);
+                    sink.send(AckReply::Ack(answer));
+                }
+            }
+            FETCH_SOCKETS_RESPONSE => {
+                if let Some(Pending::Sockets(tx)) = lock(&self.requests).get(request_id) {
+                    let list = data.get("sockets").and_then(Value::as_array).cloned();
+                    let _ = tx.send(list.unwrap_or_default());
+                }
+            }
+            SERVER_SIDE_EMIT_RESPONSE => {
+                if let Some(Pending::ServerSide(tx)) = lock(&self.requests).get(request_id) {
+                    let _ = tx.send(data.get("packet").cloned().unwrap_or(Value::Null));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn server_count(&self) -> Result<usize, AdapterError> {
+        self.conn.numsub(&self.channel, true).await
+    }
+
+    /// Publishes a request and waits for `expected` answers, or until `timeout`.
+    async fn collect<T>(
+        &self,
+        request_id: String,
+        kind: u64,
+        data: Value,
+        (pending, mut rx): (Pending, mpsc::UnboundedReceiver<T>),
+        expected: usize,
+        timeout: Duration,
+    ) -> (Vec<T>, Option<AdapterError>) {
+        lock(&self.requests).insert(request_id.clone(), pending);
+        self.publish(kind, data, None);
+        let mut got = Vec::with_capacity(expected);
+        let _ = tokio::time::timeout(timeout, async {
+            while got.len() < expected {
+                match rx.recv().await {
+                    Some(v) => got.push(v),
+                    None => break,
+                }
+            }
+        })
+        .await;
+        lock(&self.requests).remove(&request_id);
+        if got.len() < expected {
+            let error = AdapterError::Timeout {
+                received: got.len(),
+                expected,
+            };
+            return (got, Some(error));
+        }
+        (got, None)
+    }
+
+    fn subscribe_room(self: &Arc<Self>, room: &Room) {
+        let channel = self.room_channel(room);
+        if lock(&self.room_channels)
+            .insert(channel.clone(), ())
+            .is_some()
+        {
+            return;
+        }
+        let weak: std::sync::Weak<dyn Inbox> = Arc::downgrade(self) as std::sync::Weak<dyn Inbox>;
+        self.conn.route_exact(&channel, weak);
+        let conn = self.conn.clone();
+        tokio::spawn(async move {
+            if let Err(e) = conn.ssubscribe(channel.clone()).await {
+                tracing::warn!(%channel, error = %e, "redis ssubscribe failed");
+            }
+        });
+    }
+
+    fn unsubscribe_room(&self, room: &Room) {
+        let channel = self.room_channel(room);
+        if lock(&self.room_channels).remove(&channel).is_none() {
+            return;
+        }
+        self.conn.unroute(std::slice::from_ref(&channel), None);
+        let conn = self.conn.clone();
+        tokio::spawn(async move {
+            let _ = conn.sunsubscribe(channel).await;
+        });
+    }
+}
+
+impl Inbox for Inner {
+    fn receive(self: Arc<Self>, channel: &str, payload: &[u8]) {
+        let Some(message) = wire::decode(payload) else {
+            tracing::debug!(channel, "ignoring a message that does not decode");
+            return;
+        };
+        if channel == self.response_channel {
+            self.on_response(&message);
+        } else {
+            self.on_message(&message);
+        }
+    }
+}
+
+/// A namespace that goes away (a dynamic namespace cleaned up when empty) leaves its
+/// channels, so that the other servers stop counting this one there.
+impl Drop for ShardedAdapter {
+    fn drop(&mut self) {
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(self.close());
+        }
+    }
+}
+
+impl Adapter for ShardedAdapter {
+    fn init(&self, namespace: NamespaceHandle) -> BoxFuture<'static, Result<(), AdapterError>> {
+        let inner = self.0.clone();
+        let _ = inner.ns.set(namespace);
+        let weak: std::sync::Weak<dyn Inbox> = Arc::downgrade(&inner) as std::sync::Weak<dyn Inbox>;
+        inner.conn.route_exact(&inner.channel, weak.clone());
+        inner.conn.route_exact(&inner.response_channel, weak);
+        Box::pin(async move {
+            let result = async {
+                inner.conn.ssubscribe(inner.channel.clone()).await?;
+                inner.conn.ssubscribe(inner.response_channel.clone()).await
+            }
+            .await;
+            inner.ready.send_replace(Some(result.clone()));
+            result
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'static, ()> {
+        let inner = self.0.clone();
+        Box::pin(async move {
+            let mut channels = vec![inner.channel.clone(), inner.response_channel.clone()];
+            channels.extend(lock(&inner.room_channels).drain().map(|(c, ())| c));
+            inner.conn.unroute(&channels, None);
+            for c in channels {
+                let _ = inner.conn.sunsubscribe(c).await;
+            }
+        })
+    }
+
+    fn server_count(&self) -> BoxFuture<'static, Result<usize, AdapterError>> {
+        let inner = self.0.clone();
+        Box::pin(async move { inner.server_count().await })
+    }
+
+    fn broadcast(
+        &self,
+        opts: &BroadcastOptions,
+        event: &str,
+        args: &Args,
+    ) -> Result<(), AdapterError> {
+        let inner = &self.0;
+        let channel = match &opts.rooms[..] {
+            [room]
+                if inner.options.subscription_mode == SubscriptionMode::DynamicPrivate
+                    || (inner.options.subscription_mode == SubscriptionMode::Dynamic
+                        && !looks_like_socket_id(room)) =>
+            {
+                Some(inner.room_channel(room))
+            }
+            _ => None,
+        };
+        let data = obj([
+            (
+                "packet",
+                obj([
+                    ("type", Value::from(2)),
+                    ("data", wire::event_data(event, &args.values())),
+                ]),
+            ),
+            ("opts", wire::opts_value(opts)),
+        ]);
+        inner.publish(BROADCAST, data, channel);
+        Ok(())
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        opts: &BroadcastOptions,
+        event: &str,
+        args: &Args,
+        replies: AckSink,
+    ) -> Result<(), AdapterError> {
+        let inner = &self.0;
+        let request_id = wire::hex_id();
+        lock(&inner.ack_requests).insert(request_id.clone(), replies);
+        let timeout = opts
+            .flags
+            .timeout
+            .map(Duration::from_millis)
+            .unwrap_or(inner.options.requests_timeout);
+        let weak = Arc::downgrade(inner);
+        let id = request_id.clone();
+        tokio::spawn(async move {
+            // The namespace stops waiting at `timeout` itself; keeping the sink a little
+            // longer lets it report its timeout rather than a closed channel.
+            tokio::time::sleep(timeout + ACK_GRACE).await;
+            if let Some(inner) = weak.upgrade() {
+                lock(&inner.ack_requests).remove(&id);
+            }
+        });
+        let data = obj([
+            (
+                "packet",
+                obj([
+                    ("type", Value::from(2)),
+                    ("data", wire::event_data(event, &args.values())),
+                ]),
+            ),
+            ("requestId", str_value(&request_id)),
+            ("opts", wire::opts_value(opts)),
+        ]);
+        inner.publish(BROADCAST, data, None);
+        Ok(())
+    }
+
+    fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<RemoteSocketData>, AdapterError>> {
+        let inner = self.0.clone();
+        let inner_timeout = inner.options.requests_timeout;
+        let opts_value = wire::opts_value(opts);
+        let timeout = opts
+            .flags
+            .timeout
+            .map(Duration::from_millis)
+            .unwrap_or(inner_timeout);
+        Box::pin(async move {
+            let expected = inner.server_count().await?.saturating_sub(1);
+            if expected == 0 {
+                return Ok(Vec::new());
+            }
+            let request_id = wire::hex_id();
+            let data = obj([("opts", opts_value), ("requestId", str_value(&request_id))]);
+            let (tx, rx) = mpsc::unbounded_channel();
+            let (lists, error) = inner
+                .collect(
+                    request_id,
+                    FETCH_SOCKETS,
+                    data,
+                    (Pending::Sockets(tx), rx),
+                    expected,
+                    timeout,
+                )
+                .await;
+            if let Some(e) = error {
+                return Err(e);
+            }
+            Ok(lists.iter().flatten().filter_map(wire::socket_of).collect())
+        })
+    }
+
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
+        let data = obj([
+            ("opts", wire::opts_value(opts)),
+            ("rooms", wire::rooms_value(rooms)),
+        ]);
+        self.0.publish(SOCKETS_JOIN, data, None);
+        Ok(())
+    }
+
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
+        let data = obj([
+            ("opts", wire::opts_value(opts)),
+            ("rooms", wire::rooms_value(rooms)),
+        ]);
+        self.0.publish(SOCKETS_LEAVE, data, None);
+        Ok(())
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) -> Result<(), AdapterError> {
+        let data = obj([
+            ("opts", wire::opts_value(opts)),
+            ("close", Value::Bool(close)),
+        ]);
+        self.0.publish(DISCONNECT_SOCKETS, data, None);
+        Ok(())
+    }
+
+    /// socket.io's sharded adapter has no cluster-wide `allRooms`: only this server's
+    /// rooms count, so no other room is reported.
+    fn all_rooms(&self) -> BoxFuture<'static, Result<Vec<Room>, AdapterError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn server_side_emit(&self, args: Vec<Value>) -> Result<(), AdapterError> {
+        self.0.publish(
+            SERVER_SIDE_EMIT,
+            obj([("packet", Value::Array(args))]),
+            None,
+        );
+        Ok(())
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>> {
+        let inner = self.0.clone();
+        Box::pin(async move {
+            let servers =
+                inner
+                    .server_count()
+                    .await
+                    .map_err(|error| BroadcastAckError::Adapter {
+                        error,
+                        responses: Vec::new(),
+                    })?;
+            let expected = servers.saturating_sub(1);
+            if expected == 0 {
+                return Ok(Vec::new());
+            }
+            let request_id = wire::hex_id();
+            let data = obj([
+                ("packet", Value::Array(args)),
+                ("requestId", str_value(&request_id)),
+            ]);
+            let (tx, rx) = mpsc::unbounded_channel();
+            let (responses, error) = inner
+                .collect(
+                    request_id,
+                    SERVER_SIDE_EMIT,
+                    data,
+                    (Pending::ServerSide(tx), rx),
+                    expected,
+                    timeout,
+                )
+                .await;
+            match error {
+                Some(error) => Err(BroadcastAckError::Adapter { error, responses }),
+                None => Ok(responses),
+            }
+        })
+    }
+
+    fn room_created(&self, room: &Room, private: bool) {
+        if self.0.dynamic() && self.0.separate_channel(private) {
+            self.0.subscribe_room(room);
+        }
+    }
+
+    fn room_deleted(&self, room: &Room, private: bool) {
+        if self.0.dynamic() && self.0.separate_channel(private) {
+            self.0.unsubscribe_room(room);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_id_lookalikes_count_utf16_units() {
+        assert!(looks_like_socket_id("TeMe_Ask-ki-RUIPAAAA"));
+        assert!(!looks_like_socket_id("TeMe_Ask-ki-RUIPAAA"));
+        assert!(!looks_like_socket_id("public-room"));
+        // 19 "é" are 38 bytes but 19 UTF-16 units; one emoji is two units
+        assert!(looks_like_socket_id(&format!("{}x", "é".repeat(19))));
+        assert!(looks_like_socket_id(&format!("{}🎉", "a".repeat(18))));
+    }
+
+    #[test]
+    fn binary_messages_are_msgpack_others_json() {
+        assert!(may_carry_binary(BROADCAST) && may_carry_binary(SERVER_SIDE_EMIT_RESPONSE));
+        assert!(!may_carry_binary(SOCKETS_JOIN) && !may_carry_binary(BROADCAST_CLIENT_COUNT));
+    }
+}
