@@ -24,6 +24,7 @@ use crate::proto::{Action, Closed, FinalPacket, PollingFormat, Push, SessionStat
 use crate::registry::Registry;
 use crate::sid::Sid;
 use crate::signal::Signal;
+use crate::stats::EngineStats;
 use crate::ws_stream::WsStream;
 
 /// What the application does with sessions. Callbacks run on the connection's task and
@@ -57,6 +58,8 @@ pub trait Handler<D>: Send + Sync + 'static {
 pub(crate) struct Shared<D> {
     /// Sessions closed because their outgoing queue passed its bound.
     pub(crate) slow_client_closes: std::sync::atomic::AtomicU64,
+    /// Traffic counters (relaxed atomics).
+    pub(crate) stats: EngineStats,
     pub(crate) config: EngineConfig,
     pub(crate) handler: Arc<dyn Handler<D>>,
     pub(crate) sessions: Registry<Session<D>>,
@@ -66,6 +69,7 @@ impl<D> Shared<D> {
     pub(crate) fn new(config: EngineConfig, handler: Arc<dyn Handler<D>>) -> Self {
         Self {
             slow_client_closes: Default::default(),
+            stats: EngineStats::default(),
             config,
             handler,
             sessions: Registry::new(),
@@ -147,9 +151,15 @@ impl<D: Send + Sync + 'static> Session<D> {
         packets: impl IntoIterator<Item = EncodedPacket>,
     ) -> Result<(), SendError> {
         let limit = self.shared.config.max_buffered_bytes;
-        let pushed = self.lock().proto.push(packets, limit);
+        let (mut count, mut bytes) = (0u64, 0u64);
+        let counted = packets.into_iter().inspect(|p| {
+            count += 1;
+            bytes += p.len() as u64;
+        });
+        let pushed = self.lock().proto.push(counted, limit);
         match pushed {
             Push::Queued => {
+                self.shared.stats.sent(count, bytes);
                 self.out_notify.raise();
                 Ok(())
             }
@@ -240,6 +250,7 @@ impl<D: Send + Sync + 'static> Session<D> {
     /// Handles one packet from the client, whichever transport brought it.
     /// Returns false when the session closed because of it.
     pub(crate) fn receive(self: &Arc<Self>, packet: Packet) -> bool {
+        self.shared.stats.received(encoded_len(&packet));
         if let Packet::Message(m) = packet {
             // Messages change no state (see `SessionState::handle_packet`): no lock.
             self.shared.handler.on_message(&Socket(self.clone()), m);
@@ -268,6 +279,17 @@ impl<D: Send + Sync + 'static> Session<D> {
     /// When [`Session::heartbeat_tick`] is next due.
     pub(crate) fn heartbeat_deadline(&self) -> Instant {
         self.lock().proto.poll_timeout()
+    }
+}
+
+/// The length of `packet` encoded as text (type digit and data), or of a binary
+/// message's data: what [`EngineStats`] counts.
+fn encoded_len(packet: &Packet) -> usize {
+    match packet {
+        Packet::Message(Message::Binary(b)) => b.len(),
+        Packet::Message(Message::Text(t)) => 1 + t.len(),
+        Packet::Open(t) | Packet::Ping(t) | Packet::Pong(t) => 1 + t.len(),
+        Packet::Close | Packet::Upgrade | Packet::Noop => 1,
     }
 }
 

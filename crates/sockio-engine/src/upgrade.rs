@@ -88,6 +88,7 @@ where
         }
         UpgradeRequest::Refuse => {
             let refused = RequestError::BadRequest(BadRequestContext::UpgradeRefused);
+            shared.stats.refused(refused.code());
             return (error_response(&refused, true), None);
         }
     };
