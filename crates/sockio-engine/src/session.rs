@@ -150,16 +150,32 @@ impl<D: Send + Sync + 'static> Session<D> {
         self: &Arc<Self>,
         packets: impl IntoIterator<Item = EncodedPacket>,
     ) -> Result<(), SendError> {
+        self.push_packets(packets, true)
+    }
+
+    /// Queues the `open` packet: like [`Session::enqueue`], but not counted in the
+    /// engine's [`EngineStats`], which counts message packets.
+    pub(crate) fn enqueue_open(self: &Arc<Self>, packet: EncodedPacket) -> Result<(), SendError> {
+        self.push_packets(std::iter::once(packet), false)
+    }
+
+    fn push_packets(
+        self: &Arc<Self>,
+        packets: impl IntoIterator<Item = EncodedPacket>,
+        counted: bool,
+    ) -> Result<(), SendError> {
         let limit = self.shared.config.max_buffered_bytes;
         let (mut count, mut bytes) = (0u64, 0u64);
-        let counted = packets.into_iter().inspect(|p| {
+        let tally = packets.into_iter().inspect(|p| {
             count += 1;
             bytes += p.len() as u64;
         });
-        let pushed = self.lock().proto.push(counted, limit);
+        let pushed = self.lock().proto.push(tally, limit);
         match pushed {
             Push::Queued => {
-                self.shared.stats.sent(count, bytes);
+                if counted {
+                    self.shared.stats.sent(count, bytes);
+                }
                 self.out_notify.raise();
                 Ok(())
             }
@@ -250,8 +266,8 @@ impl<D: Send + Sync + 'static> Session<D> {
     /// Handles one packet from the client, whichever transport brought it.
     /// Returns false when the session closed because of it.
     pub(crate) fn receive(self: &Arc<Self>, packet: Packet) -> bool {
-        self.shared.stats.received(encoded_len(&packet));
         if let Packet::Message(m) = packet {
+            self.shared.stats.received(message_len(&m));
             // Messages change no state (see `SessionState::handle_packet`): no lock.
             self.shared.handler.on_message(&Socket(self.clone()), m);
             return true;
@@ -282,14 +298,12 @@ impl<D: Send + Sync + 'static> Session<D> {
     }
 }
 
-/// The length of `packet` encoded as text (type digit and data), or of a binary
-/// message's data: what [`EngineStats`] counts.
-fn encoded_len(packet: &Packet) -> usize {
-    match packet {
-        Packet::Message(Message::Binary(b)) => b.len(),
-        Packet::Message(Message::Text(t)) => 1 + t.len(),
-        Packet::Open(t) | Packet::Ping(t) | Packet::Pong(t) => 1 + t.len(),
-        Packet::Close | Packet::Upgrade | Packet::Noop => 1,
+/// The length of message `m` as [`EngineStats`] counts it: a text packet's type digit
+/// and data, a binary packet's data.
+fn message_len(m: &Message) -> usize {
+    match m {
+        Message::Binary(b) => b.len(),
+        Message::Text(t) => 1 + t.len(),
     }
 }
 

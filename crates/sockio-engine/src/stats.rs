@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// bytes each way, and refused requests by Engine.IO error code. Read with
 /// [`Engine::stats`](crate::Engine::stats).
 ///
-/// Packets are Engine.IO packets: a Socket.IO event with two binary attachments is
-/// three. Bytes are the packets' encoded lengths (a text packet's type digit and data,
-/// a binary packet's data), whatever the transport's framing adds.
+/// Packets are Engine.IO `message` packets, the application's data: a Socket.IO event
+/// with two binary attachments is three. The protocol's own packets (open, heartbeats,
+/// upgrade, noop, close) are not counted. Bytes are the packets' encoded lengths (a text
+/// packet's type digit and data, a binary packet's data), whatever the transport's
+/// framing adds.
 #[derive(Debug, Default)]
 pub struct EngineStats {
     packets_in: AtomicU64,
@@ -20,12 +22,12 @@ pub struct EngineStats {
 }
 
 impl EngineStats {
-    /// Packets received from clients (messages, pings, pongs, upgrades, closes).
+    /// Message packets received from clients.
     pub fn packets_in(&self) -> u64 {
         self.packets_in.load(Relaxed)
     }
 
-    /// Bytes of the packets received from clients.
+    /// Bytes of the message packets received from clients.
     pub fn bytes_in(&self) -> u64 {
         self.bytes_in.load(Relaxed)
     }

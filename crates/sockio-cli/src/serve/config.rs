@@ -164,7 +164,8 @@ fn parse_file(text: &str) -> Result<FileConfig, String> {
     toml::from_str(text).map_err(|e| {
         let line = e
             .span()
-            .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            .and_then(|span| text.get(..span.start))
+            .map(|before| before.matches('\n').count() + 1);
         let message = e.message().replace('\n', " ");
         match line {
             Some(line) => format!("line {line}: {message}"),

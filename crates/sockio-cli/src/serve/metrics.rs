@@ -10,7 +10,7 @@
 //! | `sockio_connected_clients` | `transport`, `eio` | open Engine.IO sessions |
 //! | `sockio_sockets` | `namespace` | connected Socket.IO sockets |
 //! | `sockio_rooms` | `namespace` | rooms with a socket, each socket's own room left out |
-//! | `sockio_packets_received_total`, `sockio_packets_sent_total` | | Engine.IO packets |
+//! | `sockio_packets_received_total`, `sockio_packets_sent_total` | | Engine.IO message packets |
 //! | `sockio_received_bytes_total`, `sockio_sent_bytes_total` | | their bytes |
 //! | `sockio_broadcasts_total` | `namespace` | broadcasts started on this server |
 //! | `sockio_acks_pending` | `namespace` | acknowledgements the server waits for |
@@ -179,19 +179,19 @@ impl Collector for ServerCollector {
         counter(
             e,
             "sockio_packets_received",
-            "Engine.IO packets received from clients.",
+            "Engine.IO message packets received from clients (Socket.IO packets and binary attachments; heartbeats and other control packets left out).",
             stats.packets_in(),
         )?;
         counter(
             e,
             "sockio_received_bytes",
-            "Bytes of the Engine.IO packets received from clients.",
+            "Bytes of the Engine.IO message packets received from clients.",
             stats.bytes_in(),
         )?;
         counter(
             e,
             "sockio_packets_sent",
-            "Engine.IO message packets queued for clients (a broadcast counts once per recipient).",
+            "Engine.IO message packets queued for clients (a broadcast counts once per recipient; control packets left out).",
             stats.packets_out(),
         )?;
         counter(

@@ -80,6 +80,8 @@ async fn serve(config: Config, bundle: client_bundle::ClientBundle) -> Result<()
         signal = shutdown => {
             tracing::info!(%signal, "shutting down");
             let _ = io.emit("notice", "server shutting down");
+            // Closing drops what is still queued: let the notice go out first.
+            tokio::time::sleep(Duration::from_millis(100)).await;
             io.close().await;
             // Time for the close packets to reach the clients.
             tokio::time::sleep(Duration::from_millis(200)).await;
