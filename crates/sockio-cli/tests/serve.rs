@@ -151,7 +151,12 @@ impl Metrics {
 
 /// Runs `node tests/js/serve/<script>` against `url`, answering its `@@` commands with
 /// `answer`; panics with its output when it fails.
-fn drive(script: &str, url: &str, env: &[(&str, &str)], mut answer: impl FnMut(&str) -> Result<(), String>) {
+fn drive(
+    script: &str,
+    url: &str,
+    env: &[(&str, &str)],
+    mut answer: impl FnMut(&str) -> Result<(), String>,
+) {
     let js = repo().join("tests/js");
     assert!(
         js.join("node_modules/playwright-core").exists(),
@@ -213,11 +218,17 @@ fn drive(script: &str, url: &str, env: &[(&str, &str)], mut answer: impl FnMut(&
         "{script} failed ({status}):\n{}\n{errors}",
         output.join("\n")
     );
-    assert!(output.iter().any(|l| l == "1 passed, 0 failed"), "{script} ran no test");
+    assert!(
+        output.iter().any(|l| l == "1 passed, 0 failed"),
+        "{script} ran no test"
+    );
 }
 
-/// Checks `expected` (name, labels, value) against a scrape; the first difference.
-fn check(m: &Metrics, expected: &[(&str, &[(&str, &str)], f64)]) -> Result<(), String> {
+/// A metric's name, its labels and the value expected.
+type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
+/// Checks `expected` against a scrape; the first difference.
+fn check(m: &Metrics, expected: &[Expected]) -> Result<(), String> {
     for (name, labels, want) in expected {
         let got = m.value(name, labels);
         if got != *want {
@@ -235,7 +246,14 @@ fn metrics_count_a_scripted_session() {
     let ws4: &[(&str, &str)] = &[("transport", "websocket"), ("eio", "4")];
     let none: &[(&str, &str)] = &[];
     let code = |c: &'static str| -> Vec<(&'static str, &'static str)> { vec![("code", c)] };
-    let (c0, c1, c2, c3, c4, c5) = (code("0"), code("1"), code("2"), code("3"), code("4"), code("5"));
+    let (c0, c1, c2, c3, c4, c5) = (
+        code("0"),
+        code("1"),
+        code("2"),
+        code("3"),
+        code("4"),
+        code("5"),
+    );
     let scrape = |n: u32| -> Result<(), String> {
         let m = Metrics::scrape(&url);
         // What every step shares: three clients on WebSocket, three rooms, the refused
@@ -244,7 +262,11 @@ fn metrics_count_a_scripted_session() {
             &m,
             &[
                 ("sockio_connected_clients", ws4, 3.0),
-                ("sockio_connected_clients", &[("transport", "polling"), ("eio", "4")], 0.0),
+                (
+                    "sockio_connected_clients",
+                    &[("transport", "polling"), ("eio", "4")],
+                    0.0,
+                ),
                 ("sockio_sockets", ns, 3.0),
                 ("sockio_rooms", ns, 3.0),
                 ("sockio_handshake_errors_total", &c0, 1.0),
@@ -328,7 +350,12 @@ fn chat_in_a_browser() {
             other => Err(format!("unknown command {other}")),
         },
     );
-    for name in ["01-nickname-taken", "02-room-message", "05-reconnecting", "06-after-restart"] {
+    for name in [
+        "01-nickname-taken",
+        "02-room-message",
+        "05-reconnecting",
+        "06-after-restart",
+    ] {
         assert!(
             shots.join(format!("{name}.png")).exists(),
             "screenshot {name} missing"
@@ -380,10 +407,20 @@ fn bad_configuration_is_one_line_and_a_failure() {
     let (_, err) = fails(&["serve", "--config", unknown.to_str().unwrap()]);
     assert!(err.contains("prot"), "{err}");
 
-    let (_, err) = fails(&["serve", "--config", dir.join("absent.toml").to_str().unwrap()]);
+    let (_, err) = fails(&[
+        "serve",
+        "--config",
+        dir.join("absent.toml").to_str().unwrap(),
+    ]);
     assert!(err.contains("absent.toml"), "{err}");
 
-    let (_, err) = fails(&["serve", "--client-dir", dir.to_str().unwrap(), "--port", "0"]);
+    let (_, err) = fails(&[
+        "serve",
+        "--client-dir",
+        dir.to_str().unwrap(),
+        "--port",
+        "0",
+    ]);
     assert!(err.contains("scripts/setup.sh"), "{err}");
 
     let (_, err) = fails(&["serve", "--transports", "carrier-pigeon"]);
@@ -396,7 +433,10 @@ fn bad_configuration_is_one_line_and_a_failure() {
     let port = taken.local_addr().expect("addr").port().to_string();
     let (status, err) = fails(&["serve", "--port", &port]);
     assert_eq!(status, Some(1));
-    assert!(err.contains("cannot listen") && err.contains(&port), "{err}");
+    assert!(
+        err.contains("cannot listen") && err.contains(&port),
+        "{err}"
+    );
 
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -70,9 +70,9 @@ pub use error::{CloseReason, RequestError, SendError};
 pub use handshake::{Handshake, RemoteAddr};
 pub use session::{Handler, Socket, TransportKind, WeakSocket};
 pub use sid::Sid;
-pub use stats::EngineStats;
 pub use sockio_protocol::engine::{Message, ProtocolVersion};
 pub use sockio_protocol::Utf8Bytes;
+pub use stats::EngineStats;
 pub use tower::{EngineLayer, EngineMiddleware, EngineService};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -236,7 +236,7 @@ fn send_users(ns: &Namespace) {
             })
         })
         .collect();
-    users.sort_by(|a, b| a.nickname.to_lowercase().cmp(&b.nickname.to_lowercase()));
+    users.sort_by_key(|u| u.nickname.to_lowercase());
     if let Err(e) = ns.emit("users", &users) {
         tracing::warn!(error = %e, "could not send the list of users");
     }
@@ -245,8 +245,7 @@ fn send_users(ns: &Namespace) {
 /// `name` checked, as the room it is kept as.
 fn room_key(name: &str) -> Result<String, String> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_ROOM || name.chars().any(char::is_control)
-    {
+    if name.is_empty() || name.chars().count() > MAX_ROOM || name.chars().any(char::is_control) {
         return Err(format!(
             "invalid room name {name:?} (1 to {MAX_ROOM} characters)"
         ));

@@ -138,7 +138,10 @@ impl ClientBundle {
                 h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             }
             Encoding::Deflate => {
-                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("deflate"));
+                h.insert(
+                    header::CONTENT_ENCODING,
+                    HeaderValue::from_static("deflate"),
+                );
             }
         }
         Some(res)
@@ -214,7 +217,10 @@ mod tests {
         assert_eq!(negotiate(Some(&hv("gzip, deflate, br"))), Encoding::Gzip);
         assert_eq!(negotiate(Some(&hv("br"))), Encoding::Identity);
         assert_eq!(negotiate(Some(&hv("deflate"))), Encoding::Deflate);
-        assert_eq!(negotiate(Some(&hv("gzip;q=0.5, deflate"))), Encoding::Deflate);
+        assert_eq!(
+            negotiate(Some(&hv("gzip;q=0.5, deflate"))),
+            Encoding::Deflate
+        );
         assert_eq!(negotiate(Some(&hv("gzip;q=0"))), Encoding::Identity);
         assert_eq!(negotiate(Some(&hv("*"))), Encoding::Gzip);
         assert_eq!(negotiate(Some(&hv("identity"))), Encoding::Identity);
@@ -241,9 +247,13 @@ mod tests {
         assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=0");
         assert_eq!(res.headers()[header::ETAG], tag.as_str());
         assert!(res.headers().get(header::CONTENT_ENCODING).is_none());
-        assert!(std::str::from_utf8(res.body()).unwrap().contains(bundle.version()));
+        assert!(std::str::from_utf8(res.body())
+            .unwrap()
+            .contains(bundle.version()));
 
-        let map = bundle.respond("socket.io.min.js.map", &HeaderMap::new()).unwrap();
+        let map = bundle
+            .respond("socket.io.min.js.map", &HeaderMap::new())
+            .unwrap();
         assert_eq!(
             map.headers()[header::CONTENT_TYPE],
             "application/json; charset=utf-8"
@@ -273,11 +283,15 @@ mod tests {
             &mut plain,
         )
         .unwrap();
-        let identity = bundle.respond("socket.io.esm.min.js", &HeaderMap::new()).unwrap();
+        let identity = bundle
+            .respond("socket.io.esm.min.js", &HeaderMap::new())
+            .unwrap();
         assert_eq!(plain.as_bytes(), &identity.body()[..]);
 
         assert!(bundle.respond("index.js", &HeaderMap::new()).is_none());
-        assert!(bundle.respond("../package.json", &HeaderMap::new()).is_none());
+        assert!(bundle
+            .respond("../package.json", &HeaderMap::new())
+            .is_none());
     }
 
     #[test]

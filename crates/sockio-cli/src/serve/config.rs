@@ -48,10 +48,19 @@ pub struct ServeArgs {
     #[arg(long, env = "SOCKIO_PATH")]
     pub path: Option<String>,
     /// Origins allowed by CORS, comma-separated, `*` for any [default: same origin only].
-    #[arg(long = "cors-origin", env = "SOCKIO_CORS_ORIGINS", value_delimiter = ',', value_name = "ORIGIN")]
+    #[arg(
+        long = "cors-origin",
+        env = "SOCKIO_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
     pub cors_origins: Option<Vec<String>>,
     /// Milliseconds between heartbeats [default: 25000].
-    #[arg(long = "ping-interval", env = "SOCKIO_PING_INTERVAL", value_name = "MS")]
+    #[arg(
+        long = "ping-interval",
+        env = "SOCKIO_PING_INTERVAL",
+        value_name = "MS"
+    )]
     pub ping_interval_ms: Option<u64>,
     /// Milliseconds to wait for a heartbeat's answer [default: 20000].
     #[arg(long = "ping-timeout", env = "SOCKIO_PING_TIMEOUT", value_name = "MS")]
@@ -60,7 +69,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SOCKIO_MAX_PAYLOAD", value_name = "BYTES")]
     pub max_payload: Option<usize>,
     /// Transports accepted, comma-separated: polling, websocket [default: both].
-    #[arg(long, env = "SOCKIO_TRANSPORTS", value_delimiter = ',', value_name = "LIST")]
+    #[arg(
+        long,
+        env = "SOCKIO_TRANSPORTS",
+        value_delimiter = ',',
+        value_name = "LIST"
+    )]
     pub transports: Option<Vec<String>>,
     /// The log filter (tracing's env-filter syntax: `info`, `debug,hyper=info`…)
     /// [default: info].
@@ -123,8 +137,14 @@ impl Config {
                 .unwrap_or_else(|| vec!["polling".into(), "websocket".into()]),
         )?;
         let cors = cors(args.cors_origins.or(file.cors_origins).unwrap_or_default())?;
-        let ping_interval_ms = args.ping_interval_ms.or(file.ping_interval_ms).unwrap_or(25_000);
-        let ping_timeout_ms = args.ping_timeout_ms.or(file.ping_timeout_ms).unwrap_or(20_000);
+        let ping_interval_ms = args
+            .ping_interval_ms
+            .or(file.ping_interval_ms)
+            .unwrap_or(25_000);
+        let ping_timeout_ms = args
+            .ping_timeout_ms
+            .or(file.ping_timeout_ms)
+            .unwrap_or(20_000);
         if ping_interval_ms == 0 || ping_timeout_ms == 0 {
             return Err("ping interval and ping timeout must be at least 1 ms".into());
         }

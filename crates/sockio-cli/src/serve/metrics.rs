@@ -46,7 +46,9 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail; an encoder error would be a bug of ours.
-        if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry) {
+        if let Err(e) =
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+        {
             tracing::error!(error = %e, "encoding metrics failed");
         }
         out
@@ -148,13 +150,14 @@ impl Collector for ServerCollector {
         let mut namespaces = self.io.namespaces();
         namespaces.sort_by(|a, b| a.name().cmp(b.name()));
         let names: Vec<String> = namespaces.iter().map(|n| n.name().to_owned()).collect();
-        let by_ns = |f: &dyn Fn(&sockio::server::Namespace) -> u64| -> Vec<([(&str, &str); 1], u64)> {
-            namespaces
-                .iter()
-                .zip(&names)
-                .map(|(ns, name)| ([("namespace", name.as_str())], f(ns)))
-                .collect()
-        };
+        let by_ns =
+            |f: &dyn Fn(&sockio::server::Namespace) -> u64| -> Vec<([(&str, &str); 1], u64)> {
+                namespaces
+                    .iter()
+                    .zip(&names)
+                    .map(|(ns, name)| ([("namespace", name.as_str())], f(ns)))
+                    .collect()
+            };
         let sockets = by_ns(&|ns| ns.len() as u64);
         gauges(
             e,

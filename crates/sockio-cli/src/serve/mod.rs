@@ -19,14 +19,14 @@ use std::time::Duration;
 use sockio::server::SocketIo;
 use tracing_subscriber::EnvFilter;
 
-pub use config::ServeArgs;
 use config::Config;
+pub use config::ServeArgs;
 
 /// Runs `sockio serve` until Ctrl-C or SIGTERM. Errors are one line, for stderr.
 pub fn run(args: ServeArgs) -> Result<(), String> {
     let config = Config::load(args)?;
-    let filter = EnvFilter::try_new(&config.log)
-        .map_err(|e| format!("log filter {:?}: {e}", config.log))?;
+    let filter =
+        EnvFilter::try_new(&config.log).map_err(|e| format!("log filter {:?}: {e}", config.log))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -46,8 +46,14 @@ pub fn app(io: &SocketIo, bundle: ClientBundle, path: &str) -> Router {
     });
     Router::new()
         .route("/", get(index_page))
-        .route("/chat.js", get(|| async { asset(CHAT_JS, "text/javascript; charset=utf-8") }))
-        .route("/chat.css", get(|| async { asset(CHAT_CSS, "text/css; charset=utf-8") }))
+        .route(
+            "/chat.js",
+            get(|| async { asset(CHAT_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/chat.css",
+            get(|| async { asset(CHAT_CSS, "text/css; charset=utf-8") }),
+        )
         .route("/metrics", get(metrics_page))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(site.clone())
