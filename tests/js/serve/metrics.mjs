@@ -6,7 +6,8 @@
 //    alice types; three refused Engine.IO requests (codes 0, 1 and 5).
 // 2. alice writes privately to xavier, whose page never acknowledges: one ack pending.
 // 3. five seconds later the server gave up: alice's answer is an error, one ack timed out.
-// 4. the server stops: every client is told, then disconnected.
+// 4. a taken nickname is refused; the same page (same token) takes its own back.
+// 5. the server stops: every client is told, then disconnected.
 
 import { io } from "socket.io-client";
 import assert from "node:assert/strict";
@@ -78,7 +79,17 @@ run(async () => {
   assert.match(reply.error, /^not delivered/);
   await ask("scrape 3");
 
-  const told = [alice, bob, xavier].map(
+  // A nickname in use: refused, unless it is the same page (same token) coming back,
+  // which takes it over from its old connection.
+  const impostor = io(url, { transports: ["websocket"], auth: { nickname: "Bob", token: "not bob" }, reconnection: false, forceNew: true });
+  await assert.rejects(connected(impostor), { message: 'nickname "bob" is taken' });
+  impostor.close();
+  const dropped = new Promise((r) => alice.once("disconnect", r));
+  const alice2 = client("alice");
+  await connected(alice2);
+  assert.equal(await dropped, "io server disconnect");
+
+  const told = [alice2, bob, xavier].map(
     (s) =>
       new Promise((resolve) => {
         let notice = false;

@@ -173,6 +173,7 @@ fn claim(names: &Names, ns: &Namespace, socket: &Socket) -> Result<(), ConnectEr
     }
     let key = nickname.to_lowercase();
     let mut held = lock(&names.0);
+    let mut replaced = None;
     if let Some(h) = held.get(&key) {
         let connected = ns.socket(&h.id);
         let live = connected.is_some() || h.since.elapsed() < RESERVATION;
@@ -182,10 +183,8 @@ fn claim(names: &Names, ns: &Namespace, socket: &Socket) -> Result<(), ConnectEr
                 h.nickname
             )));
         }
-        if let Some(old) = connected {
-            // The same page again (its old connection not yet timed out): it wins.
-            old.disconnect();
-        }
+        // The same page again (its old connection not yet timed out): it wins.
+        replaced = connected;
     }
     held.insert(
         key,
@@ -196,6 +195,11 @@ fn claim(names: &Names, ns: &Namespace, socket: &Socket) -> Result<(), ConnectEr
             since: Instant::now(),
         },
     );
+    drop(held);
+    // Outside the lock: the old socket's disconnect listener takes it.
+    if let Some(old) = replaced {
+        old.disconnect();
+    }
     Ok(())
 }
 
