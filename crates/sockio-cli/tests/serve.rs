@@ -125,6 +125,29 @@ fn get(url: &str, path: &str) -> String {
     body.to_owned()
 }
 
+/// `GET {path}` with extra `headers`: the status line and headers (lower-cased names),
+/// and the body's length.
+fn head(url: &str, path: &str, headers: &str) -> (String, usize) {
+    let addr = url.strip_prefix("http://").expect("http url");
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .expect("write request");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read response");
+    let end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response");
+    let head = String::from_utf8_lossy(&response[..end]).to_lowercase();
+    (head, response.len() - end - 4)
+}
+
 /// `/metrics`, parsed.
 struct Metrics(Scrape);
 
@@ -439,4 +462,62 @@ fn bad_configuration_is_one_line_and_a_failure() {
     );
 
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_client_bundle_is_served_like_socket_io() {
+    let server = Serve::start(0);
+    let url = server.url();
+    let (h, len) = head(&url, "/socket.io/socket.io.min.js", "");
+    assert!(h.starts_with("http/1.1 200"), "{h}");
+    assert!(
+        h.contains("content-type: application/javascript; charset=utf-8"),
+        "{h}"
+    );
+    assert!(h.contains("cache-control: public, max-age=0"), "{h}");
+    assert!(h.contains("etag: \"4.8."), "{h}");
+    assert!(len > 10_000, "{len} bytes");
+    let etag = h
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .expect("etag")
+        .to_owned();
+
+    for tag in [etag.clone(), format!("W/{etag}")] {
+        let (h, len) = head(
+            &url,
+            "/socket.io/socket.io.js",
+            &format!("If-None-Match: {tag}\r\n"),
+        );
+        assert!(h.starts_with("http/1.1 304"), "{tag}: {h}");
+        assert_eq!(len, 0);
+    }
+    let (h, _) = head(
+        &url,
+        "/socket.io/socket.io.js",
+        "If-None-Match: \"0.0.1\"\r\n",
+    );
+    assert!(h.starts_with("http/1.1 200"), "{h}");
+
+    let (h, _) = head(
+        &url,
+        "/socket.io/socket.io.esm.min.js.map",
+        "Accept-Encoding: gzip\r\n",
+    );
+    assert!(
+        h.contains("content-type: application/json; charset=utf-8"),
+        "{h}"
+    );
+    assert!(h.contains("content-encoding: gzip"), "{h}");
+
+    // The query string does not matter; other names under the path are the engine's.
+    let (h, _) = head(&url, "/socket.io/socket.io.esm.min.js?v=1", "");
+    assert!(h.starts_with("http/1.1 200"), "{h}");
+    let (h, _) = head(&url, "/socket.io/index.js", "");
+    assert!(h.starts_with("http/1.1 400"), "{h}");
+
+    // The page loads the bundle from there, and the page itself is served.
+    let page = get(&url, "/");
+    assert!(page.contains("<script src=\"/socket.io/socket.io.min.js\"></script>"));
+    assert!(get(&url, "/chat.js").contains("reconnect_attempt"));
 }
