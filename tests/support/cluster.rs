@@ -401,9 +401,12 @@ impl Adapter for ChannelAdapter {
             .unwrap()
             .insert(request, Pending::Acks(replies));
         let pending = self.pending.clone();
+        // Kept a little past the broadcast's own timeout: the emitting server decides when
+        // it stops waiting (a sink dropped first would end the wait as "incomplete"
+        // rather than "timed out" when both timers fire in the same tick).
         let timeout = Duration::from_millis(opts.flags.timeout.unwrap_or(5000));
         tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
+            tokio::time::sleep(timeout + Duration::from_millis(500)).await;
             pending.lock().unwrap().remove(&request);
         });
         self.send(

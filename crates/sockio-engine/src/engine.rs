@@ -8,6 +8,7 @@ use crate::error::CloseReason;
 use crate::proto::FinalPacket;
 use crate::session::{Handler, Shared, Socket};
 use crate::sid::Sid;
+use crate::stats::EngineStats;
 
 /// An Engine.IO server. Cheap to clone; every clone is the same server.
 ///
@@ -65,6 +66,12 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
         self.shared
             .slow_client_closes
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The engine's traffic counters: packets and bytes each way, refused requests by
+    /// error code.
+    pub fn stats(&self) -> &EngineStats {
+        &self.shared.stats
     }
 
     /// Closes every session with `reason`.

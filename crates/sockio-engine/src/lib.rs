@@ -50,6 +50,7 @@ mod session;
 mod session_task;
 pub mod sid;
 mod signal;
+mod stats;
 mod tasks;
 mod tower;
 mod upgrade;
@@ -78,6 +79,7 @@ pub use session::{Handler, Socket, TransportKind, WeakSocket};
 pub use sid::Sid;
 pub use sockio_protocol::engine::{Message, ProtocolVersion};
 pub use sockio_protocol::Utf8Bytes;
+pub use stats::EngineStats;
 pub use tower::EngineService;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

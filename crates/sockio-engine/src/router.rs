@@ -106,6 +106,7 @@ where
     let target = match result {
         Ok(t) => t,
         Err(err) => {
+            shared.stats.refused(err.code());
             tracing::debug!(
                 method = %req.method(),
                 uri = %req.uri(),

@@ -24,6 +24,7 @@ use crate::proto::{Action, Closed, FinalPacket, PollingFormat, Push, SessionStat
 use crate::registry::Registry;
 use crate::sid::Sid;
 use crate::signal::Signal;
+use crate::stats::EngineStats;
 use crate::ws_stream::WsStream;
 
 /// What the application does with sessions. Callbacks run on the connection's task and
@@ -57,6 +58,8 @@ pub trait Handler<D>: Send + Sync + 'static {
 pub(crate) struct Shared<D> {
     /// Sessions closed because their outgoing queue passed its bound.
     pub(crate) slow_client_closes: std::sync::atomic::AtomicU64,
+    /// Traffic counters (relaxed atomics).
+    pub(crate) stats: EngineStats,
     pub(crate) config: EngineConfig,
     pub(crate) handler: Arc<dyn Handler<D>>,
     pub(crate) sessions: Registry<Session<D>>,
@@ -68,6 +71,7 @@ impl<D> Shared<D> {
     pub(crate) fn new(config: EngineConfig, handler: Arc<dyn Handler<D>>) -> Self {
         Self {
             slow_client_closes: Default::default(),
+            stats: EngineStats::default(),
             config,
             handler,
             sessions: Registry::new(),
@@ -149,10 +153,32 @@ impl<D: Send + Sync + 'static> Session<D> {
         self: &Arc<Self>,
         packets: impl IntoIterator<Item = EncodedPacket>,
     ) -> Result<(), SendError> {
+        self.push_packets(packets, true)
+    }
+
+    /// Queues the `open` packet: like [`Session::enqueue`], but not counted in the
+    /// engine's [`EngineStats`], which counts message packets.
+    pub(crate) fn enqueue_open(self: &Arc<Self>, packet: EncodedPacket) -> Result<(), SendError> {
+        self.push_packets(std::iter::once(packet), false)
+    }
+
+    fn push_packets(
+        self: &Arc<Self>,
+        packets: impl IntoIterator<Item = EncodedPacket>,
+        counted: bool,
+    ) -> Result<(), SendError> {
         let limit = self.shared.config.max_buffered_bytes;
-        let pushed = self.lock().proto.push(packets, limit);
+        let (mut count, mut bytes) = (0u64, 0u64);
+        let tally = packets.into_iter().inspect(|p| {
+            count += 1;
+            bytes += p.len() as u64;
+        });
+        let pushed = self.lock().proto.push(tally, limit);
         match pushed {
             Push::Queued => {
+                if counted {
+                    self.shared.stats.sent(count, bytes);
+                }
                 self.out_notify.raise();
                 Ok(())
             }
@@ -244,6 +270,7 @@ impl<D: Send + Sync + 'static> Session<D> {
     /// Returns false when the session closed because of it.
     pub(crate) fn receive(self: &Arc<Self>, packet: Packet) -> bool {
         if let Packet::Message(m) = packet {
+            self.shared.stats.received(message_len(&m));
             // Messages change no state (see `SessionState::handle_packet`): no lock.
             self.shared.handler.on_message(&Socket(self.clone()), m);
             return true;
@@ -271,6 +298,15 @@ impl<D: Send + Sync + 'static> Session<D> {
     /// When [`Session::heartbeat_tick`] is next due.
     pub(crate) fn heartbeat_deadline(&self) -> Instant {
         self.lock().proto.poll_timeout()
+    }
+}
+
+/// The length of message `m` as [`EngineStats`] counts it: a text packet's type digit
+/// and data, a binary packet's data.
+fn message_len(m: &Message) -> usize {
+    match m {
+        Message::Binary(b) => b.len(),
+        Message::Text(t) => 1 + t.len(),
     }
 }
 

@@ -88,6 +88,7 @@ where
         }
         UpgradeRequest::Refuse => {
             let refused = RequestError::BadRequest(BadRequestContext::UpgradeRefused);
+            shared.stats.refused(refused.code());
             return (error_response(&refused, true), None);
         }
     };
@@ -141,7 +142,7 @@ impl<D: Default + Send + Sync + 'static> AfterUpgrade<D> {
                     );
                     session.lock().proto.set_ws_base64(ws_base64);
                     let open = open_packet(&shared, &session, TransportKind::WebSocket);
-                    let _ = session.enqueue(open);
+                    let _ = session.enqueue_open(open);
                     start_session(&shared, &session);
                     (session, ws)
                 };

@@ -138,6 +138,7 @@ impl SocketEmitter<'_> {
                     Ok(r) => r,
                     Err(_) => {
                         socket.cancel_ack(id);
+                        socket.ack_timed_out();
                         return Err(AckError::Timeout);
                     }
                 },

@@ -53,6 +53,18 @@ pub(crate) struct NsInner {
     ack_ids: AtomicU64,
     parser: Parser,
     on_empty: Option<OnEmpty>,
+    /// Counters for metrics (relaxed atomics).
+    stats: Arc<NsStats>,
+}
+
+/// What a namespace counts as it goes, for metrics.
+#[derive(Default)]
+struct NsStats {
+    /// Broadcasts started here (`emit` and `emit_with_ack` of a [`BroadcastOperator`]).
+    broadcasts: AtomicU64,
+    /// Acknowledgements whose wait timed out: one per `emit_with_ack` with a timeout,
+    /// from a socket or a broadcast.
+    ack_timeouts: AtomicU64,
 }
 
 /// A namespace. Cheap to clone; every clone is the same namespace.
@@ -160,6 +172,7 @@ impl Namespace {
             ack_ids: AtomicU64::new(0),
             parser: parts.parser,
             on_empty: parts.on_empty,
+            stats: Arc::default(),
         }));
         if !is_parent {
             let weak: Weak<NsInner> = Arc::downgrade(&ns.0);
@@ -321,6 +334,25 @@ impl Namespace {
         self.len() == 0
     }
 
+    /// How many broadcasts were started from this namespace on this server (each
+    /// `emit` or `emit_with_ack` to a selection of sockets: `io.emit`, `socket.to(room)`,
+    /// `socket.broadcast`, `io.to(id)`, …) since it was created.
+    pub fn broadcast_count(&self) -> u64 {
+        self.0.stats.broadcasts.load(Ordering::Relaxed)
+    }
+
+    /// How many acknowledgement waits of this namespace timed out (`emit_with_ack` with
+    /// a timeout, to one socket or a broadcast) since it was created.
+    pub fn ack_timeout_count(&self) -> u64 {
+        self.0.stats.ack_timeouts.load(Ordering::Relaxed)
+    }
+
+    /// How many acknowledgements this server's sockets of this namespace wait for now
+    /// (a broadcast with acknowledgement counts once per socket asked).
+    pub fn pending_acks(&self) -> usize {
+        self.0.local.all().iter().map(Socket::pending_acks).sum()
+    }
+
     /// Every room of this server with at least one socket (socket id rooms included).
     pub fn rooms(&self) -> Vec<Room> {
         self.0.local.rooms()
@@ -466,6 +498,10 @@ impl SocketHome for NsInner {
     fn next_ack_id(&self) -> u64 {
         self.ack_ids.fetch_add(1, Ordering::Relaxed)
     }
+
+    fn ack_timed_out(&self) {
+        self.stats.ack_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// One reply of a broadcast with acknowledgements, local or remote.
@@ -476,6 +512,7 @@ enum Answer {
 
 impl BroadcastTarget for NsInner {
     fn emit(&self, opts: &BroadcastOptions, event: &str, mut args: Args) -> Result<(), EmitError> {
+        self.stats.broadcasts.fetch_add(1, Ordering::Relaxed);
         let mut result = Ok(());
         self.for_targets(&mut |ns| {
             ns.local.deliver(opts, event, &mut args);
@@ -494,6 +531,8 @@ impl BroadcastTarget for NsInner {
         event: &str,
         mut args: Args,
     ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>> {
+        self.stats.broadcasts.fetch_add(1, Ordering::Relaxed);
+        let stats = self.stats.clone();
         let (tx, mut rx) = mpsc::unbounded_channel::<Answer>();
         let mut asked: Vec<(Socket, u64)> = Vec::new();
         // Sockets selected but not asked (too many acknowledgements pending): they count
@@ -570,6 +609,7 @@ impl BroadcastTarget for NsInner {
                 }
             };
             if !in_time {
+                stats.ack_timeouts.fetch_add(1, Ordering::Relaxed);
                 for (s, id) in &asked {
                     s.cancel_ack(*id);
                 }

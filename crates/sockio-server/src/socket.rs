@@ -43,6 +43,8 @@ pub(crate) trait SocketHome: BroadcastTarget + Any + Send + Sync {
     fn forget(&self, socket: &Socket);
     /// A new acknowledgement id, unique in the namespace.
     fn next_ack_id(&self) -> u64;
+    /// Counts an acknowledgement wait that timed out.
+    fn ack_timed_out(&self);
 }
 
 pub(crate) struct SocketInner {
@@ -494,6 +496,16 @@ impl Socket {
 
     pub(crate) fn cancel_ack(&self, id: u64) {
         lock(&self.0.acks).remove(&id);
+    }
+
+    /// How many acknowledgements from the client this socket waits for.
+    pub(crate) fn pending_acks(&self) -> usize {
+        lock(&self.0.acks).len()
+    }
+
+    /// Counts an acknowledgement wait of this socket that timed out.
+    pub(crate) fn ack_timed_out(&self) {
+        self.0.ns.ack_timed_out();
     }
 
     pub(crate) fn next_ack_id(&self) -> u64 {
