@@ -18,6 +18,11 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 /// Buffers handed to one vectored write at most (the kernel's `IOV_MAX` is 1024).
 const MAX_SLICES: usize = 1024;
 
+/// Up to this many bytes, the frames are copied into one buffer and written with one
+/// plain write: for small frames (an echo, a chat message) a copy costs less than the
+/// kernel's handling of many small buffers. Larger rounds go out vectored, uncopied.
+const COPY_UP_TO: usize = 16 * 1024;
+
 /// Frames ready to write: their headers packed in one buffer, their payloads shared.
 #[derive(Default)]
 pub(crate) struct Frames {
@@ -45,14 +50,10 @@ impl Frames {
         self.frames.is_empty()
     }
 
-    /// Forgets the frames, keeping small buffers for the next round.
+    /// Forgets the frames and their buffers: an idle connection keeps none.
     fn clear(&mut self) {
-        self.headers.clear();
-        self.frames.clear();
-        if self.frames.capacity() > 64 {
-            self.frames = Vec::new();
-            self.headers = Vec::new();
-        }
+        self.headers = Vec::new();
+        self.frames = Vec::new();
     }
 
     /// The bytes to write, in order: header, payload, header, payload…
@@ -74,9 +75,10 @@ impl Frames {
     /// Writes every frame to `io`, then forgets them.
     pub(crate) async fn write_to<W: AsyncWrite + Unpin>(&mut self, io: &mut W) -> io::Result<()> {
         let segments = self.frames.len() * 2;
+        let total = self.headers.len() + self.frames.iter().map(|(_, p)| p.len()).sum::<usize>();
         // Where the writes got: segment `at`, of which `offset` bytes are out.
         let (mut at, mut offset) = (0, 0);
-        if io.is_write_vectored() {
+        if total > COPY_UP_TO && io.is_write_vectored() {
             while at < segments {
                 let end = (at + MAX_SLICES).min(segments);
                 let slices: Vec<IoSlice<'_>> = (at..end)
@@ -103,10 +105,7 @@ impl Frames {
                 }
             }
         } else {
-            // A stream without vectored writes gets the frames copied into one buffer.
-            let mut all = Vec::with_capacity(
-                self.headers.len() + self.frames.iter().map(|(_, p)| p.len()).sum::<usize>(),
-            );
+            let mut all = Vec::with_capacity(total);
             for i in 0..segments {
                 all.extend_from_slice(self.segment(i));
             }
@@ -232,7 +231,7 @@ mod tests {
             frames.write_to(&mut io).await.unwrap();
             assert!(frames.is_empty());
             if step == usize::MAX {
-                // 705 frames, two buffers each: two vectored writes.
+                // 705 frames, two buffers each, past COPY_UP_TO: two vectored writes.
                 assert_eq!(io.writes, 2);
             }
             let got = read_back(io.out).await;
@@ -244,6 +243,29 @@ mod tests {
             assert_eq!(got[703], Message::text("4699"));
             assert_eq!(got[704], Message::binary(Vec::<u8>::new()));
         }
+    }
+
+    #[tokio::test]
+    async fn small_rounds_go_out_in_one_plain_write() {
+        let mut frames = Frames::default();
+        for i in 0..20 {
+            frames.push(
+                EncodedPacket::Text(Utf8Bytes::from(format!("42[\"m\",{i}]"))),
+                ProtocolVersion::V4,
+                false,
+            );
+        }
+        let mut io = Trickle {
+            out: Vec::new(),
+            step: usize::MAX,
+            writes: 0,
+            vectored: true,
+        };
+        frames.write_to(&mut io).await.unwrap();
+        assert_eq!(io.writes, 1);
+        let got = read_back(io.out).await;
+        assert_eq!(got.len(), 20);
+        assert_eq!(got[19], Message::text("42[\"m\",19]"));
     }
 
     #[tokio::test]
