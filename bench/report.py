@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import sys
 
-SERVERS = ["ceiling", "bare", "sockio", "socketioxide", "node"]
+SERVERS = ["ceiling", "bare", "sockio", "socketioxide", "node", "sockio-client", "node-client"]
 
 
 def sh(cmd):
@@ -112,6 +112,16 @@ TABLES = {
         ("acks_per_sec", "acks/s", True),
         ("server_cpu_us_per_ack", "server CPU µs / ack", False),
         ("errors", "errors", None),
+    ],
+    "clients-1000": [
+        ("rss_kib_per_client", "client process RSS KiB / connected client", False),
+        ("acks_per_cpu_sec", "acks / client CPU-second", True),
+        ("connected", "clients connected", None),
+    ],
+    "clients-10000": [
+        ("rss_kib_per_client", "client process RSS KiB / connected client", False),
+        ("acks_per_cpu_sec", "acks / client CPU-second", True),
+        ("connected", "clients connected", None),
     ],
     "echo-latency": [
         ("latency_us.p50", "round trip p50 µs", False),
@@ -226,6 +236,16 @@ def main():
         b = median(runs.get("bare", []), "server_cpu_us_per_delivery")
         if s is not None and b:
             print(f"| {scenario}: distance to the bare ceiling (CPU per delivery, stated) | {fmt(s)} µs | bare {fmt(b)} µs | {s / b:.2f}× |")
+    for scenario in ("clients-1000", "clients-10000"):
+        runs = results.get(scenario, {})
+        ours, node = runs.get("sockio-client", []), runs.get("node-client", [])
+        if ours and node:
+            m, mn = median(ours, "rss_kib_per_client"), median(node, "rss_kib_per_client")
+            a, an = median(ours, "acks_per_cpu_sec"), median(node, "acks_per_cpu_sec")
+            ok = m is not None and mn and m <= mn / 4
+            print(f"| {scenario}: client memory per client ≤ ¼ of socket.io-client's | {fmt(m)} KiB | node {fmt(mn)} KiB | {'yes' if ok else 'no'} |")
+            ok = a is not None and an and a >= 3 * an
+            print(f"| {scenario}: acks per client CPU-second ≥ 3 × socket.io-client's | {fmt(a)} | node {fmt(an)} | {'yes' if ok else 'no'} |")
     burst = results.get("fanout-burst", {}).get("sockio", [])
     if burst:
         d, x, p = (median(burst, k) for k in ("drops", "disconnects", "server_peak_rss_kib"))
@@ -240,13 +260,15 @@ def main():
         servers = [s for s in SERVERS if s in runs]
         print("| metric | " + " | ".join(servers) + " |")
         print("| --- |" + " --- |" * len(servers))
+        # Servers are compared with the ceiling; clients with socket.io-client on Node.
+        reference = "node-client" if scenario.startswith("clients") else "ceiling"
         for key, label, _better in metrics:
-            base = median(runs.get("ceiling", []), key)
+            base = median(runs.get(reference, []), key)
             cells = []
             for server in servers:
                 v = median(runs[server], key)
                 cell = fmt(v)
-                if base and v is not None and server != "ceiling" and _better is not None:
+                if base and v is not None and server != reference and _better is not None:
                     cell += f" ({ratio(v, base)})"
                 cells.append(cell)
             print(f"| {label} | " + " | ".join(cells) + " |")

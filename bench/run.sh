@@ -40,7 +40,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update && apt-get install -y "${missing[@]}"
 fi
 cargo build --release --bin bench-server
-cargo build --release -p sockio-loadgen -p sockio-bench-ceiling
+cargo build --release -p sockio-loadgen -p sockio-bench-ceiling -p sockio-bench-clients
 bench/peers/build.sh
 
 # 10 000 connections need as many descriptors on both sides.
@@ -98,6 +98,32 @@ for scenario in $scenarios; do
     done
   done
 done
+
+# The client benchmark: N clients in one process (sockio's, then socket.io-client on Node)
+# against sockio's bench server, each emitting with acknowledgement in a loop.
+# The clients connect from 127.0.0.1, whose ephemeral ports (32768 and up) would collide
+# with the servers' ports above: these servers listen below that range.
+if [ "${client_runs:-1}" -gt 0 ]; then
+  port=30000
+  for clients in 1000 10000; do
+    for run in $(seq "$runs"); do
+      for client in sockio-client node-client; do
+        port=$((port + 1))
+        pid=$(start_server sockio "$port")
+        wait_port "$port" || { echo "sockio did not start" >&2; stop "$pid"; exit 1; }
+        echo "== clients-$clients run $run: $client (server pid $pid, port $port)" >&2
+        case "$client" in
+          sockio-client) taskset -c $loadgen_cpu target/release/bench-clients --port "$port" \
+              --clients "$clients" --duration 5 ;;
+          node-client) (cd bench/peers/node && PORT=$port CLIENTS=$clients DURATION=5 \
+              taskset -c $loadgen_cpu node clients.mjs) ;;
+        esac >"$out/clients-$clients.$client.$run.json" || echo "$client failed" >&2
+        stop "$pid"
+        sleep 1
+      done
+    done
+  done
+fi
 
 python3 bench/report.py "$out" >BENCHMARKS.md
 echo "wrote BENCHMARKS.md and bench/chart.svg from $out" >&2

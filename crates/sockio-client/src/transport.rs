@@ -335,7 +335,12 @@ impl Endpoint {
             req.headers_mut().insert(k, v.clone());
         }
         let stream = self.stream().await?;
-        let handshake = tokio_tungstenite::client_async(req, stream);
+        // tungstenite allocates its read buffer up front (128 KiB by default): a 4 KiB one,
+        // grown for larger frames, keeps thousands of clients in one process lean.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(8 * 1024);
+        let handshake = tokio_tungstenite::client_async_with_config(req, stream, Some(config));
         let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
             .await
             .map_err(|_| TransportError::Timeout)?
