@@ -340,6 +340,51 @@ impl Inner {
 
     /// Publishes a request and waits for `expected` answers, or until `timeout`: the
     /// answers that came and, when not all did, the error.
+    /// A REMOTE_JOIN / REMOTE_LEAVE request: the sockets `opts` selects join or leave
+    /// `rooms` on every server.
+    fn membership(&self, kind: u64, opts: &BroadcastOptions, rooms: &[Room]) {
+        let request = obj([
+            ("uid", str_value(&self.uid)),
+            ("type", Value::from(kind)),
+            ("opts", wire::selector_value(opts)),
+            ("rooms", wire::rooms_value(rooms)),
+        ]);
+        self.request(&request, false);
+    }
+
+    /// Asks every other server (request `kind`, with `opts` when given) for a list and
+    /// gathers one answer from each within the requests timeout; nothing to ask when this
+    /// server is alone.
+    async fn ask_others(
+        &self,
+        kind: u64,
+        opts: Option<Value>,
+        pending: fn(mpsc::UnboundedSender<Vec<Value>>) -> Pending,
+    ) -> Result<Vec<Vec<Value>>, AdapterError> {
+        let servers = self.server_count().await?;
+        if servers <= 1 {
+            return Ok(Vec::new());
+        }
+        let request_id = wire::uid2(6);
+        let mut request = obj([
+            ("uid", str_value(&self.uid)),
+            ("requestId", str_value(&request_id)),
+            ("type", Value::from(kind)),
+        ]);
+        if let (Some(opts), Value::Object(fields)) = (opts, &mut request) {
+            fields.push(("opts".to_owned(), opts));
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let timeout = self.options.requests_timeout;
+        let (lists, error) = self
+            .collect(request_id, request, pending(tx), rx, servers - 1, timeout)
+            .await;
+        match error {
+            Some(e) => Err(e),
+            None => Ok(lists),
+        }
+    }
+
     async fn collect<T>(
         &self,
         request_id: String,
@@ -525,57 +570,20 @@ impl Adapter for ClassicAdapter {
         let inner = self.0.clone();
         let selector = wire::selector_value(opts);
         Box::pin(async move {
-            let servers = inner.server_count().await?;
-            if servers <= 1 {
-                return Ok(Vec::new());
-            }
-            let request_id = wire::uid2(6);
-            let request = obj([
-                ("uid", str_value(&inner.uid)),
-                ("requestId", str_value(&request_id)),
-                ("type", Value::from(REMOTE_FETCH)),
-                ("opts", selector),
-            ]);
-            let (tx, rx) = mpsc::unbounded_channel();
-            let timeout = inner.options.requests_timeout;
-            let (lists, error) = inner
-                .collect(
-                    request_id,
-                    request,
-                    Pending::Sockets(tx),
-                    rx,
-                    servers - 1,
-                    timeout,
-                )
-                .await;
-            if let Some(e) = error {
-                return Err(e);
-            }
+            let lists = inner
+                .ask_others(REMOTE_FETCH, Some(selector), Pending::Sockets)
+                .await?;
             Ok(lists.iter().flatten().filter_map(wire::socket_of).collect())
         })
     }
 
     fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
-        let inner = &self.0;
-        let request = obj([
-            ("uid", str_value(&inner.uid)),
-            ("type", Value::from(REMOTE_JOIN)),
-            ("opts", wire::selector_value(opts)),
-            ("rooms", wire::rooms_value(rooms)),
-        ]);
-        inner.request(&request, false);
+        self.0.membership(REMOTE_JOIN, opts, rooms);
         Ok(())
     }
 
     fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
-        let inner = &self.0;
-        let request = obj([
-            ("uid", str_value(&inner.uid)),
-            ("type", Value::from(REMOTE_LEAVE)),
-            ("opts", wire::selector_value(opts)),
-            ("rooms", wire::rooms_value(rooms)),
-        ]);
-        inner.request(&request, false);
+        self.0.membership(REMOTE_LEAVE, opts, rooms);
         Ok(())
     }
 
@@ -594,31 +602,7 @@ impl Adapter for ClassicAdapter {
     fn all_rooms(&self) -> BoxFuture<'static, Result<Vec<Room>, AdapterError>> {
         let inner = self.0.clone();
         Box::pin(async move {
-            let servers = inner.server_count().await?;
-            if servers <= 1 {
-                return Ok(Vec::new());
-            }
-            let request_id = wire::uid2(6);
-            let request = obj([
-                ("uid", str_value(&inner.uid)),
-                ("requestId", str_value(&request_id)),
-                ("type", Value::from(ALL_ROOMS)),
-            ]);
-            let (tx, rx) = mpsc::unbounded_channel();
-            let timeout = inner.options.requests_timeout;
-            let (lists, error) = inner
-                .collect(
-                    request_id,
-                    request,
-                    Pending::Rooms(tx),
-                    rx,
-                    servers - 1,
-                    timeout,
-                )
-                .await;
-            if let Some(e) = error {
-                return Err(e);
-            }
+            let lists = inner.ask_others(ALL_ROOMS, None, Pending::Rooms).await?;
             let all: Vec<Value> = lists.into_iter().flatten().collect();
             Ok(wire::rooms_of(Some(&Value::Array(all))))
         })
