@@ -452,6 +452,18 @@ fn bad_configuration_is_one_line_and_a_failure() {
     let (_, err) = fails(&["serve", "--log", "[[["]);
     assert!(err.contains("log filter"), "{err}");
 
+    let (status, err) = fails(&["serve", "--redis", "http://127.0.0.1:6379"]);
+    assert_eq!(status, Some(1));
+    assert!(err.contains("redis://"), "{err}");
+    let (_, err) = fails(&[
+        "serve",
+        "--redis",
+        "redis://127.0.0.1:6379",
+        "--redis-adapter",
+        "fancy",
+    ]);
+    assert!(err.contains("fancy"), "{err}");
+
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port().to_string();
     let (status, err) = fails(&["serve", "--port", &port]);

@@ -14,6 +14,16 @@
 //!
 //! Rooms are kept as `#name`, so a room can never be taken for a socket id (socket
 //! ids are rooms of their own).
+//!
+//! In a cluster (`--redis`), the chat spans every node: room messages, announcements
+//! and typing notices are broadcasts, which the Redis adapter carries; a private message
+//! to a socket of another node is a broadcast with acknowledgement to its id; each
+//! socket's `data` holds its nickname (and its page's token), so that a node sees the
+//! users of the others with `fetch_sockets`: the list of users is the cluster's, a
+//! nickname taken on another node is refused (a page coming back to another node with
+//! its token takes it over). Any arrival or departure tells the other nodes
+//! (`server_side_emit("users changed")`), and each node sends its own pages the new list.
+//! When Redis is away, a node keeps serving its own users with the list it knows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -46,6 +56,16 @@ struct Names(Mutex<HashMap<String, Holder>>);
 
 /// A socket's nickname (a socket extension).
 struct Nickname(String);
+
+/// What a socket's `data` holds, for the other nodes of a cluster.
+#[derive(Serialize, Deserialize)]
+struct ChatData {
+    nickname: String,
+    token: String,
+}
+
+/// The server-side event telling the other nodes that the list of users changed.
+const USERS_CHANGED: &str = "users changed";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -105,15 +125,24 @@ enum Reply {
     Error(String),
 }
 
-/// Sets the chat up on `io`'s namespace `/`.
-pub fn install(io: &SocketIo) {
+/// Sets the chat up on `io`'s namespace `/`; `clustered`: `io` is one node of a cluster
+/// (a Redis adapter), whose other nodes run this chat too.
+pub fn install(io: &SocketIo, clustered: bool) {
     let names = Arc::new(Names::default());
     let ns = io.sockets();
+    let roster = Roster::new(&ns, clustered);
 
     let (claims, root) = (names.clone(), ns.clone());
     io.middleware(move |socket| {
         let result = claim(&claims, &root, &socket);
-        async move { result }
+        let (claims, root) = (claims.clone(), root.clone());
+        async move {
+            result?;
+            if clustered {
+                claim_in_cluster(&claims, &root, &socket).await?;
+            }
+            Ok(())
+        }
     });
 
     io.on_connection(move |socket| {
@@ -127,6 +156,13 @@ pub fn install(io: &SocketIo) {
             }
         };
         socket.insert_extension(Nickname(nickname.clone()));
+        let token = names.token_of(socket.id()).unwrap_or_default();
+        if let Err(e) = socket.set_data(ChatData {
+            nickname: nickname.clone(),
+            token,
+        }) {
+            tracing::warn!(error = %e, "could not set the socket's data");
+        }
         tracing::info!(id = %socket.id(), %nickname, transport = ?socket.transport(), "joined the chat");
         let _ = socket.emit(
             "welcome",
@@ -135,15 +171,134 @@ pub fn install(io: &SocketIo) {
                 nickname,
             },
         );
-        send_users(&socket.namespace());
-        handlers(socket);
-        let names = names.clone();
+        roster.changed();
+        handlers(socket, clustered);
+        let (names, roster) = (names.clone(), roster.clone());
         socket.on_disconnect(move |socket, reason| {
             names.release(socket.id());
             tracing::info!(id = %socket.id(), %reason, "left the chat");
-            send_users(&socket.namespace());
+            roster.changed();
         });
     });
+}
+
+/// Sends the list of users to the pages: at once from this node's sockets when alone;
+/// in a cluster, from every node's (`fetch_sockets`), by one task per node that runs
+/// again whenever a change came in meanwhile, so the last list sent is never older than
+/// the last change heard of.
+#[derive(Clone)]
+struct Roster {
+    ns: Namespace,
+    /// `None` when alone.
+    wake: Option<Arc<tokio::sync::Notify>>,
+}
+
+impl Roster {
+    fn new(ns: &Namespace, clustered: bool) -> Roster {
+        if !clustered {
+            return Roster {
+                ns: ns.clone(),
+                wake: None,
+            };
+        }
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let heard = wake.clone();
+        ns.on_server_side(USERS_CHANGED, move |_| heard.notify_one());
+        let (task_ns, task_wake) = (ns.clone(), wake.clone());
+        tokio::spawn(async move {
+            loop {
+                task_wake.notified().await;
+                let users = match cluster_users(&task_ns).await {
+                    Ok(users) => users,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "users of the other nodes unknown (redis?): sending this node's");
+                        local_users(&task_ns)
+                    }
+                };
+                if let Err(e) = task_ns.local().emit("users", &users) {
+                    tracing::warn!(error = %e, "could not send the list of users");
+                }
+            }
+        });
+        Roster {
+            ns: ns.clone(),
+            wake: Some(wake),
+        }
+    }
+
+    /// A user arrived or left on this node.
+    fn changed(&self) {
+        let Some(wake) = &self.wake else {
+            send_users(&self.ns);
+            return;
+        };
+        wake.notify_one();
+        if let Err(e) = self.ns.server_side_emit(USERS_CHANGED, ()) {
+            tracing::warn!(error = %e, "could not tell the other nodes");
+        }
+    }
+}
+
+/// The users of every node, sorted.
+async fn cluster_users(ns: &Namespace) -> Result<Vec<User>, sockio::server::AdapterError> {
+    let sockets = ns.fetch_sockets().await?;
+    let mut users: Vec<User> = sockets
+        .iter()
+        .filter_map(|s| {
+            let data = s.data::<ChatData>().ok()?;
+            Some(User {
+                id: s.id().to_string(),
+                nickname: data.nickname,
+            })
+        })
+        .collect();
+    users.sort_by_key(|u| u.nickname.to_lowercase());
+    Ok(users)
+}
+
+/// In a cluster, after the local check: the nickname is not held on another node, or is
+/// held there by this page (same token), whose old socket is disconnected. Without an
+/// answer from the other nodes (Redis away), the local check stands.
+async fn claim_in_cluster(
+    names: &Names,
+    ns: &Namespace,
+    socket: &Socket,
+) -> Result<(), ConnectError> {
+    let Some((nickname, token)) = names.claim_of(socket.id()) else {
+        return Ok(());
+    };
+    let sockets = match ns.fetch_sockets().await {
+        Ok(sockets) => sockets,
+        Err(e) => {
+            tracing::warn!(error = %e, "nickname checked on this node only (redis?)");
+            return Ok(());
+        }
+    };
+    let key = nickname.to_lowercase();
+    for other in sockets {
+        if other.id() == socket.id() || ns.socket(other.id()).is_some() {
+            continue;
+        }
+        let Ok(data) = other.data::<ChatData>() else {
+            continue;
+        };
+        if data.nickname.to_lowercase() != key {
+            continue;
+        }
+        if !token.is_empty() && data.token == token {
+            // This page, still connected to another node: it moves here.
+            if let Err(e) = other.disconnect() {
+                tracing::warn!(error = %e, "could not disconnect the page's old socket");
+            }
+            continue;
+        }
+        names.release(socket.id());
+        return Err(ConnectError::new(format!(
+            "nickname \"{}\" is taken",
+            data.nickname
+        )));
+    }
+    Ok(())
 }
 
 /// The middleware: the nickname in `auth` is valid and free (or this page's own).
@@ -211,6 +366,21 @@ impl Names {
             .map(|h| h.nickname.clone())
     }
 
+    fn token_of(&self, id: &str) -> Option<String> {
+        lock(&self.0)
+            .values()
+            .find(|h| h.id == id)
+            .map(|h| h.token.clone())
+    }
+
+    /// The nickname and token `id` claimed.
+    fn claim_of(&self, id: &str) -> Option<(String, String)> {
+        lock(&self.0)
+            .values()
+            .find(|h| h.id == id)
+            .map(|h| (h.nickname.clone(), h.token.clone()))
+    }
+
     fn release(&self, id: &str) {
         lock(&self.0).retain(|_, h| h.id != id);
     }
@@ -227,8 +397,16 @@ fn nickname(socket: &Socket) -> String {
         .unwrap_or_default()
 }
 
-/// Tells everybody who is online.
+/// Tells everybody who is online (one server alone).
 fn send_users(ns: &Namespace) {
+    let users = local_users(ns);
+    if let Err(e) = ns.emit("users", &users) {
+        tracing::warn!(error = %e, "could not send the list of users");
+    }
+}
+
+/// The users of this server, sorted.
+fn local_users(ns: &Namespace) -> Vec<User> {
     let mut users: Vec<User> = ns
         .sockets()
         .iter()
@@ -241,9 +419,7 @@ fn send_users(ns: &Namespace) {
         })
         .collect();
     users.sort_by_key(|u| u.nickname.to_lowercase());
-    if let Err(e) = ns.emit("users", &users) {
-        tracing::warn!(error = %e, "could not send the list of users");
-    }
+    users
 }
 
 /// `name` checked, as the room it is kept as.
@@ -282,7 +458,7 @@ fn reply(result: Result<Reply, String>) -> Reply {
     result.unwrap_or_else(Reply::Error)
 }
 
-fn handlers(socket: &Socket) {
+fn handlers(socket: &Socket, clustered: bool) {
     socket.on("join", |socket, mut event| {
         let result = event
             .arg::<Vec<String>>(0)
@@ -364,7 +540,7 @@ fn handlers(socket: &Socket) {
     });
 
     // Confirmed by the recipient's page: the sender's tick means it arrived there.
-    socket.on_async("private message", |socket, mut event| async move {
+    socket.on_async("private message", move |socket, mut event| async move {
         let checked = event
             .arg::<PrivateMessage>(0)
             .map_err(|e| format!("expected {{ to, text }}: {e}"))
@@ -373,10 +549,15 @@ fn handlers(socket: &Socket) {
                 if m.to == socket.id().as_str() {
                     return Err("that is you".into());
                 }
-                match socket.namespace().socket(&m.to) {
-                    Some(target) => Ok((m, target)),
-                    None => Err("nobody with that id is online".into()),
+                // Rooms are `#name`: anything else is a socket id.
+                if m.to.is_empty() || m.to.starts_with('#') {
+                    return Err("nobody with that id is online".into());
                 }
+                let target = socket.namespace().socket(&m.to);
+                if target.is_none() && !clustered {
+                    return Err("nobody with that id is online".into());
+                }
+                Ok((m, target))
             });
         let result = match checked {
             Err(e) => Err(e),
@@ -389,13 +570,29 @@ fn handlers(socket: &Socket) {
                     from_id: socket.id(),
                     text: &m.text,
                 };
-                match target
-                    .timeout(PRIVATE_ACK_TIMEOUT)
-                    .emit_with_ack("message", &message)
-                    .await
-                {
-                    Ok(_) => Ok(Reply::Ok(true)),
-                    Err(e) => Err(format!("not delivered: {e}")),
+                match target {
+                    Some(target) => match target
+                        .timeout(PRIVATE_ACK_TIMEOUT)
+                        .emit_with_ack("message", &message)
+                        .await
+                    {
+                        Ok(_) => Ok(Reply::Ok(true)),
+                        Err(e) => Err(format!("not delivered: {e}")),
+                    },
+                    // On another node, maybe: its page's answer comes back through Redis.
+                    None => match socket
+                        .namespace()
+                        .to(m.to.as_str())
+                        .timeout(PRIVATE_ACK_TIMEOUT)
+                        .emit_with_ack("message", &message)
+                        .await
+                    {
+                        Ok(answers) if answers.is_empty() => {
+                            Err("nobody with that id is online".into())
+                        }
+                        Ok(_) => Ok(Reply::Ok(true)),
+                        Err(e) => Err(format!("not delivered: {e}")),
+                    },
                 }
             }
         };

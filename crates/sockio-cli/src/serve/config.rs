@@ -13,7 +13,14 @@
 //! transports = ["polling", "websocket"]
 //! log = "info,sockio=debug"
 //! client_dir = "crates/sockio-cli/node_modules/socket.io-client/dist"
+//! redis = "redis://127.0.0.1:6379"          # one node of a cluster (see below)
+//! redis_adapter = "classic"                  # or "sharded" (Redis >= 7)
+//! redis_key = "socket.io"                    # the channel prefix, the same on every node
 //! ```
+//!
+//! With `redis`, the server is one node of a cluster: every node started with the same
+//! Redis, adapter and key serves one chat (a Redis adapter of `sockio-redis`, the wire
+//! format of Node's `@socket.io/redis-adapter`).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -84,6 +91,17 @@ pub struct ServeArgs {
     /// node_modules/socket.io-client/dist, installed by scripts/setup.sh].
     #[arg(long, env = "SOCKIO_CLIENT_DIR", value_name = "DIR")]
     pub client_dir: Option<PathBuf>,
+    /// Join a cluster through this Redis: `redis://HOST:PORT` (or `redis-cluster://HOST:PORT`
+    /// for a Redis Cluster, sharded adapter) [default: no cluster, one server alone].
+    #[arg(long, env = "SOCKIO_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
+    /// Which Redis adapter: classic (`createAdapter`) or sharded (`createShardedAdapter`,
+    /// Redis >= 7); every node of a cluster must use the same [default: classic].
+    #[arg(long, env = "SOCKIO_REDIS_ADAPTER", value_name = "KIND")]
+    pub redis_adapter: Option<String>,
+    /// The Redis channel prefix, the same on every node [default: socket.io].
+    #[arg(long, env = "SOCKIO_REDIS_KEY", value_name = "KEY")]
+    pub redis_key: Option<String>,
 }
 
 /// The TOML file: the same settings, all optional; unknown keys are an error.
@@ -100,6 +118,9 @@ struct FileConfig {
     transports: Option<Vec<String>>,
     log: Option<String>,
     client_dir: Option<PathBuf>,
+    redis: Option<String>,
+    redis_adapter: Option<String>,
+    redis_key: Option<String>,
 }
 
 /// The settings `sockio serve` runs with, checked.
@@ -116,6 +137,19 @@ pub struct Config {
     pub transports: Vec<TransportKind>,
     pub log: String,
     pub client_dir: PathBuf,
+    /// One node of a cluster through this Redis.
+    pub redis: Option<Redis>,
+}
+
+/// The Redis of a cluster node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redis {
+    /// `redis://…` or `redis-cluster://…`.
+    pub url: String,
+    /// Sharded (`createShardedAdapter`) rather than classic (`createAdapter`).
+    pub sharded: bool,
+    /// The channel prefix.
+    pub key: String,
 }
 
 impl Config {
@@ -152,6 +186,11 @@ impl Config {
         if max_payload == 0 {
             return Err("max payload must be at least 1 byte".into());
         }
+        let redis = redis(
+            args.redis.or(file.redis),
+            args.redis_adapter.or(file.redis_adapter),
+            args.redis_key.or(file.redis_key),
+        )?;
         Ok(Self {
             port: args.port.or(file.port).unwrap_or(3000),
             bind: args
@@ -169,6 +208,7 @@ impl Config {
                 .client_dir
                 .or(file.client_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_CLIENT_DIR)),
+            redis,
         })
     }
 }
@@ -230,6 +270,44 @@ fn parse_transports(names: &[String]) -> Result<Vec<TransportKind>, String> {
     Ok(out)
 }
 
+/// The Redis settings: the adapter and key only make sense with a URL.
+fn redis(
+    url: Option<String>,
+    adapter: Option<String>,
+    key: Option<String>,
+) -> Result<Option<Redis>, String> {
+    let Some(url) = url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()) else {
+        if adapter.is_some() || key.is_some() {
+            return Err("--redis-adapter and --redis-key need --redis URL".into());
+        }
+        return Ok(None);
+    };
+    if !(url.starts_with("redis://")
+        || url.starts_with("rediss://")
+        || url.starts_with("redis-cluster://"))
+    {
+        return Err(format!(
+            "redis URL {url:?}: expected redis://HOST:PORT or redis-cluster://HOST:PORT"
+        ));
+    }
+    let sharded = match adapter.as_deref().map(str::trim) {
+        None | Some("classic") => false,
+        Some("sharded") => true,
+        Some(other) => {
+            return Err(format!(
+                "unknown redis adapter {other:?}: expected classic or sharded"
+            ))
+        }
+    };
+    let key = key.unwrap_or_else(|| "socket.io".into());
+    if key.is_empty() || key.chars().any(|c| c.is_control() || c == '#') {
+        return Err(format!(
+            "redis key {key:?}: expected a non-empty prefix without '#'"
+        ));
+    }
+    Ok(Some(Redis { url, sharded, key }))
+}
+
 fn cors(origins: Vec<String>) -> Result<Option<Cors>, String> {
     let origins: Vec<String> = origins
         .into_iter()
@@ -272,6 +350,42 @@ mod tests {
         );
         assert_eq!(c.log, "info");
         assert_eq!(c.client_dir, PathBuf::from(DEFAULT_CLIENT_DIR));
+        assert_eq!(c.redis, None);
+    }
+
+    #[test]
+    fn redis_settings() {
+        let with = |f: &str| Config::merge(ServeArgs::default(), parse_file(f).unwrap());
+        let c = with("redis = \"redis://127.0.0.1:6379\"").unwrap();
+        assert_eq!(
+            c.redis,
+            Some(Redis {
+                url: "redis://127.0.0.1:6379".into(),
+                sharded: false,
+                key: "socket.io".into()
+            })
+        );
+        let file = parse_file(
+            "redis = \"redis://a:1\"\nredis_adapter = \"classic\"\nredis_key = \"chat\"",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            redis_adapter: Some("sharded".into()),
+            ..Default::default()
+        };
+        let c = Config::merge(args, file).unwrap();
+        assert_eq!(
+            c.redis,
+            Some(Redis {
+                url: "redis://a:1".into(),
+                sharded: true,
+                key: "chat".into()
+            })
+        );
+        assert!(with("redis = \"http://a:1\"").is_err());
+        assert!(with("redis = \"redis://a:1\"\nredis_adapter = \"fancy\"").is_err());
+        assert!(with("redis = \"redis://a:1\"\nredis_key = \"\"").is_err());
+        assert!(with("redis_adapter = \"sharded\"").is_err());
     }
 
     #[test]

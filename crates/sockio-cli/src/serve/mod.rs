@@ -1,6 +1,7 @@
-//! `sockio serve`: a Socket.IO server (in-memory adapter) with a live chat at `/`, the
-//! official socket.io-client bundle under the Socket.IO path, and Prometheus metrics at
-//! `/metrics`.
+//! `sockio serve`: a Socket.IO server with a live chat at `/`, the official
+//! socket.io-client bundle under the Socket.IO path, and Prometheus metrics at
+//! `/metrics`. Alone (in-memory adapter), or with `--redis URL` one node of a cluster: a
+//! Redis adapter of `sockio-redis` carries the chat to the users of every node.
 //!
 //! The first line on stdout says where it listens (`listening on http://127.0.0.1:3000/`,
 //! the real port with `--port 0`); logs go to stderr. Ctrl-C or SIGTERM: every client is
@@ -17,10 +18,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use sockio::server::SocketIo;
+use sockio_redis::{AdapterKind, RedisAdapter, RedisAdapterOptions};
 use tracing_subscriber::EnvFilter;
 
-use config::Config;
 pub use config::ServeArgs;
+use config::{Config, Redis};
 
 /// Runs `sockio serve` until Ctrl-C or SIGTERM. Errors are one line, for stderr.
 pub fn run(args: ServeArgs) -> Result<(), String> {
@@ -55,8 +57,22 @@ async fn serve(config: Config, bundle: client_bundle::ClientBundle) -> Result<()
     if let Some(cors) = config.cors.clone() {
         builder = builder.cors(cors);
     }
+    let redis = match &config.redis {
+        Some(settings) => Some(connect_redis(settings).await?),
+        None => None,
+    };
+    if let Some(redis) = &redis {
+        builder = builder.adapter(redis.factory());
+    }
     let io = builder.build();
-    chat::install(&io);
+    chat::install(&io, redis.is_some());
+    if let Some(redis) = &redis {
+        // Subscribed before listening: the other nodes count this one from the start.
+        redis
+            .ready("/")
+            .await
+            .map_err(|e| format!("redis subscriptions failed: {e}"))?;
+    }
     let app = web::app(&io, bundle, &config.path);
 
     let addr = SocketAddr::new(config.bind, config.port);
@@ -85,9 +101,31 @@ async fn serve(config: Config, bundle: client_bundle::ClientBundle) -> Result<()
             io.close().await;
             // Time for the close packets to reach the clients.
             tokio::time::sleep(Duration::from_millis(200)).await;
+            if let Some(redis) = &redis {
+                redis.close().await;
+            }
             Ok(())
         }
     }
+}
+
+/// The Redis adapter of a cluster node. The first connection must succeed; after that,
+/// Redis going away only stops the traffic between nodes (each keeps serving its own
+/// users, the adapter reconnects and logs).
+async fn connect_redis(settings: &Redis) -> Result<RedisAdapter, String> {
+    let kind = if settings.sharded {
+        AdapterKind::Sharded
+    } else {
+        AdapterKind::Classic
+    };
+    let options = RedisAdapterOptions::new(settings.url.clone())
+        .kind(kind)
+        .key(settings.key.clone());
+    let redis = RedisAdapter::connect(options)
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", settings.url))?;
+    tracing::info!(url = %settings.url, adapter = ?kind, key = %settings.key, "cluster node through redis");
+    Ok(redis)
 }
 
 /// Resolves on Ctrl-C or SIGTERM with the signal's name.
