@@ -11,6 +11,8 @@ import statistics
 import subprocess
 import sys
 
+import report_cluster
+
 SERVERS = ["ceiling", "bare", "sockio", "socketioxide", "node", "sockio-client", "node-client"]
 
 
@@ -251,6 +253,8 @@ def main():
         d, x, p = (median(burst, k) for k in ("drops", "disconnects", "server_peak_rss_kib"))
         ok = d == 0 and x == 0 and p is not None and p <= 100 * 1024
         print(f"| fanout-burst: 0 drops, 0 disconnects, peak RSS ≤ 100 MiB | {fmt(d, 0)} drops, {fmt(x, 0)} disconnects, {fmt(p / 1024 if p else None)} MiB | — | {'yes' if ok else 'no'} |")
+    for row in report_cluster.target_rows(results):
+        print(row)
     print()
     for scenario, metrics in TABLES.items():
         runs = results.get(scenario)
@@ -273,6 +277,7 @@ def main():
                 cells.append(cell)
             print(f"| {label} | " + " | ".join(cells) + " |")
         print()
+    report_cluster.section(results)
 
 
 def notes():

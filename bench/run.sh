@@ -15,7 +15,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 runs=3
-scenarios="connect fanout fanout-slow fanout-10k fanout-burst echo echo-latency"
+scenarios="connect fanout fanout-slow fanout-10k fanout-burst echo echo-latency cluster"
 servers="ceiling bare sockio socketioxide node"
 extra=()
 while [ $# -gt 0 ]; do
@@ -36,12 +36,13 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v python3 >/dev/null || missing+=(python3)
 command -v perf >/dev/null || missing+=(linux-perf) # send system calls, counted
+command -v redis-server >/dev/null || missing+=(redis-server) # the cluster scenario
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update && apt-get install -y "${missing[@]}"
 fi
 cargo build --release --bin bench-server
 cargo build --release -p sockio-loadgen -p sockio-bench-ceiling -p sockio-bench-clients
-bench/peers/build.sh
+bench/peers/build.sh $servers
 
 # 10 000 connections need as many descriptors on both sides.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -80,9 +81,13 @@ stop() {
   kill -KILL "$1" 2>/dev/null || true
 }
 
+# shellcheck source=bench/cluster.sh
+source bench/cluster.sh
+
 port=39000
 for scenario in $scenarios; do
   for run in $(seq "$runs"); do
+    if [ "$scenario" = cluster ]; then run_cluster "$run" || exit 1; continue; fi
     for server in $servers; do
       port=$((port + 1))
       pid=$(start_server "$server" "$port")

@@ -4,10 +4,14 @@
 #   socketioxide       -> target/peers/release/socketioxide-bench-server (crates.io, own Cargo.lock)
 #   ceiling            -> target/release/ceiling-server                 (workspace member)
 # socketioxide builds into target/peers so it never collides with the main build.
+# Arguments: the servers of the run (bench/run.sh passes its --servers); socketioxide is
+# built only when it is one of them (or when none are given).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 
 (cd "$root/bench/peers/node" && npm ci --no-audit --no-fund)
-CARGO_TARGET_DIR="$root/target/peers" cargo build --release --locked \
-  --manifest-path "$root/bench/peers/socketioxide/Cargo.toml"
+if [ $# -eq 0 ] || [[ " $* " == *" socketioxide "* ]]; then
+  CARGO_TARGET_DIR="$root/target/peers" cargo build --release --locked \
+    --manifest-path "$root/bench/peers/socketioxide/Cargo.toml"
+fi
 (cd "$root" && cargo build --release -p sockio-bench-ceiling)

@@ -49,6 +49,8 @@ impl Shared {
 
 #[derive(Default)]
 struct MemberOut {
+    /// The cluster node it is connected to (0 without a cluster).
+    node: usize,
     joined: bool,
     /// Receipts per message (saturating).
     seen: Vec<u8>,
@@ -92,14 +94,18 @@ pub async fn run(cfg: &Config) -> Value {
 
     let members: Vec<_> = (0..n)
         .map(|i| {
-            let (target, shared, setup, gate, stop) = (
-                cfg.target.clone(),
+            let ((target, node), shared, setup, gate, stop) = (
+                cfg.member_target(i),
                 shared.clone(),
                 setup.clone(),
                 gate.clone(),
                 stop_rx.clone(),
             );
-            tokio::spawn(async move { member(i, &target, &shared, &setup, &gate, stop).await })
+            tokio::spawn(async move {
+                let mut out = member(i, &target, &shared, &setup, &gate, stop).await;
+                out.node = node;
+                out
+            })
         })
         .collect();
     let sender = {
@@ -126,62 +132,66 @@ pub async fn run(cfg: &Config) -> Value {
 
     let mut timed_out = false;
     let mut stalled = false;
-    let (before, after, sampler, end_ns, sends) = if joined > 0 && sender_ok && setup_finished {
-        let sampler = cfg.server.clone().map(RssSampler::start);
-        let counter = cfg.server_pid.and_then(crate::syscalls::SendCounter::start);
-        if counter.is_some() {
-            tokio::time::sleep(crate::syscalls::SendCounter::ATTACH).await;
-        }
-        let before = cfg.sample();
-        let _ = go_tx.send(true);
-        let start = tokio::time::Instant::now();
-        let mut last_received = 0;
-        let mut last_progress = start;
-        let mut last_progress_ns = now_ns();
-        let mut last_report = start;
-        loop {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-            if shared.completed.load(Ordering::Acquire) >= total {
-                break;
+    let (before, after, sampler, end_ns, sends, cluster_samples) =
+        if joined > 0 && sender_ok && setup_finished {
+            let sampler = cfg.server.clone().map(RssSampler::start);
+            let counter = cfg.server_pid.and_then(crate::syscalls::SendCounter::start);
+            if counter.is_some() {
+                tokio::time::sleep(crate::syscalls::SendCounter::ATTACH).await;
             }
-            let now = tokio::time::Instant::now();
-            let received = shared.received.load(Ordering::Relaxed);
-            if received != last_received {
-                last_received = received;
-                last_progress = now;
-                last_progress_ns = now_ns();
-            } else if now - last_progress >= cfg.stall {
-                stalled = true;
-                break;
+            let cluster_before = cfg.cluster.as_ref().map(|c| c.sample());
+            let before = cfg.sample();
+            let _ = go_tx.send(true);
+            let start = tokio::time::Instant::now();
+            let mut last_received = 0;
+            let mut last_progress = start;
+            let mut last_progress_ns = now_ns();
+            let mut last_report = start;
+            loop {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                if shared.completed.load(Ordering::Acquire) >= total {
+                    break;
+                }
+                let now = tokio::time::Instant::now();
+                let received = shared.received.load(Ordering::Relaxed);
+                if received != last_received {
+                    last_received = received;
+                    last_progress = now;
+                    last_progress_ns = now_ns();
+                } else if now - last_progress >= cfg.stall {
+                    stalled = true;
+                    break;
+                }
+                if now - start >= cfg.timeout {
+                    timed_out = true;
+                    break;
+                }
+                if now - last_report >= Duration::from_secs(2) {
+                    eprintln!(
+                        "loadgen: {} of {total} messages complete, {received} deliveries",
+                        shared.completed.load(Ordering::Relaxed)
+                    );
+                    last_report = now;
+                }
             }
-            if now - start >= cfg.timeout {
-                timed_out = true;
-                break;
+            let after = cfg.sample();
+            let cluster_after = cfg.cluster.as_ref().map(|c| c.sample());
+            let sends = counter.and_then(crate::syscalls::SendCounter::finish);
+            let complete = !(timed_out || stalled);
+            let end_ns = if complete {
+                shared.last_complete_ns.load(Ordering::Relaxed)
+            } else {
+                last_progress_ns
+            };
+            if complete {
+                // Late duplicates, if any, arrive now.
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            if now - last_report >= Duration::from_secs(2) {
-                eprintln!(
-                    "loadgen: {} of {total} messages complete, {received} deliveries",
-                    shared.completed.load(Ordering::Relaxed)
-                );
-                last_report = now;
-            }
-        }
-        let after = cfg.sample();
-        let sends = counter.and_then(crate::syscalls::SendCounter::finish);
-        let complete = !(timed_out || stalled);
-        let end_ns = if complete {
-            shared.last_complete_ns.load(Ordering::Relaxed)
+            let cluster_samples = cluster_before.zip(cluster_after);
+            (before, after, sampler, end_ns, sends, cluster_samples)
         } else {
-            last_progress_ns
+            (cfg.sample(), cfg.sample(), None, 0, None, None)
         };
-        if complete {
-            // Late duplicates, if any, arrive now.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        (before, after, sampler, end_ns, sends)
-    } else {
-        (cfg.sample(), cfg.sample(), None, 0, None)
-    };
 
     let _ = stop_tx.send(true);
     let sender_out = join_all(vec![sender], Duration::from_secs(5))
@@ -201,6 +211,8 @@ pub async fn run(cfg: &Config) -> Value {
         (0u64, 0, 0, 0u64, 0, 0);
     let mut deliveries = 0u64;
     let mut lat = Vec::with_capacity(joined * sent);
+    let nodes = cfg.cluster.as_ref().map_or(1, |c| c.targets.len());
+    let mut per_node = vec![0u64; nodes];
     for o in outs.into_iter().filter(|o| o.joined) {
         let seen = &o.seen[..sent.min(o.seen.len())];
         let missing = seen.iter().filter(|&&c| c == 0).count() as u64;
@@ -211,15 +223,23 @@ pub async fn run(cfg: &Config) -> Value {
         dups += over;
         bad += o.bad;
         disconnects += usize::from(o.disconnected);
-        deliveries += o.seen.iter().filter(|&&c| c > 0).count() as u64;
+        let got = o.seen.iter().filter(|&&c| c > 0).count() as u64;
+        deliveries += got;
+        if let Some(d) = per_node.get_mut(o.node) {
+            *d += got;
+        }
         lat.extend_from_slice(&o.lat);
     }
     bad += sender_out.bad;
     let first_send = shared.first_send_ns.load(Ordering::Relaxed);
     let wall = Duration::from_nanos(end_ns.saturating_sub(first_send));
     let (cpu_secs, cpu_util) = cpu_json(before, after, wall);
+    let cluster = match (&cfg.cluster, &cluster_samples) {
+        (Some(c), Some((a, b))) => c.report(a, b, wall, &per_node, sent as u64),
+        _ => Value::Null,
+    };
 
-    json!({
+    let mut out = json!({
         "clients": n,
         "members_joined": joined,
         "join_errors": setup.failed.load(Ordering::Relaxed),
@@ -253,7 +273,11 @@ pub async fn run(cfg: &Config) -> Value {
         "server_rss_after_kib": after.rss_kib,
         "server_peak_rss_kib": peak_rss,
         "server_vmhwm_kib": hwm,
-    })
+    });
+    if !cluster.is_null() {
+        out["cluster"] = cluster;
+    }
+    out
 }
 
 /// The receivers' work in `fanout-slow`, what a client application does with a message:

@@ -5,6 +5,7 @@
 //! one JSON object with the results on stdout. Progress and errors go to stderr.
 
 mod client;
+mod cluster;
 mod connect;
 mod echo;
 mod fanout;
@@ -24,10 +25,12 @@ use crate::client::Target;
 use crate::stats::Proc;
 
 const USAGE: &str = "\
-usage: loadgen --scenario <connect|fanout|fanout-slow|fanout-10k|fanout-burst|echo|echo-latency> [options]
+usage: loadgen --scenario <connect|fanout|fanout-slow|fanout-10k|fanout-burst|echo|echo-latency|cluster> [options]
 
 fanout-slow is fanout whose receivers parse every message as JSON (the load generator,
 not the server, is the bottleneck: each socket has a backlog, as on real networks).
+cluster is fanout over several servers joined by Redis (--ports; members round robin,
+the sender on the first port), with each node's and redis-server's CPU (src/cluster.rs).
 
 options:
   --port PORT            server port on 127.0.0.1 (default 3900)
@@ -47,6 +50,9 @@ options:
   --stall SECS           fanout: end early when nothing arrives for this long (default 5)
   --concurrency N        connection handshakes in progress at once (default 128)
   --threads N            runtime worker threads (default: CPUs in the affinity mask)
+  --ports P1,P2,...      cluster: the nodes' ports (replaces --port)
+  --server-pids A,B,...  cluster: the nodes' pids, in --ports order (CPU per node)
+  --redis-pid PID        cluster: redis-server's pid (its CPU per broadcast)
 ";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +64,7 @@ pub enum Scenario {
     FanoutBurst,
     Echo,
     EchoLatency,
+    Cluster,
 }
 
 impl Scenario {
@@ -70,6 +77,7 @@ impl Scenario {
             "fanout-burst" => Self::FanoutBurst,
             "echo" => Self::Echo,
             "echo-latency" => Self::EchoLatency,
+            "cluster" => Self::Cluster,
             _ => return None,
         })
     }
@@ -83,6 +91,7 @@ impl Scenario {
             Self::FanoutBurst => "fanout-burst",
             Self::Echo => "echo",
             Self::EchoLatency => "echo-latency",
+            Self::Cluster => "cluster",
         }
     }
 
@@ -95,6 +104,7 @@ impl Scenario {
             Self::FanoutBurst => (1_000, 1_000, 0),
             Self::Echo => (100, 0, 1),
             Self::EchoLatency => (1, 5_000, 1),
+            Self::Cluster => (1_000, 2_000, 32),
         }
     }
 }
@@ -116,6 +126,8 @@ pub struct Config {
     pub concurrency: usize,
     pub threads: Option<usize>,
     pub clk_tck: u64,
+    /// `cluster`: the nodes (members spread over them) and the processes measured.
+    pub cluster: Option<cluster::Cluster>,
 }
 
 static BASE: OnceLock<Instant> = OnceLock::new();
@@ -138,6 +150,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut stall = 5.0f64;
     let mut concurrency = 128usize;
     let mut threads = None;
+    let (mut ports, mut pids, mut redis_pid) = (Vec::new(), Vec::new(), None);
 
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -197,6 +210,11 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "--stall" => stall = secs("--stall")?,
             "--concurrency" => concurrency = (num("--concurrency")? as usize).max(1),
             "--threads" => threads = Some((num("--threads")? as usize).max(1)),
+            "--ports" => ports = cluster::parse_list::<u16>("--ports", value)?,
+            "--server-pids" => pids = cluster::parse_list::<u32>("--server-pids", value)?,
+            "--redis-pid" => {
+                redis_pid = Some(u32::try_from(num("--redis-pid")?).map_err(|_| "bad pid")?)
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -212,7 +230,11 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     }
     if matches!(
         scenario,
-        Scenario::Fanout | Scenario::FanoutSlow | Scenario::Fanout10k | Scenario::FanoutBurst
+        Scenario::Fanout
+            | Scenario::FanoutSlow
+            | Scenario::Fanout10k
+            | Scenario::FanoutBurst
+            | Scenario::Cluster
     ) && messages == 0
     {
         return Err("--messages must be at least 1 for fanout".into());
@@ -230,9 +252,24 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             ));
         }
     }
+    let cluster = match scenario {
+        Scenario::Cluster => {
+            if ports.is_empty() {
+                return Err("cluster needs --ports".into());
+            }
+            Some(cluster::Cluster::new(
+                &ports, &pids, redis_pid, &sources, clk_tck,
+            )?)
+        }
+        _ => None,
+    };
+    let target = match &cluster {
+        Some(c) => c.targets[0].clone(),
+        None => Arc::new(Target::new(port, sources)),
+    };
     Ok(Config {
         scenario,
-        target: Arc::new(Target::new(port, sources)),
+        target,
         clients,
         messages,
         inflight: inflight.unwrap_or(di),
@@ -246,6 +283,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
         concurrency,
         threads,
         clk_tck,
+        cluster,
     })
 }
 
@@ -289,7 +327,8 @@ fn main() -> ExitCode {
             Scenario::Fanout
             | Scenario::FanoutSlow
             | Scenario::Fanout10k
-            | Scenario::FanoutBurst => fanout::run(&cfg).await,
+            | Scenario::FanoutBurst
+            | Scenario::Cluster => fanout::run(&cfg).await,
             Scenario::Echo | Scenario::EchoLatency => echo::run(&cfg).await,
         }
     });
@@ -352,6 +391,17 @@ pub struct ServerSample {
 }
 
 impl Config {
+    /// Where member `i` connects: its node in a cluster, else the one server.
+    pub fn member_target(&self, i: usize) -> (Arc<Target>, usize) {
+        match &self.cluster {
+            Some(c) => {
+                let k = c.node_of(i);
+                (c.targets[k].clone(), k)
+            }
+            None => (self.target.clone(), 0),
+        }
+    }
+
     pub fn sample(&self) -> ServerSample {
         let own_cpu_us = Proc::this(self.clk_tck).cpu_us();
         match &self.server {
@@ -471,5 +521,9 @@ mod tests {
         assert!(parse_args(&args("--scenario echo --bogus 1")).is_err());
         assert!(parse_args(&args("--scenario fanout --messages 0")).is_err());
         assert!(parse_args(&args("--scenario echo --clients 0")).is_err());
+        assert!(parse_args(&args("--scenario cluster")).is_err());
+        let c = parse_args(&args("--scenario cluster --ports 4001,4002,4003")).unwrap();
+        assert_eq!(c.target.port, 4001);
+        assert_eq!(c.member_target(4).0.port, 4002);
     }
 }
