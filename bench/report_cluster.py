@@ -104,8 +104,9 @@ def section(results):
     print("room `bench` spread evenly over the nodes, the sender on node 1, so two thirds of every")
     print("broadcast reach their members through Redis (sockio: `sockio-redis`, classic adapter;")
     print("Node: socket.io 4.8 with `@socket.io/redis-adapter` 8.3 and node-redis 4.7). The nodes")
-    print("share the servers' CPU, redis-server runs beside the load generator. Every member must")
-    print("receive every message exactly once.\n")
+    print("share the servers' CPU, redis-server runs beside the load generator; 5 000 broadcasts,")
+    print("at most 32 outstanding. Every member must receive every message exactly once. CPU time")
+    print("of the nodes and of Redis: the scheduler's, per thread, in ns (`/proc/PID/task/*/schedstat`).\n")
     print("| metric | " + " | ".join(servers) + " |")
     print("| --- |" + " --- |" * len(servers))
     for key, label in METRICS:

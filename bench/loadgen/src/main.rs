@@ -36,7 +36,7 @@ options:
   --port PORT            server port on 127.0.0.1 (default 3900)
   --clients N            connections (default per scenario: connect 10000, fanout 1000,
                          fanout-10k 10000, fanout-burst 1000, echo 100, echo-latency 1)
-  --messages N           broadcasts (fanout 1000, fanout-10k 100, fanout-burst 1000) or
+  --messages N           broadcasts (fanout 1000, fanout-10k 100, fanout-burst 1000, cluster 5000) or
                          echoes per client (echo-latency 5000; echo: unlimited, runs --duration)
   --inflight N           broadcasts outstanding at most (fanout 32, fanout-10k 8,
                          fanout-burst: all at once)
@@ -104,7 +104,7 @@ impl Scenario {
             Self::FanoutBurst => (1_000, 1_000, 0),
             Self::Echo => (100, 0, 1),
             Self::EchoLatency => (1, 5_000, 1),
-            Self::Cluster => (1_000, 2_000, 32),
+            Self::Cluster => (1_000, 5_000, 32),
         }
     }
 }
