@@ -226,10 +226,12 @@ async fn two_serve_nodes_share_one_chat_through_redis() {
         )
         .await;
     assert_eq!(sent, json!({ "error": "nobody with that id is online" }));
-    let sent = bob
-        .ask("private message", json!({ "to": "#lobby", "text": "x" }))
-        .await;
-    assert_eq!(sent, json!({ "error": "nobody with that id is online" }));
+    for room in ["#lobby", "@alice"] {
+        let sent = bob
+            .ask("private message", json!({ "to": room, "text": "x" }))
+            .await;
+        assert_eq!(sent, json!({ "error": "nobody with that id is online" }));
+    }
 
     // A departure on one node reaches the list of the other.
     let carol = page(&b.url(), "carol", "token-carol").await.expect("carol");
@@ -287,6 +289,28 @@ async fn two_serve_nodes_share_one_chat_through_redis() {
         );
     }
     assert!(a.running() && b.running());
+
+    // Alice's page comes back to the other node with its token: it takes its nickname
+    // over there, and its old socket on node a is let go.
+    let moved = page(&b.url(), "Alice", "token-alice")
+        .await
+        .expect("alice's page on node b");
+    let new_id = moved.id.clone();
+    bob.wait("users", move |u| {
+        let alices: Vec<&Value> = u
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|x| {
+                x["nickname"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("alice"))
+            })
+            .collect();
+        alices.len() == 1 && alices[0]["id"] == new_id.as_str()
+    })
+    .await;
+    moved.socket.disconnect();
     alice.socket.disconnect();
     bob.socket.disconnect();
     dave.socket.disconnect();

@@ -13,7 +13,8 @@
 //! * `typing` `{ room, typing }`: a volatile broadcast to the room without the sender.
 //!
 //! Rooms are kept as `#name`, so a room can never be taken for a socket id (socket
-//! ids are rooms of their own).
+//! ids are rooms of their own). In a cluster, each socket is also in `@nickname`
+//! (lower-case), so a node finds who holds a nickname by fetching that room only.
 //!
 //! In a cluster (`--redis`), the chat spans every node: room messages, announcements
 //! and typing notices are broadcasts, which the Redis adapter carries; a private message
@@ -156,6 +157,9 @@ pub fn install(io: &SocketIo, clustered: bool) {
             }
         };
         socket.insert_extension(Nickname(nickname.clone()));
+        if clustered {
+            socket.join(nickname_room(&nickname));
+        }
         let token = names.token_of(socket.id()).unwrap_or_default();
         if let Err(e) = socket.set_data(ChatData {
             nickname: nickname.clone(),
@@ -256,6 +260,11 @@ async fn cluster_users(ns: &Namespace) -> Result<Vec<User>, sockio::server::Adap
     Ok(users)
 }
 
+/// The room of the sockets holding `nickname`, whatever its case.
+fn nickname_room(nickname: &str) -> String {
+    format!("@{}", nickname.to_lowercase())
+}
+
 /// In a cluster, after the local check: the nickname is not held on another node, or is
 /// held there by this page (same token), whose old socket is disconnected. Without an
 /// answer from the other nodes (Redis away), the local check stands.
@@ -267,7 +276,7 @@ async fn claim_in_cluster(
     let Some((nickname, token)) = names.claim_of(socket.id()) else {
         return Ok(());
     };
-    let sockets = match ns.fetch_sockets().await {
+    let sockets = match ns.to(nickname_room(&nickname)).fetch_sockets().await {
         Ok(sockets) => sockets,
         Err(e) => {
             tracing::warn!(error = %e, "nickname checked on this node only (redis?)");
@@ -550,7 +559,7 @@ fn handlers(socket: &Socket, clustered: bool) {
                     return Err("that is you".into());
                 }
                 // Rooms are `#name`: anything else is a socket id.
-                if m.to.is_empty() || m.to.starts_with('#') {
+                if m.to.is_empty() || m.to.starts_with(['#', '@']) {
                     return Err("nobody with that id is online".into());
                 }
                 let target = socket.namespace().socket(&m.to);
