@@ -23,7 +23,8 @@
 //! acknowledged message received by the server exactly once (none twice at all). The
 //! series goes to `DIR/soak.csv`, the figures and checks to `DIR/summary.json`
 //! (default `DIR`: `target/bench-results/soak-<time>/`), the plot to `--svg` (default
-//! `bench/soak.svg`). Exit status 1 when a check fails.
+//! `bench/soak.svg`) and the summary beside it (`bench/soak.json`). Exit status 1 when a
+//! check fails.
 
 mod ghost;
 mod plot;
@@ -525,13 +526,17 @@ async fn run(
     let peak = |f: fn(&Sample) -> u64| samples.iter().map(f).max().unwrap_or(0);
     let heap_growth_kib = (after.heap_kib.saturating_sub(after.ledger_kib)) as i64
         - (baseline.heap_kib.saturating_sub(baseline.ledger_kib)) as i64;
+    let heap_slack_kib = 1024 + peak(|s| s.sessions) as i64;
     let checks = [
         ("sessions back to 0", drained.sessions == 0),
         ("sockets back to 0", drained.sockets == 0),
         ("rooms back to 0", drained.rooms == 0),
         ("tasks back to idle", drained.tasks <= baseline.tasks),
-        // The heap (the ledger's own bits left out) within 1 MiB of where it started.
-        ("heap back near baseline", heap_growth_kib <= 1024),
+        // The heap (the ledger's own bits left out) near where it started: 1 MiB, plus
+        // 1 KiB per session of the peak for what grown tables keep as capacity (bounded
+        // by how many were open at once, not by how many came and went: a leak of even
+        // 100 bytes per connection over 100 000 connections is 10 MiB).
+        ("heap back near baseline", heap_growth_kib <= heap_slack_kib),
         ("every acked message received", missing == 0),
         ("no message received twice", dups == 0),
         ("clients did work", acked_total > 0),
@@ -566,7 +571,7 @@ async fn run(
         "shouts": c.shouts.load(Ordering::Relaxed),
         "relays": c.relays.load(Ordering::Relaxed),
         "rss_kib": { "start": baseline.rss_kib, "peak": peak(|s| s.rss_kib), "end": after.rss_kib, "end_trimmed": trimmed.rss_kib },
-        "heap_kib": { "start": baseline.heap_kib, "peak": peak(|s| s.heap_kib), "end": after.heap_kib, "ledger_end": after.ledger_kib, "growth_without_ledger": heap_growth_kib },
+        "heap_kib": { "start": baseline.heap_kib, "peak": peak(|s| s.heap_kib), "end": after.heap_kib, "ledger_end": after.ledger_kib, "growth_without_ledger": heap_growth_kib, "allowed_growth": heap_slack_kib },
         "tasks": { "start": baseline.tasks, "peak": peak(|s| s.tasks), "end": drained.tasks },
         "sessions": { "start": baseline.sessions, "peak": peak(|s| s.sessions), "end": drained.sessions },
         "sockets": { "peak": peak(|s| s.sockets), "end": drained.sockets },
@@ -605,6 +610,11 @@ async fn run(
     );
     let _ = std::fs::write(out.join("soak.svg"), &plot);
     let _ = std::fs::write(svg, &plot);
+    // Beside the plot, the figures it shows (what bench/report.py reads).
+    let _ = std::fs::write(
+        svg.with_extension("json"),
+        serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n",
+    );
     println!(
         "{}",
         serde_json::to_string_pretty(&summary).unwrap_or_default()
