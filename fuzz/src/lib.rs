@@ -329,7 +329,10 @@ pub fn client_handshake(data: &[u8]) {
         if let Ok(h) = &parsed {
             assert_eq!(engine.handshake(), Some(h));
             if engine.is_open() {
-                assert!(engine.next_deadline().is_some(), "a heartbeat timer once open");
+                assert!(
+                    engine.next_deadline().is_some(),
+                    "a heartbeat timer once open"
+                );
             }
             // Much later, the heartbeat times out: the session closes, nothing panics.
             let later = now + Duration::from_secs(3600 * 24 * 365);
