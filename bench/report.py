@@ -280,6 +280,59 @@ def main():
     report_cluster.section(results)
 
 
+def latest_soak(directory):
+    """The soak result next to the matrix (`DIR/soak/`, bench/run.sh --soak) or else the
+    one beside the committed plot (`bench/soak.json`, written with `bench/soak.svg` by
+    every soak run)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.path.join(directory, "soak", "summary.json"), os.path.join(here, "soak.json")]
+    for path in candidates:
+        try:
+            with open(path) as f:
+                return path, json.load(f)
+        except (OSError, ValueError):
+            continue
+    return None, None
+
+
+def soak(directory):
+    """The churn soak's section (issue 14): figures, checks, the plot bench/soak.svg."""
+    path, s = latest_soak(directory)
+    print("## Churn soak\n")
+    print("`cargo run --release -p sockio-soak -- --minutes N [--clients 2000]` (or `bench/run.sh --soak N`):")
+    print("thousands of sockio clients join and leave rooms, emit with acknowledgements, broadcast,")
+    print("disconnect, get disconnected, reconnect and vanish without a word, against a sockio server in a")
+    print("process of its own sampled every second; then the timeouts pass and it checks that sessions,")
+    print("sockets, rooms and tasks are back to zero, the heap back near its baseline, and that every")
+    print("acknowledged message reached the server exactly once. See `bench/soak/README.md`.\n")
+    if s is None:
+        print("No soak result yet.\n")
+        return
+    g = lambda *keys: get(s, ".".join(keys))
+    mib = lambda v: fmt(v / 1024 if v is not None else None, 1)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    shown = os.path.relpath(path, root) if os.path.abspath(path).startswith(root + os.sep) else path
+    print(f"Result: `{shown}` — {s.get('clients')} clients for {s.get('minutes')} min; "
+          f"**{'every check passed' if s.get('pass') else 'a check FAILED'}**.\n")
+    print("![server RSS, heap, tasks and sessions during the soak](bench/soak.svg)\n")
+    print("| figure | value |")
+    print("| --- | --- |")
+    connections = sum(v for v in (g("connects"), g("reconnects"), g("ghosts")) if v is not None)
+    print(f"| connections (new / reconnected / vanished) | {fmt(connections, 0)} ({fmt(g('connects'), 0)} / {fmt(g('reconnects'), 0)} / {fmt(g('ghosts'), 0)}) |")
+    print(f"| acknowledged messages; received twice; acked but missing | {fmt(g('acks'), 0)}; {fmt(g('dups'), 0)}; {fmt(g('missing'), 0)} |")
+    print(f"| room broadcasts received by clients | {fmt(g('relays'), 0)} |")
+    print(f"| server RSS: idle / peak / after the drain / after malloc_trim | {mib(g('rss_kib', 'start'))} / {mib(g('rss_kib', 'peak'))} / {mib(g('rss_kib', 'end'))} / {mib(g('rss_kib', 'end_trimmed'))} MiB |")
+    print(f"| server heap in use: idle / peak / after (growth without the ledger) | {mib(g('heap_kib', 'start'))} / {mib(g('heap_kib', 'peak'))} / {mib(g('heap_kib', 'end'))} MiB ({fmt(g('heap_kib', 'growth_without_ledger'), 0)} KiB) |")
+    print(f"| tasks: idle / peak / after | {fmt(g('tasks', 'start'), 0)} / {fmt(g('tasks', 'peak'), 0)} / {fmt(g('tasks', 'end'), 0)} |")
+    print(f"| sessions: peak / after; sockets: peak / after | {fmt(g('sessions', 'peak'), 0)} / {fmt(g('sessions', 'end'), 0)}; {fmt(g('sockets', 'peak'), 0)} / {fmt(g('sockets', 'end'), 0)} |")
+    print(f"| back to zero after the clients left | {fmt(g('drain_secs'), 1)} s |")
+    print(f"| server CPU during the churn | {fmt(g('server_cpu_pct_mean_churn'), 0)} % of a core |")
+    failed = [c["check"] for c in s.get("checks", []) if not c.get("pass")]
+    if failed:
+        print(f"| failed checks | {', '.join(failed)} |")
+    print()
+
+
 def notes():
     """The hand-written analysis kept beside the script (what bounds the targets not met)."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
@@ -290,4 +343,5 @@ def notes():
 
 if __name__ == "__main__":
     main()
+    soak(sys.argv[1])
     notes()

@@ -3,6 +3,7 @@
 #
 #   bench/run.sh                      # every scenario, every server, 3 runs, then BENCHMARKS.md
 #   bench/run.sh --runs 1 --scenarios "fanout echo" --servers "ceiling sockio"
+#   bench/run.sh --soak 2                # also the churn soak (bench/soak), 2 minutes
 #
 # Builds sockio's bench-server, the load generator and the peers (socket.io on Node,
 # socketioxide, the raw tokio-tungstenite ceiling, the bare ceiling) from their registries, then for each
@@ -23,6 +24,7 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift 2 ;;
     --scenarios) scenarios="$2"; shift 2 ;;
     --servers) servers="$2"; shift 2 ;;
+    --soak) soak_minutes="$2"; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -128,6 +130,17 @@ if [ "${client_runs:-1}" -gt 0 ]; then
       done
     done
   done
+fi
+
+# The churn soak (issue 14), when asked for: its results go to $out/soak/, its plot to
+# bench/soak.svg, and report.py shows them.
+run_soak() { # minutes
+  cargo build --release -p sockio-soak
+  echo "== churn soak: $1 min" >&2
+  target/release/sockio-soak --minutes "$1" --out "$out/soak" >/dev/null || echo "soak: a check failed" >&2
+}
+if [ -n "${soak_minutes:-}" ]; then
+  run_soak "$soak_minutes"
 fi
 
 python3 bench/report.py "$out" >BENCHMARKS.md

@@ -55,3 +55,23 @@ fn query_seeds() {
 fn http_head_seeds() {
     run("http_head", targets::http_head);
 }
+
+#[test]
+fn client_engine_seeds() {
+    run("client_engine", targets::client_engine);
+}
+
+#[test]
+fn client_handshake_seeds() {
+    run("client_handshake", targets::client_handshake);
+}
+
+#[test]
+fn client_socket_seeds() {
+    run("client_socket", targets::client_socket);
+}
+
+#[test]
+fn client_url_seeds() {
+    run("client_url", targets::client_url);
+}

@@ -150,3 +150,241 @@ pub fn query(data: &[u8]) {
 pub fn http_head(data: &[u8]) {
     let _ = sockio_engine::fuzz_first_request(data);
 }
+
+// ---- The client's decoders (crates/sockio-client) ----
+
+use sockio_client::engine::{
+    Action, EngineClient, EngineEvent, EngineOptions, Handshake, Input, TransportError,
+};
+use sockio_client::TransportKind;
+use std::time::{Duration, Instant};
+
+/// The client's options from one byte: Engine.IO revision, first transport, upgrade.
+fn client_options(byte: u8) -> EngineOptions {
+    EngineOptions {
+        version: if byte & 1 == 0 { Eio::V4 } else { Eio::V3 },
+        transports: if byte & 2 == 0 {
+            vec![TransportKind::Polling, TransportKind::WebSocket]
+        } else {
+            vec![TransportKind::WebSocket]
+        },
+        upgrade: byte & 4 == 0,
+    }
+}
+
+/// Feeds one input and checks what must hold after any input: nothing after the
+/// session closed, one `Closed` at most, no timer unless open. Returns whether it closed.
+fn feed(engine: &mut EngineClient, input: Input, now: Instant, closed: &mut bool) {
+    let actions = engine.handle(input, now);
+    if *closed {
+        assert!(actions.is_empty(), "actions after the close: {actions:?}");
+    }
+    for a in &actions {
+        if let Action::Event(EngineEvent::Closed { .. }) = a {
+            assert!(!*closed, "closed twice");
+            *closed = true;
+        }
+    }
+    assert_eq!(
+        engine.is_closed(),
+        *closed,
+        "is_closed agrees with the events"
+    );
+    if !engine.is_open() {
+        assert_eq!(engine.next_deadline(), None, "a timer while not open");
+    }
+}
+
+/// The client's Engine.IO session (`sockio_client::engine::EngineClient`) driven by the
+/// server's answers: the first byte picks the options, the rest is a list of inputs
+/// whose tag picks what happened (a polling body, text or binary; a
+/// WebSocket frame; transport events; time passing; the application sending or closing).
+/// Each input is a tag byte, a length (two bytes, big-endian) and that many bytes.
+pub fn client_engine(data: &[u8]) {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let mut engine = EngineClient::new(client_options(first));
+    let t0 = Instant::now();
+    let mut now = t0;
+    let mut closed = false;
+    feed(&mut engine, Input::Connect, now, &mut closed);
+    let mut rest = rest;
+    while let [tag, hi, lo, after @ ..] = rest {
+        let len = (usize::from(*hi) << 8 | usize::from(*lo)).min(after.len());
+        let (body, next) = after.split_at(len);
+        rest = next;
+        let tag = *tag;
+        let bytes = Bytes::copy_from_slice(body);
+        let text = std::str::from_utf8(body).ok();
+        let input = match tag % 13 {
+            0 => Input::PollResponse {
+                body: bytes,
+                binary: false,
+            },
+            1 => Input::PollResponse {
+                body: bytes,
+                binary: true,
+            },
+            2 => match text {
+                Some(t) => Input::WsText(Utf8Bytes::from(t.to_owned())),
+                None => Input::WsBinary(bytes),
+            },
+            3 => Input::WsBinary(bytes),
+            4 => Input::WsOpen,
+            5 => Input::PostDone,
+            6 => Input::PollFailed(TransportError::Io("fuzz".into())),
+            7 => Input::PostFailed(TransportError::Timeout),
+            8 => Input::WsClosed(None),
+            9 => {
+                // Time passes: up to 65 535 ms, then the timers are checked.
+                let ms = body
+                    .iter()
+                    .take(2)
+                    .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+                now += Duration::from_millis(ms);
+                Input::Tick
+            }
+            10 => Input::Send(sockio_protocol::engine::Message::Binary(bytes)),
+            11 => Input::Close,
+            // The server's open packet, on whichever transport the session uses.
+            _ => match engine.transport() {
+                TransportKind::Polling => {
+                    let mut open = b"0".to_vec();
+                    open.extend_from_slice(body);
+                    if first & 1 == 1 {
+                        // v3 text framing: `<length>:<packet>` (length in characters).
+                        let text = String::from_utf8_lossy(&open).into_owned();
+                        let framed = format!("{}:{text}", text.chars().count());
+                        Input::PollResponse {
+                            body: Bytes::from(framed),
+                            binary: false,
+                        }
+                    } else {
+                        Input::PollResponse {
+                            body: Bytes::from(open),
+                            binary: false,
+                        }
+                    }
+                }
+                TransportKind::WebSocket => {
+                    let text = String::from_utf8_lossy(body);
+                    Input::WsText(Utf8Bytes::from(format!("0{text}")))
+                }
+            },
+        };
+        feed(&mut engine, input, now, &mut closed);
+        if let Some(deadline) = engine.next_deadline() {
+            // The driver would tick at the deadline.
+            if deadline <= now {
+                feed(&mut engine, Input::Tick, now, &mut closed);
+            }
+        }
+    }
+}
+
+/// The server's handshake (the `open` packet's JSON), on its own and as the client's
+/// session receives it first over polling (v4 and v3 framing) and over WebSocket: the
+/// session opens exactly when `Handshake::parse` accepts the JSON — in a v4 polling body
+/// the JSON up to the first record separator, which ends the packet there (found by
+/// fuzzing: the target's own assumption, not a client bug).
+pub fn client_handshake(data: &[u8]) {
+    let Ok(json) = std::str::from_utf8(data) else {
+        return;
+    };
+    let now = Instant::now();
+    for options in 0..4u8 {
+        let mut engine = EngineClient::new(client_options(options));
+        let _ = engine.handle(Input::Connect, now);
+        let (input, packet) = match (engine.transport(), options & 1) {
+            (TransportKind::Polling, 0) => (
+                Input::PollResponse {
+                    body: Bytes::from(format!("0{json}")),
+                    binary: false,
+                },
+                json.split('\u{1e}').next().unwrap_or_default(),
+            ),
+            (TransportKind::Polling, _) => (
+                Input::PollResponse {
+                    body: Bytes::from(format!("{}:0{json}", json.chars().count() + 1)),
+                    binary: false,
+                },
+                json,
+            ),
+            (TransportKind::WebSocket, _) => {
+                let _ = engine.handle(Input::WsOpen, now);
+                (Input::WsText(Utf8Bytes::from(format!("0{json}"))), json)
+            }
+        };
+        let parsed = Handshake::parse(packet);
+        let actions = engine.handle(input, now);
+        let opened = actions
+            .iter()
+            .any(|a| matches!(a, Action::Event(EngineEvent::Open(_))));
+        assert_eq!(opened, parsed.is_ok(), "opens exactly on a valid handshake");
+        if packet.len() == json.len() {
+            // Nothing after the open packet that could close the session again.
+            assert_eq!(engine.is_open(), parsed.is_ok());
+        }
+        if let Ok(h) = &parsed {
+            assert_eq!(engine.handshake(), Some(h));
+            if engine.is_open() {
+                assert!(
+                    engine.next_deadline().is_some(),
+                    "a heartbeat timer once open"
+                );
+            }
+            // Much later, the heartbeat times out: the session closes, nothing panics.
+            let later = now + Duration::from_secs(3600 * 24 * 365);
+            let _ = engine.handle(Input::Tick, later);
+        }
+    }
+}
+
+/// A connection's Socket.IO messages as the client decodes and reads them
+/// (`sockio_client::fuzz_messages`: CONNECT and CONNECT_ERROR answers, events, acks,
+/// binary attachments reassembled): the first byte picks the dialect (v5 over Engine.IO
+/// 4, v4 over Engine.IO 3), `0xff` splits the rest into messages (valid UTF-8 ones as
+/// text, others as binary attachments). What decodes re-encodes to the same packet.
+pub fn client_socket(data: &[u8]) {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let (eio, version) = if first & 1 == 0 {
+        (Eio::V4, ProtocolVersion::V5)
+    } else {
+        (Eio::V3, ProtocolVersion::V4)
+    };
+    let messages = rest
+        .split(|&b| b == 0xff)
+        .map(|m| match std::str::from_utf8(m) {
+            Ok(text) => sockio_protocol::engine::Message::Text(Utf8Bytes::from(text.to_owned())),
+            Err(_) => sockio_protocol::engine::Message::Binary(Bytes::copy_from_slice(m)),
+        });
+    for packet in sockio_client::fuzz_messages(eio, "sid", messages) {
+        if ambiguous(&packet) {
+            continue;
+        }
+        let encoded = encode_with(&packet, version);
+        let mut again = Decoder::with_config(DecoderConfig::new(version));
+        let mut out = again.decode_text(&encoded.text).expect("re-encoded header");
+        for a in encoded.attachments {
+            out = again.decode_binary(a).expect("re-encoded attachment");
+        }
+        assert_eq!(
+            out.map(|p| normalized(p, version)),
+            Some(normalized(packet, version)),
+            "packet re-encodes"
+        );
+    }
+}
+
+/// A server URL as `ClientBuilder::new` parses it, and the requests built from it.
+pub fn client_url(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Some(url) = sockio_client::fuzz_url(&text) {
+        assert!(!url.host.is_empty(), "a host");
+        assert!(url.namespace.starts_with('/'), "a namespace: {url:?}");
+        assert!(!url.query.contains('#'), "no fragment in the query");
+    }
+}

@@ -321,6 +321,13 @@ fn metrics_count_a_scripted_session() {
                 ("sockio_ack_timeouts_total", ns, timeouts),
             ],
         )?;
+        // At least one task per WebSocket session (and the connections being served).
+        let tasks = m.value("sockio_engine_tasks", none);
+        if tasks < 3.0 {
+            return Err(format!(
+                "sockio_engine_tasks = {tasks}, expected at least 3"
+            ));
+        }
         // Each text packet is at least its type digit and one character.
         let bytes_in = m.value("sockio_received_bytes_total", none);
         let bytes_out = m.value("sockio_sent_bytes_total", none);

@@ -26,17 +26,14 @@ use crate::state::{lock, Shared};
 /// Starts the task of a new manager: it takes the commands of `rx` until
 /// [`Cmd::Close`] or the last sender is gone.
 pub(crate) fn spawn(shared: Arc<Shared>, rx: mpsc::UnboundedReceiver<Cmd>) {
-    let sio_version = match shared.config.engine.version {
-        ProtocolVersion::V3 => SioVersion::V4,
-        ProtocolVersion::V4 => SioVersion::V5,
-    };
+    let (decoder, sio_version) = decoder(shared.config.engine.version);
     let task = Task {
         shared,
         rx,
         engine: None,
         open: false,
         generation: 0,
-        decoder: Decoder::with_config(DecoderConfig::new(sio_version)),
+        decoder,
         sio_version,
         attempts: 0,
         reconnecting: false,
@@ -49,6 +46,99 @@ pub(crate) fn spawn(shared: Arc<Shared>, rx: mpsc::UnboundedReceiver<Cmd>) {
         pending: HashSet::new(),
     };
     tokio::spawn(task.run());
+}
+
+/// The Socket.IO decoder of a connection over Engine.IO `version`, and its dialect.
+fn decoder(version: ProtocolVersion) -> (Decoder, SioVersion) {
+    let sio_version = match version {
+        ProtocolVersion::V3 => SioVersion::V4,
+        ProtocolVersion::V4 => SioVersion::V5,
+    };
+    (
+        Decoder::with_config(DecoderConfig::new(sio_version)),
+        sio_version,
+    )
+}
+
+/// The socket id a CONNECT reply for `nsp` gives, `sid` being the Engine.IO session's.
+fn connect_id(version: SioVersion, sid: String, nsp: &str, payload: Option<&Value>) -> String {
+    match version {
+        SioVersion::V5 => payload
+            .and_then(|p| p.get("sid"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or(sid),
+        SioVersion::V4 if nsp == "/" => sid,
+        SioVersion::V4 => format!("{nsp}#{sid}"),
+    }
+}
+
+/// A CONNECT_ERROR's message and data, as the `connect_error` event gives them.
+fn refusal(value: &Value, version: SioVersion) -> (String, Option<Value>) {
+    match (value, version) {
+        (Value::String(s), _) => (s.clone(), None),
+        // v5: {"message", "data"?}.
+        (Value::Object(_), SioVersion::V5) => (
+            value
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            value.get("data").cloned(),
+        ),
+        // v4 (socket.io 2.x): the error's data itself.
+        (other, _) => (
+            other
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            Some(other.clone()),
+        ),
+    }
+}
+
+/// Decodes a connection's messages from the server as the client does (its decoder
+/// configuration, binary attachments reassembled, a parse error resetting the decoder as
+/// a new connection would), and reads each packet as the client does: the socket id of
+/// a CONNECT, the message and data of a CONNECT_ERROR, the event of an EVENT. Returns the
+/// packets. For the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub fn fuzz_messages(
+    version: ProtocolVersion,
+    sid: &str,
+    messages: impl IntoIterator<Item = Message>,
+) -> Vec<Packet> {
+    let (mut decoder, sio_version) = decoder(version);
+    let mut packets = Vec::new();
+    for m in messages {
+        let decoded = match m {
+            Message::Text(t) => decoder.decode_text(&t),
+            Message::Binary(b) => decoder.decode_binary(b),
+        };
+        let packet = match decoded {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(_) => {
+                decoder.reset();
+                continue;
+            }
+        };
+        match &packet.data {
+            PacketData::Connect(payload) => {
+                let _ = connect_id(sio_version, sid.to_owned(), &packet.nsp, payload.as_ref());
+            }
+            PacketData::ConnectError(value) => {
+                let _ = refusal(value, sio_version);
+            }
+            PacketData::Event { event, args } => {
+                let _ = Event::new(event.clone(), args.clone(), None);
+            }
+            PacketData::Disconnect | PacketData::Ack { .. } => {}
+        }
+        packets.push(packet);
+    }
+    packets
 }
 
 /// socket.io-client's backoff: `delay * 2^attempt`, randomized by `± factor`, capped.
@@ -491,15 +581,7 @@ impl Task {
             .as_ref()
             .and_then(EngineDriver::sid)
             .unwrap_or_default();
-        match self.sio_version {
-            SioVersion::V5 => payload
-                .and_then(|p| p.get("sid"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or(sid),
-            SioVersion::V4 if nsp == "/" => sid,
-            SioVersion::V4 => format!("{nsp}#{sid}"),
-        }
+        connect_id(self.sio_version, sid, nsp, payload)
     }
 
     fn on_packet(&mut self, packet: Packet) {
@@ -542,27 +624,7 @@ impl Task {
                 self.hand_over(&socket, id);
             }
             PacketData::ConnectError(value) => {
-                let (message, data) = match (&value, self.sio_version) {
-                    (Value::String(s), _) => (s.clone(), None),
-                    // v5: {"message", "data"?}.
-                    (Value::Object(_), SioVersion::V5) => (
-                        value
-                            .get("message")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                        value.get("data").cloned(),
-                    ),
-                    // v4 (socket.io 2.x): the error's data itself.
-                    (other, _) => (
-                        other
-                            .get("message")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                        Some(other.clone()),
-                    ),
-                };
+                let (message, data) = refusal(&value, self.sio_version);
                 socket.on_refused(message, data);
                 self.maybe_close();
             }

@@ -125,6 +125,8 @@ pub use args::{Args, BuiltArgs, IntoArgs};
 pub use bytes::Bytes;
 pub use client::{connect, ClientBuilder};
 pub use config::{Auth, AuthCallback, SocketOptions};
+#[doc(hidden)]
+pub use connection::fuzz_messages;
 pub use engine::{ProtocolVersion, TransportKind};
 pub use error::Error;
 pub use event::{AckSender, Event};
@@ -133,4 +135,6 @@ pub use manager::Manager;
 pub use rustls;
 pub use socket::{Emitter, Socket};
 pub use sockio_protocol::socket::{from_value, to_value, Value};
+#[doc(hidden)]
+pub use transport::fuzz_url;
 pub use transport::{tls_config_with_roots, ServerUrl};

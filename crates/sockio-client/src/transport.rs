@@ -105,6 +105,24 @@ impl ServerUrl {
     }
 }
 
+/// Parses `url` as [`ClientBuilder::new`](crate::ClientBuilder::new) does and, when it
+/// parses, builds the requests the client would send to it (a polling GET and the
+/// WebSocket handshake request, with their `Host`). For the fuzz targets in `fuzz/`; not
+/// part of the API.
+#[doc(hidden)]
+pub fn fuzz_url(url: &str) -> Option<ServerUrl> {
+    let parsed = ServerUrl::parse(url).ok()?;
+    let path = format!("/socket.io/?EIO=4&transport=polling&{}", parsed.query);
+    let _ = Request::builder()
+        .uri(path.as_str())
+        .header(http::header::HOST, parsed.authority())
+        .body(());
+    let scheme = if parsed.secure { "wss" } else { "ws" };
+    let _ = format!("{scheme}://{}{path}", parsed.authority()).into_client_request();
+    let _ = rustls::pki_types::ServerName::try_from(parsed.host.clone());
+    Some(parsed)
+}
+
 /// The default TLS configuration: Mozilla's roots (webpki-roots), the ring provider.
 pub(crate) fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
     let roots = rustls::RootCertStore {

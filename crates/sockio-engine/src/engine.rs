@@ -26,7 +26,35 @@ impl<D> Clone for Engine<D> {
     }
 }
 
+/// A handle to an [`Engine`] that does not keep it alive ([`Engine::downgrade`]): for
+/// what the engine's own handler keeps, which a strong handle would turn into a cycle.
+pub struct WeakEngine<D = ()> {
+    shared: std::sync::Weak<Shared<D>>,
+}
+
+impl<D> Clone for WeakEngine<D> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<D> WeakEngine<D> {
+    /// The engine, unless every [`Engine`] handle is gone.
+    pub fn upgrade(&self) -> Option<Engine<D>> {
+        self.shared.upgrade().map(|shared| Engine { shared })
+    }
+}
+
 impl<D: Default + Send + Sync + 'static> Engine<D> {
+    /// A handle that does not keep the engine alive.
+    pub fn downgrade(&self) -> WeakEngine<D> {
+        WeakEngine {
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+
     /// A server with `config`, handing sessions to `handler`.
     pub fn new(config: EngineConfig, handler: impl Handler<D>) -> Self {
         Self {

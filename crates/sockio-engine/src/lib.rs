@@ -70,7 +70,7 @@ use tokio::net::TcpListener;
 pub use config::{Cookie, EngineConfig, EngineConfigBuilder, Transports};
 #[doc(hidden)]
 pub use direct::fuzz_first_request;
-pub use engine::Engine;
+pub use engine::{Engine, WeakEngine};
 pub use error::{CloseReason, RequestError, SendError};
 pub use handshake::{Handshake, RemoteAddr};
 #[cfg(feature = "layer")]

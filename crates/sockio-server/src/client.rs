@@ -56,7 +56,7 @@ impl Handler<Conn> for SocketIoHandler {
         config.max_attachments = self.limits.max_attachments;
         config.max_depth = self.limits.max_depth;
         lock(&esock.data().inbound).decoder = Some(Decoder::with_config(config));
-        self.connect_deadlines.watch(esock.downgrade());
+        self.connect_deadlines.watch(esock.sid());
         if version == ProtocolVersion::V4 {
             // socket.io-client 2.x expects to be in `/` without asking.
             self.process(esock, Incoming::Packet(Packet::connect("/", None)));

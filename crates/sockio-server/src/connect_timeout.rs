@@ -2,13 +2,19 @@
 //! closed. One task per server watches every new connection, instead of a timer task per
 //! connection: all deadlines are "opened + the same timeout", so they come due in the
 //! order the connections opened and a queue is all it takes.
+//!
+//! The queue holds session ids, looked up in the engine when they come due, not weak
+//! handles of the sessions: a weak handle keeps the session's whole allocation (its
+//! memory, not its resources) until the timeout, so under churn every connection closed
+//! in the last `connect_timeout` (45 s by default) would still hold its ~750 bytes
+//! (found by the churn test's heap check).
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use sockio_engine::WeakSocket;
+use sockio_engine::{Sid, WeakEngine};
 use tokio::time::Instant;
 
 use crate::conn::Conn;
@@ -16,7 +22,7 @@ use crate::error::DisconnectReason;
 
 #[derive(Default)]
 struct Queue {
-    due: VecDeque<(Instant, WeakSocket<Conn>)>,
+    due: VecDeque<(Instant, Sid)>,
     /// Whether the watching task runs (it ends when the queue is empty).
     watching: bool,
 }
@@ -25,6 +31,9 @@ struct Queue {
 pub(crate) struct ConnectDeadlines {
     timeout: Duration,
     queue: Mutex<Queue>,
+    /// The engine whose sessions are watched (set once it is built; weak because the
+    /// engine's handler holds this).
+    engine: OnceLock<WeakEngine<Conn>>,
 }
 
 impl ConnectDeadlines {
@@ -32,7 +41,13 @@ impl ConnectDeadlines {
         Arc::new(Self {
             timeout,
             queue: Mutex::default(),
+            engine: OnceLock::new(),
         })
+    }
+
+    /// The engine whose sessions are watched.
+    pub(crate) fn set_engine(&self, engine: WeakEngine<Conn>) {
+        let _ = self.engine.set(engine);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
@@ -40,7 +55,7 @@ impl ConnectDeadlines {
     }
 
     /// Starts the clock for a connection that just opened.
-    pub(crate) fn watch(self: &Arc<Self>, conn: WeakSocket<Conn>) {
+    pub(crate) fn watch(self: &Arc<Self>, conn: Sid) {
         let start = {
             let mut q = self.lock();
             q.due.push_back((Instant::now() + self.timeout, conn));
@@ -54,7 +69,12 @@ impl ConnectDeadlines {
     async fn run(self: Arc<Self>) {
         loop {
             match self.next_due() {
-                Due::Now(conn) => expire(&conn),
+                Due::Now(sid) => {
+                    let engine = self.engine.get().and_then(WeakEngine::upgrade);
+                    if let Some(conn) = engine.and_then(|e| e.socket(sid)) {
+                        expire(&conn);
+                    }
+                }
                 Due::At(at) => tokio::time::sleep_until(at).await,
                 Due::Nothing => return,
             }
@@ -74,6 +94,8 @@ impl ConnectDeadlines {
             Some((_, conn)) => Due::Now(conn),
             None => {
                 q.watching = false;
+                // What a burst of connections grew is given back.
+                q.due.shrink_to_fit();
                 Due::Nothing
             }
         }
@@ -81,19 +103,16 @@ impl ConnectDeadlines {
 }
 
 enum Due {
-    Now(WeakSocket<Conn>),
+    Now(Sid),
     At(Instant),
     Nothing,
 }
 
 /// Closes `conn` if it is still open and never joined a namespace (nor is joining one).
-fn expire(conn: &WeakSocket<Conn>) {
-    let Some(conn) = conn.upgrade() else {
-        return;
-    };
+fn expire(conn: &sockio_engine::Socket<Conn>) {
     let data = conn.data();
     if !conn.is_closed() && !data.joined.load(Ordering::Acquire) && data.is_idle() {
         tracing::debug!(sid = %conn.sid(), "no namespace joined in time: closing");
-        data.close_with(&conn, DisconnectReason::ForcedServerClose);
+        data.close_with(conn, DisconnectReason::ForcedServerClose);
     }
 }

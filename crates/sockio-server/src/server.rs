@@ -217,9 +217,10 @@ impl SocketIoBuilder {
                     namespaces: Arc::downgrade(&namespaces),
                     parser: config.parser,
                     limits: config.limits,
-                    connect_deadlines,
+                    connect_deadlines: connect_deadlines.clone(),
                 },
             );
+            connect_deadlines.set_engine(engine.downgrade());
             ServerInner {
                 config,
                 namespaces,

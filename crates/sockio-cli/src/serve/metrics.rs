@@ -8,6 +8,7 @@
 //! | metric | labels | what |
 //! |---|---|---|
 //! | `sockio_connected_clients` | `transport`, `eio` | open Engine.IO sessions |
+//! | `sockio_engine_tasks` | | tasks the engine runs: connections it serves and sessions |
 //! | `sockio_sockets` | `namespace` | connected Socket.IO sockets |
 //! | `sockio_rooms` | `namespace` | rooms with a socket, each socket's own room left out |
 //! | `sockio_packets_received_total`, `sockio_packets_sent_total` | | Engine.IO message packets |
@@ -145,6 +146,13 @@ impl Collector for ServerCollector {
             "sockio_connected_clients",
             "Open Engine.IO sessions, by transport and Engine.IO protocol revision (4: socket.io-client 3 and 4, 3: socket.io-client 2).",
             labels.iter().map(|(l, n)| (&l[..], *n)),
+        )?;
+
+        gauges(
+            e,
+            "sockio_engine_tasks",
+            "Tasks the engine runs: HTTP and WebSocket connections it serves, and sessions.",
+            [(&[][..], engine.task_count() as u64)],
         )?;
 
         let mut namespaces = self.io.namespaces();
