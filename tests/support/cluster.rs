@@ -16,7 +16,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sockio::protocol::socket::{decode_msgpack, encode_msgpack, Packet, PacketData};
 use sockio::server::adapter::{
-    AckReply, AckSink, Adapter, BoxFuture, BroadcastOptions, NamespaceHandle, RemoteSocketData,
+    gather_replies, AckReply, AckSink, Adapter, BoxFuture, BroadcastOptions, NamespaceHandle,
+    RemoteSocketData,
 };
 use sockio::server::{from_value, to_value, AdapterError, Args, BroadcastAckError, Room, Value};
 use tokio::sync::mpsc;
@@ -243,22 +244,9 @@ impl ChannelAdapter {
         let expected = self.others();
         let pending = self.pending.clone();
         Box::pin(async move {
-            let mut got = Vec::new();
-            let _ = tokio::time::timeout(timeout, async {
-                while got.len() < expected {
-                    match rx.recv().await {
-                        Some(v) => got.push(v),
-                        None => break,
-                    }
-                }
-            })
-            .await;
+            let replies = gather_replies(&mut rx, expected, timeout).await;
             pending.lock().unwrap().remove(&request);
-            if got.len() < expected {
-                let received = got.len();
-                return Err((AdapterError::Timeout { received, expected }, got));
-            }
-            Ok(got)
+            replies
         })
     }
 }
