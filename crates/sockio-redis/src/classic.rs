@@ -293,8 +293,7 @@ impl Inner {
         extra: Option<(&str, Value)>,
         field: &'static str,
         timeout: Duration,
-    ) -> Result<Answers, AdapterError> {
-        let servers = self.server_count().await?;
+    ) -> Answers {
         let request_id = wire::uid2(6);
         let mut request = obj([
             ("uid", str_value(&self.uid)),
@@ -304,11 +303,10 @@ impl Inner {
         if let (Some((name, value)), Value::Object(fields)) = (extra, &mut request) {
             fields.push((name.to_owned(), value));
         }
-        let publish = || self.request(&request, false);
-        Ok(self
-            .requests
+        let (servers, publish) = (self.server_count(), || self.request(&request, false));
+        (self.requests)
             .ask(request_id, field, servers, timeout, publish)
-            .await)
+            .await
     }
 }
 
@@ -444,13 +442,11 @@ impl Adapter for ClassicAdapter {
         Box::pin(async move {
             let timeout = inner.options.requests_timeout;
             let extra = Some(("opts", selector));
-            let lists = (inner
-                .ask_others(REMOTE_FETCH, extra, "sockets", timeout)
-                .await?)
-                .map_err(|(e, _)| e)?;
-            Ok(requests::flatten(&lists)
-                .filter_map(wire::socket_of)
-                .collect())
+            requests::sockets(
+                inner
+                    .ask_others(REMOTE_FETCH, extra, "sockets", timeout)
+                    .await,
+            )
         })
     }
 
@@ -480,10 +476,7 @@ impl Adapter for ClassicAdapter {
         let inner = self.0.clone();
         Box::pin(async move {
             let timeout = inner.options.requests_timeout;
-            let lists =
-                (inner.ask_others(ALL_ROOMS, None, "rooms", timeout).await?).map_err(|(e, _)| e)?;
-            let all = requests::flatten(&lists).cloned().collect();
-            Ok(wire::rooms_of(Some(&Value::Array(all))))
+            requests::rooms(inner.ask_others(ALL_ROOMS, None, "rooms", timeout).await)
         })
     }
 
@@ -506,17 +499,8 @@ impl Adapter for ClassicAdapter {
         let inner = self.0.clone();
         Box::pin(async move {
             let extra = Some(("data", Value::Array(args)));
-            let answers = inner
-                .ask_others(SERVER_SIDE_EMIT, extra, "data", timeout)
-                .await;
-            match answers {
-                Ok(Ok(responses)) => Ok(responses),
-                Ok(Err((error, responses))) => Err(BroadcastAckError::Adapter { error, responses }),
-                Err(error) => Err(BroadcastAckError::Adapter {
-                    error,
-                    responses: Vec::new(),
-                }),
-            }
+            let answers = inner.ask_others(SERVER_SIDE_EMIT, extra, "data", timeout);
+            requests::server_side(answers.await)
         })
     }
 }

@@ -4,15 +4,18 @@
 //! with acknowledgements, each by its request id.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use sockio_protocol::socket::Value;
-use sockio_server::adapter::{gather_replies, AckReply, AckSink, BroadcastOptions};
-use sockio_server::AdapterError;
+use sockio_server::adapter::{
+    gather_replies, AckReply, AckSink, BroadcastOptions, RemoteSocketData,
+};
+use sockio_server::{AdapterError, BroadcastAckError, Room};
 use tokio::sync::mpsc;
 
-use crate::ACK_GRACE;
+use crate::{wire, ACK_GRACE};
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -24,7 +27,7 @@ struct Pending {
     tx: mpsc::UnboundedSender<Value>,
 }
 
-/// One server's answers, or why not all came (with those that did).
+/// The other servers' answers, or why not all came (with those that did).
 pub(crate) type Answers = Result<Vec<Value>, (AdapterError, Vec<Value>)>;
 
 /// The requests of this server still waiting, by request id.
@@ -40,18 +43,22 @@ impl Requests {
         lock(&self.pending).contains_key(id) || lock(&self.acks).contains_key(id)
     }
 
-    /// Request `id` expects one answer from every other server of `servers` (this one
-    /// included): `publish` sends it, then the `field` of each answer is gathered for
-    /// `timeout`. Nothing is published when this server is alone.
+    /// Request `id` expects one answer from every other server (`servers` counts them,
+    /// this one included): `publish` sends it, then the `field` of each answer is
+    /// gathered for `timeout`. Nothing is published when this server is alone or the
+    /// servers cannot be counted.
     pub(crate) async fn ask(
         &self,
         id: String,
         field: &'static str,
-        servers: usize,
+        servers: impl Future<Output = Result<usize, AdapterError>>,
         timeout: Duration,
         publish: impl FnOnce(),
     ) -> Answers {
-        let expected = servers.saturating_sub(1);
+        let expected = servers
+            .await
+            .map_err(|e| (e, Vec::new()))?
+            .saturating_sub(1);
         if expected == 0 {
             return Ok(Vec::new());
         }
@@ -130,9 +137,27 @@ pub(crate) enum AckAnswer<'a> {
     Ack(Option<&'a Value>),
 }
 
-/// The lists of every answer (an answer that is not a list adds nothing).
-pub(crate) fn flatten(answers: &[Value]) -> impl Iterator<Item = &Value> {
+/// The items of every answer, each a list (an answer that is not a list adds nothing).
+fn flatten(answers: &[Value]) -> impl Iterator<Item = &Value> {
     answers.iter().filter_map(Value::as_array).flatten()
+}
+
+/// The sockets listed in the answers to a fetch request.
+pub(crate) fn sockets(answers: Answers) -> Result<Vec<RemoteSocketData>, AdapterError> {
+    let answers = answers.map_err(|(e, _)| e)?;
+    Ok(flatten(&answers).filter_map(wire::socket_of).collect())
+}
+
+/// The rooms listed in the answers to an all-rooms request.
+pub(crate) fn rooms(answers: Answers) -> Result<Vec<Room>, AdapterError> {
+    let answers = answers.map_err(|(e, _)| e)?;
+    let all = flatten(&answers).cloned().collect();
+    Ok(wire::rooms_of(Some(&Value::Array(all))))
+}
+
+/// The answers to a server-side emit: when not all came, those that did with the error.
+pub(crate) fn server_side(answers: Answers) -> Result<Vec<Value>, BroadcastAckError> {
+    answers.map_err(|(error, responses)| BroadcastAckError::Adapter { error, responses })
 }
 
 #[cfg(test)]
@@ -148,7 +173,7 @@ mod tests {
             .ask(
                 "id".into(),
                 "sockets",
-                3,
+                async { Ok(3) },
                 Duration::from_secs(5),
                 move || {
                     assert!(r.is_ours("id"));
@@ -167,6 +192,8 @@ mod tests {
             vec![Value::Array(vec![Value::from(1)]), Value::Null]
         );
         assert_eq!(flatten(&answers).count(), 1);
+        let rooms = rooms(Ok(vec![Value::Array(vec![Value::from("a")]), Value::Null]));
+        assert_eq!(rooms, Ok(vec![Room::from("a")]));
         assert!(!requests.is_ours("id"));
     }
 
@@ -174,9 +201,13 @@ mod tests {
     async fn a_lone_server_publishes_nothing() {
         let requests = Requests::default();
         let answers = requests
-            .ask("id".into(), "data", 1, Duration::from_secs(5), || {
-                panic!("published")
-            })
+            .ask(
+                "id".into(),
+                "data",
+                async { Ok(1) },
+                Duration::from_secs(5),
+                || panic!("published"),
+            )
             .await;
         assert_eq!(answers, Ok(Vec::new()));
     }

@@ -244,13 +244,11 @@ impl Inner {
         (kind, data, id): (u64, Value, String),
         field: &'static str,
         timeout: Duration,
-    ) -> Result<Answers, AdapterError> {
-        let servers = self.server_count().await?;
-        let publish = || self.publish(kind, data, None);
-        Ok(self
-            .requests
+    ) -> Answers {
+        let (servers, publish) = (self.server_count(), || self.publish(kind, data, None));
+        self.requests
             .ask(id, field, servers, timeout, publish)
-            .await)
+            .await
     }
 
     fn subscribe_room(self: &Arc<Self>, room: &Room) {
@@ -404,11 +402,7 @@ impl Adapter for ShardedAdapter {
             let request_id = wire::hex_id();
             let data = obj([("opts", opts_value), ("requestId", str_value(&request_id))]);
             let request = (FETCH_SOCKETS, data, request_id);
-            let lists =
-                (inner.ask_others(request, "sockets", timeout).await?).map_err(|(e, _)| e)?;
-            Ok(requests::flatten(&lists)
-                .filter_map(wire::socket_of)
-                .collect())
+            requests::sockets(inner.ask_others(request, "sockets", timeout).await)
         })
     }
 
@@ -467,14 +461,7 @@ impl Adapter for ShardedAdapter {
                 ("requestId", str_value(&request_id)),
             ]);
             let request = (SERVER_SIDE_EMIT, data, request_id);
-            match inner.ask_others(request, "packet", timeout).await {
-                Ok(Ok(responses)) => Ok(responses),
-                Ok(Err((error, responses))) => Err(BroadcastAckError::Adapter { error, responses }),
-                Err(error) => Err(BroadcastAckError::Adapter {
-                    error,
-                    responses: Vec::new(),
-                }),
-            }
+            requests::server_side(inner.ask_others(request, "packet", timeout).await)
         })
     }
 
