@@ -730,18 +730,7 @@ async fn classic_answers_on_the_requesters_channel() {
     }
     // A (specific) answered B on B's own channel; B answered A on the shared one
     tokio::time::sleep(QUIET).await;
-    monitor
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 65536];
-    while let Ok(n) = std::io::Read::read(&mut monitor, &mut buf) {
-        if n == 0 {
-            break;
-        }
-        seen.extend_from_slice(&buf[..n]);
-    }
-    let seen = String::from_utf8_lossy(&seen);
+    let seen = received(&mut monitor);
     let specific_channels: Vec<&str> = seen
         .lines()
         .filter(|l| {
@@ -863,4 +852,76 @@ async fn sharded_dynamic_mode_has_public_room_channels() {
         sharded_mode(SubscriptionMode::Dynamic).await,
         ["socket.io#/#room#"]
     );
+}
+
+/// PUBLISHes `payload` on `channel` through a raw connection to `redis`.
+fn publish_raw(redis: &RedisServer, channel: &str, payload: &str) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    let (c, p) = (channel.len(), payload.len());
+    let cmd = format!("*3\r\n$7\r\nPUBLISH\r\n${c}\r\n{channel}\r\n${p}\r\n{payload}\r\n");
+    s.write_all(cmd.as_bytes()).unwrap();
+    let mut reply = [0u8; 64];
+    let _ = std::io::Read::read(&mut s, &mut reply);
+}
+
+/// What a raw subscribed connection received within half a second.
+fn received(monitor: &mut std::net::TcpStream) -> String {
+    monitor
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 65536];
+    while let Ok(n) = std::io::Read::read(monitor, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// The classic adapter's legacy single-socket requests (`sid` and `room` instead of
+/// `opts`, as older Node adapters send them): applied and answered `{"requestId"}` when
+/// the socket is on this server; neither when it is not, or a join names no room.
+#[tokio::test]
+async fn classic_applies_legacy_single_socket_requests() {
+    let redis = RedisServer::start();
+    let (io, _adapter) = node(&redis, AdapterKind::Classic).await;
+    let (mut client, id) = RawClient::connect_main(serve(&io).await).await;
+    let mut monitor = std::net::TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    monitor
+        .write_all(b"SUBSCRIBE socket.io-response#/#\r\n")
+        .unwrap();
+    received(&mut monitor);
+    let request = |kind: u8, request_id: &str, rest: &str| {
+        let json = format!(r#"{{"type":{kind},"uid":"zz","requestId":"{request_id}",{rest}}}"#);
+        publish_raw(&redis, "socket.io-request#/#", &json);
+    };
+    let other = "AAAAAAAAAAAAAAAAAAAA";
+    request(2, "join", &format!(r#""sid":"{id}","room":"legacy""#));
+    request(
+        2,
+        "not-here",
+        &format!(r#""sid":"{other}","room":"legacy""#),
+    );
+    request(2, "no-room", &format!(r#""sid":"{id}""#));
+    tokio::time::sleep(QUIET).await;
+    io.to("legacy").emit("in-legacy", 1).unwrap();
+    client.expect_event("in-legacy").await;
+    let seen = received(&mut monitor);
+    assert!(seen.contains(r#"{"requestId":"join"}"#), "{seen}");
+    assert!(
+        !seen.contains("not-here") && !seen.contains("no-room"),
+        "{seen}"
+    );
+
+    request(3, "leave", &format!(r#""sid":"{id}","room":"legacy""#));
+    tokio::time::sleep(QUIET).await;
+    io.to("legacy").emit("in-legacy", 2).unwrap();
+    expect_quiet(&mut client).await;
+    request(4, "bye", &format!(r#""sid":"{id}","close":false"#));
+    assert!(client.next_disconnect("/", WAIT).await);
+    let seen = received(&mut monitor);
+    assert!(seen.contains(r#"{"requestId":"leave"}"#), "{seen}");
+    assert!(seen.contains(r#"{"requestId":"bye"}"#), "{seen}");
 }

@@ -16,7 +16,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sockio::protocol::socket::{decode_msgpack, encode_msgpack, Packet, PacketData};
 use sockio::server::adapter::{
-    AckReply, AckSink, Adapter, BoxFuture, BroadcastOptions, NamespaceHandle, RemoteSocketData,
+    gather_replies, AckReply, AckSink, Adapter, BoxFuture, BroadcastOptions, NamespaceHandle,
+    RemoteSocketData,
 };
 use sockio::server::{from_value, to_value, AdapterError, Args, BroadcastAckError, Room, Value};
 use tokio::sync::mpsc;
@@ -229,36 +230,24 @@ impl ChannelAdapter {
         self.next_request.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn others(&self) -> usize {
-        self.bus.count(&self.nsp).saturating_sub(1)
-    }
-
-    /// Waits for one reply from each other node, within `timeout`.
-    fn collect<T: Send + 'static>(
+    /// Sends the request `message` makes of a new request id and waits for one reply
+    /// from each other node (what `pending` makes of the sender), within `timeout`.
+    fn ask<T: Send + 'static>(
         &self,
-        request: u64,
-        mut rx: mpsc::UnboundedReceiver<T>,
+        pending: fn(mpsc::UnboundedSender<T>) -> Pending,
+        message: impl FnOnce(u64) -> Message,
         timeout: Duration,
     ) -> BoxFuture<'static, Replies<T>> {
-        let expected = self.others();
+        let request = self.request_id();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.pending.lock().unwrap().insert(request, pending(tx));
+        self.send(None, message(request));
+        let expected = self.bus.count(&self.nsp).saturating_sub(1);
         let pending = self.pending.clone();
         Box::pin(async move {
-            let mut got = Vec::new();
-            let _ = tokio::time::timeout(timeout, async {
-                while got.len() < expected {
-                    match rx.recv().await {
-                        Some(v) => got.push(v),
-                        None => break,
-                    }
-                }
-            })
-            .await;
+            let replies = gather_replies(&mut rx, expected, timeout).await;
             pending.lock().unwrap().remove(&request);
-            if got.len() < expected {
-                let received = got.len();
-                return Err((AdapterError::Timeout { received, expected }, got));
-            }
-            Ok(got)
+            replies
         })
     }
 }
@@ -425,20 +414,9 @@ impl Adapter for ChannelAdapter {
         &self,
         opts: &BroadcastOptions,
     ) -> BoxFuture<'static, Result<Vec<RemoteSocketData>, AdapterError>> {
-        let request = self.request_id();
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.pending
-            .lock()
-            .unwrap()
-            .insert(request, Pending::Sockets(tx));
-        self.send(
-            None,
-            Message::FetchSockets {
-                request,
-                opts: opts.clone(),
-            },
-        );
-        let replies = self.collect(request, rx, REQUEST_TIMEOUT);
+        let opts = opts.clone();
+        let message = |request| Message::FetchSockets { request, opts };
+        let replies = self.ask(Pending::Sockets, message, REQUEST_TIMEOUT);
         Box::pin(async move {
             let lists = replies.await.map_err(|(e, _)| e)?;
             Ok(lists.into_iter().flatten().collect())
@@ -479,14 +457,8 @@ impl Adapter for ChannelAdapter {
     }
 
     fn all_rooms(&self) -> BoxFuture<'static, Result<Vec<Room>, AdapterError>> {
-        let request = self.request_id();
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.pending
-            .lock()
-            .unwrap()
-            .insert(request, Pending::Rooms(tx));
-        self.send(None, Message::AllRooms { request });
-        let replies = self.collect(request, rx, REQUEST_TIMEOUT);
+        let message = |request| Message::AllRooms { request };
+        let replies = self.ask(Pending::Rooms, message, REQUEST_TIMEOUT);
         Box::pin(async move {
             let lists = replies.await.map_err(|(e, _)| e)?;
             Ok(lists.into_iter().flatten().collect())
@@ -503,14 +475,8 @@ impl Adapter for ChannelAdapter {
         args: Vec<Value>,
         timeout: Duration,
     ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>> {
-        let request = self.request_id();
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.pending
-            .lock()
-            .unwrap()
-            .insert(request, Pending::Answers(tx));
-        self.send(None, Message::ServerSideWithAck { request, args });
-        let replies = self.collect(request, rx, timeout);
+        let message = |request| Message::ServerSideWithAck { request, args };
+        let replies = self.ask(Pending::Answers, message, timeout);
         Box::pin(async move {
             replies
                 .await

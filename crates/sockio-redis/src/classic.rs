@@ -11,21 +11,21 @@
 //!   `key-response#nsp#<requester uid>#`; both response channels are always listened to.
 //! * the number of servers is `PUBSUB NUMSUB key-request#nsp#`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use sockio_protocol::socket::Value;
 use sockio_server::adapter::{
-    AckReply, AckSink, Adapter, BoxFuture, BroadcastOptions, NamespaceHandle, RemoteSocketData,
+    AckSink, Adapter, BoxFuture, BroadcastOptions, NamespaceHandle, RemoteSocketData,
 };
 use sockio_server::{AdapterError, Args, BroadcastAckError, Room};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::conn::{Connection, Inbox};
+use crate::remote::{self, Membership};
+use crate::requests::{self, AckAnswer, Answers, Requests};
 use crate::wire::{self, obj, str_value};
 use crate::Options;
-use crate::ACK_GRACE;
 
 const SOCKETS: u64 = 0;
 const ALL_ROOMS: u64 = 1;
@@ -37,13 +37,6 @@ const SERVER_SIDE_EMIT: u64 = 6;
 const BROADCAST: u64 = 7;
 const BROADCAST_CLIENT_COUNT: u64 = 8;
 const BROADCAST_ACK: u64 = 9;
-
-/// A request of this node waiting for the others' answers: each answer goes to `tx`.
-enum Pending {
-    Sockets(mpsc::UnboundedSender<Vec<Value>>),
-    Rooms(mpsc::UnboundedSender<Vec<Value>>),
-    ServerSide(mpsc::UnboundedSender<Value>),
-}
 
 pub(crate) struct ClassicAdapter(Arc<Inner>);
 
@@ -58,13 +51,8 @@ struct Inner {
     response_channel: String,
     specific_response_channel: String,
     ns: OnceLock<NamespaceHandle>,
-    requests: Mutex<HashMap<String, Pending>>,
-    ack_requests: Mutex<HashMap<String, AckSink>>,
+    requests: Arc<Requests>,
     ready: watch::Sender<Option<Result<(), AdapterError>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl ClassicAdapter {
@@ -87,8 +75,7 @@ impl ClassicAdapter {
             nsp: nsp.to_owned(),
             uid,
             ns: OnceLock::new(),
-            requests: Mutex::default(),
-            ack_requests: Mutex::default(),
+            requests: Arc::default(),
             ready,
         }))
     }
@@ -142,10 +129,7 @@ impl Inner {
         if nsp != self.nsp {
             return;
         }
-        let Some((event, args)) = wire::event_of(packet.get("data")) else {
-            return;
-        };
-        ns.broadcast(&wire::opts_of(opts), &event, Args::from(args));
+        remote::broadcast(ns, &wire::opts_of(opts), packet.get("data"));
     }
 
     fn on_request(self: &Arc<Self>, payload: &[u8]) {
@@ -161,31 +145,27 @@ impl Inner {
         let own = uid == Some(self.uid.as_str());
         let request_id = request.get("requestId").and_then(Value::as_str);
         let opts = request.get("opts").map(wire::opts_of);
+        // This node applied its own operations before publishing them, and answers
+        // none of its requests.
+        if own || request_id.is_some_and(|id| self.requests.is_ours(id)) {
+            return;
+        }
         match kind {
             SOCKETS | REMOTE_FETCH => {
                 let (Some(request_id), Some(opts)) = (request_id, opts) else {
                     return;
                 };
-                if own || lock(&self.requests).contains_key(request_id) {
-                    return;
-                }
-                let sockets = ns.fetch_sockets(&opts);
                 let sockets = if kind == SOCKETS {
-                    sockets.iter().map(|s| str_value(&s.id)).collect()
+                    let sockets = ns.fetch_sockets(&opts);
+                    Value::Array(sockets.iter().map(|s| str_value(&s.id)).collect())
                 } else {
-                    sockets.iter().map(wire::socket_value).collect()
+                    remote::sockets(ns, &opts)
                 };
-                let response = obj([
-                    ("requestId", str_value(request_id)),
-                    ("sockets", Value::Array(sockets)),
-                ]);
+                let response = obj([("requestId", str_value(request_id)), ("sockets", sockets)]);
                 self.publish(self.response_channel_for(uid), wire::json(&response));
             }
             ALL_ROOMS => {
                 let Some(request_id) = request_id else { return };
-                if own || lock(&self.requests).contains_key(request_id) {
-                    return;
-                }
                 let response = obj([
                     ("requestId", str_value(request_id)),
                     ("rooms", wire::rooms_value(&ns.rooms())),
@@ -193,21 +173,13 @@ impl Inner {
                 self.publish(self.response_channel_for(uid), wire::json(&response));
             }
             REMOTE_JOIN | REMOTE_LEAVE | REMOTE_DISCONNECT => {
+                let op = match kind {
+                    REMOTE_JOIN => Membership::Join,
+                    REMOTE_LEAVE => Membership::Leave,
+                    _ => Membership::Disconnect,
+                };
                 if let Some(opts) = opts {
-                    // This node applied its own operation before publishing it.
-                    if own {
-                        return;
-                    }
-                    match kind {
-                        REMOTE_JOIN => ns.add_sockets(&opts, &wire::rooms_of(request.get("rooms"))),
-                        REMOTE_LEAVE => {
-                            ns.del_sockets(&opts, &wire::rooms_of(request.get("rooms")))
-                        }
-                        _ => ns.disconnect_sockets(
-                            &opts,
-                            request.get("close").and_then(Value::as_bool) == Some(true),
-                        ),
-                    }
+                    remote::membership(ns, op, &opts, &request);
                     return;
                 }
                 // The legacy form: one socket, answered when it is here.
@@ -220,38 +192,24 @@ impl Inner {
                 if ns.fetch_sockets(&one).is_empty() {
                     return;
                 }
-                let room = request.get("room").and_then(Value::as_str).map(Room::from);
-                match (kind, room) {
-                    (REMOTE_JOIN, Some(room)) => ns.add_sockets(&one, &[room]),
-                    (REMOTE_LEAVE, Some(room)) => ns.del_sockets(&one, &[room]),
-                    (REMOTE_DISCONNECT, _) => ns.disconnect_sockets(
-                        &one,
-                        request.get("close").and_then(Value::as_bool) == Some(true),
-                    ),
+                let fields = match (op, request.get("room")) {
+                    (Membership::Disconnect, _) => request.clone(),
+                    (_, Some(room @ Value::String(_))) => {
+                        obj([("rooms", Value::Array(vec![room.clone()]))])
+                    }
                     _ => return,
-                }
+                };
+                remote::membership(ns, op, &one, &fields);
                 let response = obj([("requestId", str_value(request_id))]);
                 self.publish(self.response_channel_for(uid), wire::json(&response));
             }
             SERVER_SIDE_EMIT => {
-                if own {
-                    return;
-                }
-                let Some(Value::Array(data)) = request.get("data").cloned() else {
-                    return;
-                };
-                if data.first().and_then(Value::as_str).is_none() {
-                    return;
-                }
-                let Some(request_id) = request_id else {
-                    ns.server_side_emit(data);
-                    return;
-                };
-                if let Some(answer) = ns.server_side_emit_with_ack(data) {
+                let data = request.get("data");
+                if let Some(answer) = remote::server_side(ns, data, request_id.is_some()) {
                     // Always on the shared response channel, as Node does.
                     let response = obj([
                         ("type", Value::from(SERVER_SIDE_EMIT)),
-                        ("requestId", str_value(request_id)),
+                        ("requestId", str_value(request_id.unwrap_or_default())),
                         ("data", answer),
                     ]);
                     self.publish(self.response_channel.clone(), wire::json(&response));
@@ -263,18 +221,11 @@ impl Inner {
                 else {
                     return;
                 };
-                if own || lock(&self.ack_requests).contains_key(request_id) {
-                    return;
-                }
-                let Some((event, args)) = wire::event_of(packet.get("data")) else {
-                    return;
-                };
                 let channel = self.response_channel_for(uid);
-                let acks = Arc::downgrade(self);
-                let ack_channel = channel.clone();
-                let ack_id = request_id.to_owned();
-                let count = ns.broadcast_with_ack(&opts, &event, Args::from(args), move |answer| {
-                    if let Some(me) = acks.upgrade() {
+                let (me, ack_channel, ack_id) =
+                    (Arc::downgrade(self), channel.clone(), request_id.to_owned());
+                let on_ack = move |answer| {
+                    if let Some(me) = me.upgrade() {
                         let response = obj([
                             ("type", Value::from(BROADCAST_ACK)),
                             ("requestId", str_value(&ack_id)),
@@ -282,7 +233,11 @@ impl Inner {
                         ]);
                         me.publish(ack_channel.clone(), wire::msgpack(&response));
                     }
-                });
+                };
+                let Some(count) = remote::broadcast_with_ack(ns, &opts, packet.get("data"), on_ack)
+                else {
+                    return;
+                };
                 let response = obj([
                     ("type", Value::from(BROADCAST_CLIENT_COUNT)),
                     ("requestId", str_value(request_id)),
@@ -302,44 +257,22 @@ impl Inner {
         let Some(request_id) = response.get("requestId").and_then(Value::as_str) else {
             return;
         };
-        if let Some(sink) = lock(&self.ack_requests).get(request_id) {
-            match response.get("type").and_then(Value::as_u64) {
-                Some(BROADCAST_CLIENT_COUNT) => {
-                    if let Some(n) = response.get("clientCount").and_then(Value::as_u64) {
-                        sink.send(AckReply::ClientCount(n as usize));
-                    }
-                }
-                Some(BROADCAST_ACK) => {
-                    let answer = response.get("packet").cloned().unwrap_or(Value::Null);
-                    sink.send(AckReply::Ack(answer));
-                }
-                _ => {}
-            }
+        if self.requests.is_ack(request_id) {
+            let answer = match response.get("type").and_then(Value::as_u64) {
+                Some(BROADCAST_CLIENT_COUNT) => AckAnswer::ClientCount(response.get("clientCount")),
+                Some(BROADCAST_ACK) => AckAnswer::Ack(response.get("packet")),
+                _ => return,
+            };
+            self.requests.ack(request_id, answer);
             return;
         }
-        let requests = lock(&self.requests);
-        match requests.get(request_id) {
-            Some(Pending::Sockets(tx)) => {
-                let list = response.get("sockets").and_then(Value::as_array).cloned();
-                let _ = tx.send(list.unwrap_or_default());
-            }
-            Some(Pending::Rooms(tx)) => {
-                let list = response.get("rooms").and_then(Value::as_array).cloned();
-                let _ = tx.send(list.unwrap_or_default());
-            }
-            Some(Pending::ServerSide(tx)) => {
-                let _ = tx.send(response.get("data").cloned().unwrap_or(Value::Null));
-            }
-            None => {}
-        }
+        self.requests.answer(request_id, &response);
     }
 
     async fn server_count(&self) -> Result<usize, AdapterError> {
         self.conn.numsub(&self.request_channel, false).await
     }
 
-    /// Publishes a request and waits for `expected` answers, or until `timeout`: the
-    /// answers that came and, when not all did, the error.
     /// A REMOTE_JOIN / REMOTE_LEAVE request: the sockets `opts` selects join or leave
     /// `rooms` on every server.
     fn membership(&self, kind: u64, opts: &BroadcastOptions, rooms: &[Room]) {
@@ -352,69 +285,28 @@ impl Inner {
         self.request(&request, false);
     }
 
-    /// Asks every other server (request `kind`, with `opts` when given) for a list and
-    /// gathers one answer from each within the requests timeout; nothing to ask when this
-    /// server is alone.
+    /// Asks every other server (request `kind`, with `extra` after its id) and gathers
+    /// each answer's `field` within `timeout`; nothing to ask when this server is alone.
     async fn ask_others(
         &self,
         kind: u64,
-        opts: Option<Value>,
-        pending: fn(mpsc::UnboundedSender<Vec<Value>>) -> Pending,
-    ) -> Result<Vec<Vec<Value>>, AdapterError> {
-        let servers = self.server_count().await?;
-        if servers <= 1 {
-            return Ok(Vec::new());
-        }
+        extra: Option<(&str, Value)>,
+        field: &'static str,
+        timeout: Duration,
+    ) -> Answers {
         let request_id = wire::uid2(6);
         let mut request = obj([
             ("uid", str_value(&self.uid)),
             ("requestId", str_value(&request_id)),
             ("type", Value::from(kind)),
         ]);
-        if let (Some(opts), Value::Object(fields)) = (opts, &mut request) {
-            fields.push(("opts".to_owned(), opts));
+        if let (Some((name, value)), Value::Object(fields)) = (extra, &mut request) {
+            fields.push((name.to_owned(), value));
         }
-        let (tx, rx) = mpsc::unbounded_channel();
-        let timeout = self.options.requests_timeout;
-        let (lists, error) = self
-            .collect(request_id, request, pending(tx), rx, servers - 1, timeout)
-            .await;
-        match error {
-            Some(e) => Err(e),
-            None => Ok(lists),
-        }
-    }
-
-    async fn collect<T>(
-        &self,
-        request_id: String,
-        request: Value,
-        pending: Pending,
-        mut rx: mpsc::UnboundedReceiver<T>,
-        expected: usize,
-        timeout: Duration,
-    ) -> (Vec<T>, Option<AdapterError>) {
-        lock(&self.requests).insert(request_id.clone(), pending);
-        self.request(&request, false);
-        let mut got = Vec::with_capacity(expected);
-        let _ = tokio::time::timeout(timeout, async {
-            while got.len() < expected {
-                match rx.recv().await {
-                    Some(v) => got.push(v),
-                    None => break,
-                }
-            }
-        })
-        .await;
-        lock(&self.requests).remove(&request_id);
-        if got.len() < expected {
-            let error = AdapterError::Timeout {
-                received: got.len(),
-                expected,
-            };
-            return (got, Some(error));
-        }
-        (got, None)
+        let (servers, publish) = (self.server_count(), || self.request(&request, false));
+        (self.requests)
+            .ask(request_id, field, servers, timeout, publish)
+            .await
     }
 }
 
@@ -506,11 +398,7 @@ impl Adapter for ClassicAdapter {
         args: &Args,
     ) -> Result<(), AdapterError> {
         let inner = &self.0;
-        let packet = obj([
-            ("type", Value::from(2)),
-            ("data", wire::event_data(event, &args.values())),
-            ("nsp", str_value(&inner.nsp)),
-        ]);
+        let packet = wire::event_packet(event, &args.values(), Some(&inner.nsp));
         let message = Value::Array(vec![str_value(&inner.uid), packet, wire::opts_value(opts)]);
         let channel = match &opts.rooms[..] {
             [room] => format!("{}{room}#", inner.channel),
@@ -529,33 +417,15 @@ impl Adapter for ClassicAdapter {
     ) -> Result<(), AdapterError> {
         let inner = &self.0;
         let request_id = wire::uid2(6);
-        lock(&inner.ack_requests).insert(request_id.clone(), replies);
-        let timeout = opts
-            .flags
-            .timeout
-            .map(Duration::from_millis)
-            .unwrap_or(inner.options.requests_timeout);
-        let weak = Arc::downgrade(inner);
-        let id = request_id.clone();
-        tokio::spawn(async move {
-            // The namespace stops waiting at `timeout` itself; keeping the sink a little
-            // longer lets it report its timeout rather than a closed channel.
-            tokio::time::sleep(timeout + ACK_GRACE).await;
-            if let Some(inner) = weak.upgrade() {
-                lock(&inner.ack_requests).remove(&id);
-            }
-        });
+        let timeout = inner.options.requests_timeout;
+        (inner.requests).track_acks(request_id.clone(), replies, opts, timeout);
         let request = obj([
             ("uid", str_value(&inner.uid)),
             ("requestId", str_value(&request_id)),
             ("type", Value::from(BROADCAST)),
             (
                 "packet",
-                obj([
-                    ("type", Value::from(2)),
-                    ("data", wire::event_data(event, &args.values())),
-                    ("nsp", str_value(&inner.nsp)),
-                ]),
+                wire::event_packet(event, &args.values(), Some(&inner.nsp)),
             ),
             ("opts", wire::opts_value(opts)),
         ]);
@@ -570,10 +440,13 @@ impl Adapter for ClassicAdapter {
         let inner = self.0.clone();
         let selector = wire::selector_value(opts);
         Box::pin(async move {
-            let lists = inner
-                .ask_others(REMOTE_FETCH, Some(selector), Pending::Sockets)
-                .await?;
-            Ok(lists.iter().flatten().filter_map(wire::socket_of).collect())
+            let timeout = inner.options.requests_timeout;
+            let extra = Some(("opts", selector));
+            requests::sockets(
+                inner
+                    .ask_others(REMOTE_FETCH, extra, "sockets", timeout)
+                    .await,
+            )
         })
     }
 
@@ -602,9 +475,8 @@ impl Adapter for ClassicAdapter {
     fn all_rooms(&self) -> BoxFuture<'static, Result<Vec<Room>, AdapterError>> {
         let inner = self.0.clone();
         Box::pin(async move {
-            let lists = inner.ask_others(ALL_ROOMS, None, Pending::Rooms).await?;
-            let all: Vec<Value> = lists.into_iter().flatten().collect();
-            Ok(wire::rooms_of(Some(&Value::Array(all))))
+            let timeout = inner.options.requests_timeout;
+            requests::rooms(inner.ask_others(ALL_ROOMS, None, "rooms", timeout).await)
         })
     }
 
@@ -626,39 +498,9 @@ impl Adapter for ClassicAdapter {
     ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>> {
         let inner = self.0.clone();
         Box::pin(async move {
-            let servers =
-                inner
-                    .server_count()
-                    .await
-                    .map_err(|error| BroadcastAckError::Adapter {
-                        error,
-                        responses: Vec::new(),
-                    })?;
-            if servers <= 1 {
-                return Ok(Vec::new());
-            }
-            let request_id = wire::uid2(6);
-            let request = obj([
-                ("uid", str_value(&inner.uid)),
-                ("requestId", str_value(&request_id)),
-                ("type", Value::from(SERVER_SIDE_EMIT)),
-                ("data", Value::Array(args)),
-            ]);
-            let (tx, rx) = mpsc::unbounded_channel();
-            let (responses, error) = inner
-                .collect(
-                    request_id,
-                    request,
-                    Pending::ServerSide(tx),
-                    rx,
-                    servers - 1,
-                    timeout,
-                )
-                .await;
-            match error {
-                Some(error) => Err(BroadcastAckError::Adapter { error, responses }),
-                None => Ok(responses),
-            }
+            let extra = Some(("data", Value::Array(args)));
+            let answers = inner.ask_others(SERVER_SIDE_EMIT, extra, "data", timeout);
+            requests::server_side(answers.await)
         })
     }
 }

@@ -40,6 +40,8 @@ use tokio::sync::watch;
 
 mod classic;
 mod conn;
+mod remote;
+mod requests;
 mod sharded;
 mod wire;
 

@@ -15,14 +15,15 @@ use std::time::Duration;
 
 use sockio_protocol::socket::Value;
 use sockio_server::adapter::{
-    AckReply, AckSink, Adapter, BoxFuture, BroadcastOptions, NamespaceHandle, RemoteSocketData,
+    AckSink, Adapter, BoxFuture, BroadcastOptions, NamespaceHandle, RemoteSocketData,
 };
 use sockio_server::{AdapterError, Args, BroadcastAckError, Room};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::conn::{Connection, Inbox};
+use crate::remote::{self, Membership};
+use crate::requests::{self, lock, AckAnswer, Answers, Requests};
 use crate::wire::{self, obj, str_value};
-use crate::ACK_GRACE;
 use crate::{Options, SubscriptionMode};
 
 const BROADCAST: u64 = 3;
@@ -36,11 +37,6 @@ const SERVER_SIDE_EMIT_RESPONSE: u64 = 10;
 const BROADCAST_CLIENT_COUNT: u64 = 11;
 const BROADCAST_ACK: u64 = 12;
 
-enum Pending {
-    Sockets(mpsc::UnboundedSender<Vec<Value>>),
-    ServerSide(mpsc::UnboundedSender<Value>),
-}
-
 pub(crate) struct ShardedAdapter(Arc<Inner>);
 
 struct Inner {
@@ -53,15 +49,10 @@ struct Inner {
     /// `prefix#nsp#uid#`
     response_channel: String,
     ns: OnceLock<NamespaceHandle>,
-    requests: Mutex<HashMap<String, Pending>>,
-    ack_requests: Mutex<HashMap<String, AckSink>>,
+    requests: Arc<Requests>,
     /// The room channels this server is subscribed to (dynamic modes).
     room_channels: Mutex<HashMap<String, ()>>,
     ready: watch::Sender<Option<Result<(), AdapterError>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What socket.io's sharded adapter takes for a socket id: 20 characters (JavaScript's
@@ -87,8 +78,7 @@ impl ShardedAdapter {
             nsp: nsp.to_owned(),
             uid,
             ns: OnceLock::new(),
-            requests: Mutex::default(),
-            ack_requests: Mutex::default(),
+            requests: Arc::default(),
             room_channels: Mutex::default(),
             ready,
         }))
@@ -168,60 +158,44 @@ impl Inner {
         let request_id = data.get("requestId").and_then(Value::as_str);
         match kind {
             BROADCAST => {
-                let Some((event, args)) =
-                    wire::event_of(data.get("packet").and_then(|p| p.get("data")))
-                else {
-                    return;
-                };
+                let packet = data.get("packet").and_then(|p| p.get("data"));
                 let Some(request_id) = request_id else {
-                    ns.broadcast(&opts, &event, Args::from(args));
+                    remote::broadcast(ns, &opts, packet);
                     return;
                 };
-                let (weak, requester, id) =
+                let (me, requester, id) =
                     (Arc::downgrade(self), uid.to_owned(), request_id.to_owned());
-                let count = ns.broadcast_with_ack(&opts, &event, Args::from(args), move |answer| {
-                    if let Some(me) = weak.upgrade() {
+                let on_ack = move |answer| {
+                    if let Some(me) = me.upgrade() {
                         let data = obj([("requestId", str_value(&id)), ("packet", answer)]);
                         me.respond(&requester, BROADCAST_ACK, data);
                     }
-                });
+                };
+                let Some(count) = remote::broadcast_with_ack(ns, &opts, packet, on_ack) else {
+                    return;
+                };
                 let data = obj([
                     ("requestId", str_value(request_id)),
                     ("clientCount", Value::from(count)),
                 ]);
                 self.respond(uid, BROADCAST_CLIENT_COUNT, data);
             }
-            SOCKETS_JOIN => ns.add_sockets(&opts, &wire::rooms_of(data.get("rooms"))),
-            SOCKETS_LEAVE => ns.del_sockets(&opts, &wire::rooms_of(data.get("rooms"))),
-            DISCONNECT_SOCKETS => ns.disconnect_sockets(
-                &opts,
-                data.get("close").and_then(Value::as_bool) == Some(true),
-            ),
+            SOCKETS_JOIN => remote::membership(ns, Membership::Join, &opts, data),
+            SOCKETS_LEAVE => remote::membership(ns, Membership::Leave, &opts, data),
+            DISCONNECT_SOCKETS => remote::membership(ns, Membership::Disconnect, &opts, data),
             FETCH_SOCKETS => {
                 let Some(request_id) = request_id else { return };
-                let sockets = ns.fetch_sockets(&opts);
                 let data = obj([
                     ("requestId", str_value(request_id)),
-                    (
-                        "sockets",
-                        Value::Array(sockets.iter().map(wire::socket_value).collect()),
-                    ),
+                    ("sockets", remote::sockets(ns, &opts)),
                 ]);
                 self.respond(uid, FETCH_SOCKETS_RESPONSE, data);
             }
             SERVER_SIDE_EMIT => {
-                let Some(Value::Array(packet)) = data.get("packet").cloned() else {
-                    return;
-                };
-                if packet.first().and_then(Value::as_str).is_none() {
-                    return;
-                }
-                let Some(request_id) = request_id else {
-                    ns.server_side_emit(packet);
-                    return;
-                };
-                if let Some(answer) = ns.server_side_emit_with_ack(packet) {
-                    let data = obj([("requestId", str_value(request_id)), ("packet", answer)]);
+                let packet = data.get("packet");
+                if let Some(answer) = remote::server_side(ns, packet, request_id.is_some()) {
+                    let request_id = str_value(request_id.unwrap_or_default());
+                    let data = obj([("requestId", request_id), ("packet", answer)]);
                     self.respond(uid, SERVER_SIDE_EMIT_RESPONSE, data);
                 }
             }
@@ -245,29 +219,14 @@ impl Inner {
         };
         match kind {
             BROADCAST_CLIENT_COUNT => {
-                if let (Some(sink), Some(n)) = (
-                    lock(&self.ack_requests).get(request_id),
-                    data.get("clientCount").and_then(Value::as_u64),
-                ) {
-                    sink.send(AckReply::ClientCount(n as usize));
-                }
+                let count = AckAnswer::ClientCount(data.get("clientCount"));
+                self.requests.ack(request_id, count);
             }
-            BROADCAST_ACK => {
-                if let Some(sink) = lock(&self.ack_requests).get(request_id) {
-                    let answer = data.get("packet").cloned().unwrap_or(Value::Null);
-                    sink.send(AckReply::Ack(answer));
-                }
-            }
-            FETCH_SOCKETS_RESPONSE => {
-                if let Some(Pending::Sockets(tx)) = lock(&self.requests).get(request_id) {
-                    let list = data.get("sockets").and_then(Value::as_array).cloned();
-                    let _ = tx.send(list.unwrap_or_default());
-                }
-            }
-            SERVER_SIDE_EMIT_RESPONSE => {
-                if let Some(Pending::ServerSide(tx)) = lock(&self.requests).get(request_id) {
-                    let _ = tx.send(data.get("packet").cloned().unwrap_or(Value::Null));
-                }
+            BROADCAST_ACK => self
+                .requests
+                .ack(request_id, AckAnswer::Ack(data.get("packet"))),
+            FETCH_SOCKETS_RESPONSE | SERVER_SIDE_EMIT_RESPONSE => {
+                self.requests.answer(request_id, data)
             }
             _ => {}
         }
@@ -277,37 +236,19 @@ impl Inner {
         self.conn.numsub(&self.channel, true).await
     }
 
-    /// Publishes a request and waits for `expected` answers, or until `timeout`.
-    async fn collect<T>(
+    /// Asks every other server (message `kind` with `data`, whose `requestId` is `id`)
+    /// and gathers each answer's `field` within `timeout`; nothing to ask when this
+    /// server is alone.
+    async fn ask_others(
         &self,
-        request_id: String,
-        kind: u64,
-        data: Value,
-        (pending, mut rx): (Pending, mpsc::UnboundedReceiver<T>),
-        expected: usize,
+        (kind, data, id): (u64, Value, String),
+        field: &'static str,
         timeout: Duration,
-    ) -> (Vec<T>, Option<AdapterError>) {
-        lock(&self.requests).insert(request_id.clone(), pending);
-        self.publish(kind, data, None);
-        let mut got = Vec::with_capacity(expected);
-        let _ = tokio::time::timeout(timeout, async {
-            while got.len() < expected {
-                match rx.recv().await {
-                    Some(v) => got.push(v),
-                    None => break,
-                }
-            }
-        })
-        .await;
-        lock(&self.requests).remove(&request_id);
-        if got.len() < expected {
-            let error = AdapterError::Timeout {
-                received: got.len(),
-                expected,
-            };
-            return (got, Some(error));
-        }
-        (got, None)
+    ) -> Answers {
+        let (servers, publish) = (self.server_count(), || self.publish(kind, data, None));
+        self.requests
+            .ask(id, field, servers, timeout, publish)
+            .await
     }
 
     fn subscribe_room(self: &Arc<Self>, room: &Room) {
@@ -418,13 +359,7 @@ impl Adapter for ShardedAdapter {
             _ => None,
         };
         let data = obj([
-            (
-                "packet",
-                obj([
-                    ("type", Value::from(2)),
-                    ("data", wire::event_data(event, &args.values())),
-                ]),
-            ),
+            ("packet", wire::event_packet(event, &args.values(), None)),
             ("opts", wire::opts_value(opts)),
         ]);
         inner.publish(BROADCAST, data, channel);
@@ -440,30 +375,10 @@ impl Adapter for ShardedAdapter {
     ) -> Result<(), AdapterError> {
         let inner = &self.0;
         let request_id = wire::hex_id();
-        lock(&inner.ack_requests).insert(request_id.clone(), replies);
-        let timeout = opts
-            .flags
-            .timeout
-            .map(Duration::from_millis)
-            .unwrap_or(inner.options.requests_timeout);
-        let weak = Arc::downgrade(inner);
-        let id = request_id.clone();
-        tokio::spawn(async move {
-            // The namespace stops waiting at `timeout` itself; keeping the sink a little
-            // longer lets it report its timeout rather than a closed channel.
-            tokio::time::sleep(timeout + ACK_GRACE).await;
-            if let Some(inner) = weak.upgrade() {
-                lock(&inner.ack_requests).remove(&id);
-            }
-        });
+        let timeout = inner.options.requests_timeout;
+        (inner.requests).track_acks(request_id.clone(), replies, opts, timeout);
         let data = obj([
-            (
-                "packet",
-                obj([
-                    ("type", Value::from(2)),
-                    ("data", wire::event_data(event, &args.values())),
-                ]),
-            ),
+            ("packet", wire::event_packet(event, &args.values(), None)),
             ("requestId", str_value(&request_id)),
             ("opts", wire::opts_value(opts)),
         ]);
@@ -484,27 +399,10 @@ impl Adapter for ShardedAdapter {
             .map(Duration::from_millis)
             .unwrap_or(inner_timeout);
         Box::pin(async move {
-            let expected = inner.server_count().await?.saturating_sub(1);
-            if expected == 0 {
-                return Ok(Vec::new());
-            }
             let request_id = wire::hex_id();
             let data = obj([("opts", opts_value), ("requestId", str_value(&request_id))]);
-            let (tx, rx) = mpsc::unbounded_channel();
-            let (lists, error) = inner
-                .collect(
-                    request_id,
-                    FETCH_SOCKETS,
-                    data,
-                    (Pending::Sockets(tx), rx),
-                    expected,
-                    timeout,
-                )
-                .await;
-            if let Some(e) = error {
-                return Err(e);
-            }
-            Ok(lists.iter().flatten().filter_map(wire::socket_of).collect())
+            let request = (FETCH_SOCKETS, data, request_id);
+            requests::sockets(inner.ask_others(request, "sockets", timeout).await)
         })
     }
 
@@ -557,38 +455,13 @@ impl Adapter for ShardedAdapter {
     ) -> BoxFuture<'static, Result<Vec<Value>, BroadcastAckError>> {
         let inner = self.0.clone();
         Box::pin(async move {
-            let servers =
-                inner
-                    .server_count()
-                    .await
-                    .map_err(|error| BroadcastAckError::Adapter {
-                        error,
-                        responses: Vec::new(),
-                    })?;
-            let expected = servers.saturating_sub(1);
-            if expected == 0 {
-                return Ok(Vec::new());
-            }
             let request_id = wire::hex_id();
             let data = obj([
                 ("packet", Value::Array(args)),
                 ("requestId", str_value(&request_id)),
             ]);
-            let (tx, rx) = mpsc::unbounded_channel();
-            let (responses, error) = inner
-                .collect(
-                    request_id,
-                    SERVER_SIDE_EMIT,
-                    data,
-                    (Pending::ServerSide(tx), rx),
-                    expected,
-                    timeout,
-                )
-                .await;
-            match error {
-                Some(error) => Err(BroadcastAckError::Adapter { error, responses }),
-                None => Ok(responses),
-            }
+            let request = (SERVER_SIDE_EMIT, data, request_id);
+            requests::server_side(inner.ask_others(request, "packet", timeout).await)
         })
     }
 

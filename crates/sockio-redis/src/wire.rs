@@ -123,6 +123,16 @@ pub(crate) fn event_data(event: &str, args: &[Value]) -> Value {
     Value::Array(data)
 }
 
+/// An EVENT packet `{type: 2, data: [event, ...args]}`, with its namespace when `nsp`
+/// is given (as the classic adapter sends it).
+pub(crate) fn event_packet(event: &str, args: &[Value], nsp: Option<&str>) -> Value {
+    let mut packet = obj([("type", Value::from(2)), ("data", event_data(event, args))]);
+    if let (Some(nsp), Value::Object(fields)) = (nsp, &mut packet) {
+        fields.push(("nsp".to_owned(), str_value(nsp)));
+    }
+    packet
+}
+
 /// The event name and arguments of a packet's `data` (`[event, ...args]`). A numeric
 /// event name is its decimal text, as socket.io's parser reads it.
 pub(crate) fn event_of(data: Option<&Value>) -> Option<(String, Vec<Value>)> {

@@ -229,6 +229,33 @@ pub trait Adapter: Send + Sync + 'static {
     }
 }
 
+/// Waits on `replies` for one answer from each of `expected` other servers, at most
+/// `timeout`: what a cluster adapter does after publishing a request (`fetch_sockets`,
+/// `all_rooms`, `server_side_emit_with_ack`). Gives every answer, or — when not all came
+/// in time, or every sender is gone — [`AdapterError::Timeout`] with the answers that
+/// did come.
+pub async fn gather_replies<T>(
+    replies: &mut mpsc::UnboundedReceiver<T>,
+    expected: usize,
+    timeout: Duration,
+) -> Result<Vec<T>, (AdapterError, Vec<T>)> {
+    let mut got = Vec::with_capacity(expected);
+    let _ = tokio::time::timeout(timeout, async {
+        while got.len() < expected {
+            match replies.recv().await {
+                Some(v) => got.push(v),
+                None => break,
+            }
+        }
+    })
+    .await;
+    if got.len() < expected {
+        let received = got.len();
+        return Err((AdapterError::Timeout { received, expected }, got));
+    }
+    Ok(got)
+}
+
 /// Builds the adapter of each namespace (the name is given), for
 /// [`SocketIoBuilder::adapter`](crate::SocketIoBuilder::adapter).
 pub type AdapterFactory = Arc<dyn Fn(&str) -> Arc<dyn Adapter> + Send + Sync>;
@@ -406,5 +433,43 @@ impl NamespaceHandle {
         self.0
             .upgrade()
             .and_then(|ns| ns.server_side_event_with_ack(args))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn gather_replies_stops_at_the_expected_count() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for n in 0..3 {
+            tx.send(n).unwrap();
+        }
+        let got = gather_replies(&mut rx, 2, Duration::from_secs(5)).await;
+        assert_eq!(got, Ok(vec![0, 1]));
+    }
+
+    #[tokio::test]
+    async fn gather_replies_keeps_what_came_before_the_timeout() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tx.send("a").unwrap();
+        let got = gather_replies(&mut rx, 3, Duration::from_millis(50)).await;
+        let timeout = AdapterError::Timeout {
+            received: 1,
+            expected: 3,
+        };
+        assert_eq!(got, Err((timeout, vec!["a"])));
+    }
+
+    #[tokio::test]
+    async fn gather_replies_ends_when_the_senders_are_gone() {
+        let (tx, mut rx) = mpsc::unbounded_channel::<u8>();
+        drop(tx);
+        let got = gather_replies(&mut rx, 1, Duration::from_secs(3600)).await;
+        assert!(matches!(
+            got,
+            Err((AdapterError::Timeout { received: 0, .. }, _))
+        ));
     }
 }
