@@ -279,9 +279,13 @@ impl ClientBuilder {
         if let Some(e) = self.auth_error.take() {
             return Err(e);
         }
-        let tls = match &self.tls {
-            Some(t) => t.clone(),
-            None => default_tls_config().map_err(|e| Error::TlsConfig(e.to_string()))?,
+        // Plain URLs need no TLS configuration; the default one is shared process-wide.
+        let tls = match (&self.tls, url.secure) {
+            (_, false) => None,
+            (Some(t), true) => Some(t.clone()),
+            (None, true) => {
+                Some(default_tls_config().map_err(|e| Error::TlsConfig(e.to_string()))?)
+            }
         };
         let query = self
             .query

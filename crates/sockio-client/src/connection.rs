@@ -11,7 +11,6 @@ use sockio_protocol::engine::Message;
 use sockio_protocol::socket::{
     encode_with, Decoder, DecoderConfig, Packet, PacketData, ProtocolVersion as SioVersion, Value,
 };
-use tokio::sync::mpsc;
 
 use crate::command::Cmd;
 use crate::config::Auth;
@@ -19,13 +18,14 @@ use crate::driver::{now, EngineDriver};
 use crate::engine::{CloseReason, EngineEvent, Input, ProtocolVersion, TransportError};
 use crate::error::Error;
 use crate::event::{AckSender, Event};
+use crate::queue;
 use crate::registry;
 use crate::socket::{Closing, Socket};
 use crate::state::{lock, Shared};
 
 /// Starts the task of a new manager: it takes the commands of `rx` until
 /// [`Cmd::Close`] or the last sender is gone.
-pub(crate) fn spawn(shared: Arc<Shared>, rx: mpsc::UnboundedReceiver<Cmd>) {
+pub(crate) fn spawn(shared: Arc<Shared>, rx: queue::Receiver<Cmd>) {
     let sio_version = match shared.config.engine.version {
         ProtocolVersion::V3 => SioVersion::V4,
         ProtocolVersion::V4 => SioVersion::V5,
@@ -71,7 +71,7 @@ fn backoff(attempt: u32, base: Duration, max: Duration, factor: f64) -> Duration
 /// The state of the connection's task (it owns it: no lock).
 struct Task {
     shared: Arc<Shared>,
-    rx: mpsc::UnboundedReceiver<Cmd>,
+    rx: queue::Receiver<Cmd>,
     engine: Option<EngineDriver>,
     open: bool,
     generation: u64,

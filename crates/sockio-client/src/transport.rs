@@ -3,7 +3,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -106,11 +106,19 @@ impl ServerUrl {
 }
 
 /// The default TLS configuration: Mozilla's roots (webpki-roots), the ring provider.
+/// Built once per process and shared by every client that uses it: a configuration
+/// holds the roots (~8 KiB) and a session cache sized for 256 sessions (~15 KiB)
+/// allocated up front.
 pub(crate) fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    tls_config_with_roots(roots)
+    static DEFAULT: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>> = OnceLock::new();
+    DEFAULT
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            tls_config_with_roots(roots)
+        })
+        .clone()
 }
 
 /// A TLS configuration trusting exactly `roots` (custom or private CAs), with the ring
@@ -186,7 +194,8 @@ impl AsyncWrite for Stream {
 pub(crate) struct Endpoint {
     pub url: ServerUrl,
     pub headers: HeaderMap,
-    pub tls: Arc<rustls::ClientConfig>,
+    /// The TLS configuration of an `https`/`wss` URL (`None` for plain ones).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Idle HTTP/1.1 connections, reused by the next request.
     pool: Arc<Mutex<Vec<SendRequest<Full<Bytes>>>>>,
 }
@@ -195,7 +204,11 @@ pub(crate) struct Endpoint {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Endpoint {
-    pub fn new(url: ServerUrl, headers: HeaderMap, tls: Arc<rustls::ClientConfig>) -> Endpoint {
+    pub fn new(
+        url: ServerUrl,
+        headers: HeaderMap,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Endpoint {
         Endpoint {
             url,
             headers,
@@ -210,12 +223,14 @@ impl Endpoint {
                 .await
                 .map_err(|e| TransportError::Connect(e.to_string()))?;
             let _ = tcp.set_nodelay(true);
-            if !self.url.secure {
-                return Ok(Stream::Plain(tcp));
-            }
+            let tls = match (&self.tls, self.url.secure) {
+                (Some(tls), true) => tls.clone(),
+                (None, true) => return Err(TransportError::Tls("no TLS configuration".into())),
+                (_, false) => return Ok(Stream::Plain(tcp)),
+            };
             let name = rustls::pki_types::ServerName::try_from(self.url.host.clone())
                 .map_err(|e| TransportError::Tls(e.to_string()))?;
-            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+            let tls = tokio_rustls::TlsConnector::from(tls)
                 .connect(name, tcp)
                 .await
                 .map_err(|e| TransportError::Tls(e.to_string()))?;
