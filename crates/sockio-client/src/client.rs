@@ -302,9 +302,7 @@ impl ClientBuilder {
             self.engine
         );
         let config = ManagerConfig {
-            endpoint: Endpoint::new(url, self.headers.clone(), tls),
-            path: self.path.clone(),
-            query,
+            endpoint: Endpoint::new(url, self.headers.clone(), tls, self.path.clone(), query),
             engine: self.engine.clone(),
             reconnection: self.reconnection,
             reconnection_attempts: self.reconnection_attempts,

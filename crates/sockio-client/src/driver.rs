@@ -4,7 +4,7 @@
 //! back through a queue made the first time one is sent.
 
 use std::collections::VecDeque;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -42,8 +42,6 @@ enum Ws {
 pub(crate) struct EngineDriver {
     machine: EngineClient,
     endpoint: Endpoint,
-    path: String,
-    query: String,
     version: ProtocolVersion,
     ws: Ws,
     /// The outcomes of HTTP requests (made with the first request).
@@ -58,18 +56,11 @@ pub(crate) fn now() -> Instant {
 
 impl EngineDriver {
     /// Starts a session; the returned events are the first ones.
-    pub fn start(
-        opts: EngineOptions,
-        endpoint: Endpoint,
-        path: String,
-        query: String,
-    ) -> (EngineDriver, Vec<EngineEvent>) {
+    pub fn start(opts: EngineOptions, endpoint: Endpoint) -> (EngineDriver, Vec<EngineEvent>) {
         let version = opts.version;
         let mut driver = EngineDriver {
             machine: EngineClient::new(opts),
             endpoint,
-            path,
-            query,
             version,
             ws: Ws::None,
             io: None,
@@ -80,15 +71,10 @@ impl EngineDriver {
         (driver, events)
     }
 
-    /// The next transport outcome (pending while there is none). Cancel-safe.
-    pub async fn recv(&mut self) -> Option<Input> {
-        Some(poll_fn(|cx| self.poll_input(cx)).await)
-    }
-
-    fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
+    /// The next transport outcome, if one is ready (else `cx` is woken when there is).
+    pub fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
         if let Some((_, rx)) = &mut self.io {
-            let next = std::pin::pin!(rx.recv());
-            if let Poll::Ready(Some(input)) = next.poll(cx) {
+            if let Poll::Ready(Some(input)) = rx.poll_recv(cx) {
                 return Poll::Ready(input);
             }
         }
@@ -197,7 +183,7 @@ impl EngineDriver {
         self.counter += 1;
         let mut url = format!(
             "{}?EIO={}&transport={}&t={}",
-            self.path,
+            self.endpoint.path,
             self.version.as_str(),
             transport.as_str(),
             self.counter
@@ -209,9 +195,9 @@ impl EngineDriver {
             url.push_str("&sid=");
             url.push_str(&encode_component(sid));
         }
-        if !self.query.is_empty() {
+        if !self.endpoint.query.is_empty() {
             url.push('&');
-            url.push_str(&self.query);
+            url.push_str(&self.endpoint.query);
         }
         url
     }

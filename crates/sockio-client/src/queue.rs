@@ -8,9 +8,8 @@
 //! receiver's waker.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
 struct State<T> {
     items: VecDeque<T>,
@@ -110,8 +109,14 @@ impl<T> Drop for Sender<T> {
 impl<T> Receiver<T> {
     /// The next item; `None` once every sender is gone and the queue is empty.
     /// Cancel-safe: an item is taken only when it is returned.
+    #[cfg(test)]
     pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// [`recv`](Self::recv) as a poll: `Pending` registers `cx`'s waker.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        {
             let mut st = self.inner.lock();
             if let Some(item) = st.items.pop_front() {
                 if st.items.is_empty() {
@@ -128,8 +133,7 @@ impl<T> Receiver<T> {
                 slot => *slot = Some(cx.waker().clone()),
             }
             Poll::Pending
-        })
-        .await
+        }
     }
 }
 
