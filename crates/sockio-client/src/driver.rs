@@ -253,6 +253,9 @@ impl EngineDriver {
                 return;
             };
             runtime.spawn(async move {
+                // The stream itself, not the box (a `Box<Sink>` is a sink too, whose
+                // `close` takes no close frame).
+                let ws: &mut WebSocketStream<Stream> = &mut ws;
                 for m in out {
                     if ws.feed(m).await.is_err() {
                         return;
