@@ -279,9 +279,13 @@ impl ClientBuilder {
         if let Some(e) = self.auth_error.take() {
             return Err(e);
         }
-        let tls = match &self.tls {
-            Some(t) => t.clone(),
-            None => default_tls_config().map_err(|e| Error::TlsConfig(e.to_string()))?,
+        // Plain URLs need no TLS configuration; the default one is shared process-wide.
+        let tls = match (&self.tls, url.secure) {
+            (_, false) => None,
+            (Some(t), true) => Some(t.clone()),
+            (None, true) => {
+                Some(default_tls_config().map_err(|e| Error::TlsConfig(e.to_string()))?)
+            }
         };
         let query = self
             .query
@@ -298,9 +302,7 @@ impl ClientBuilder {
             self.engine
         );
         let config = ManagerConfig {
-            endpoint: Endpoint::new(url, self.headers.clone(), tls),
-            path: self.path.clone(),
-            query,
+            endpoint: Endpoint::new(url, self.headers.clone(), tls, self.path.clone(), query),
             engine: self.engine.clone(),
             reconnection: self.reconnection,
             reconnection_attempts: self.reconnection_attempts,

@@ -39,9 +39,8 @@ impl std::fmt::Debug for Auth {
 /// Settings of a manager (see [`ClientBuilder`](crate::ClientBuilder)).
 #[derive(Clone)]
 pub(crate) struct ManagerConfig {
+    /// The server, path and query (shared by the manager's sessions).
     pub endpoint: Endpoint,
-    pub path: String,
-    pub query: String,
     pub engine: EngineOptions,
     pub reconnection: bool,
     pub reconnection_attempts: u32,

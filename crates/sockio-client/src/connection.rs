@@ -3,15 +3,17 @@
 //! their events and acknowledgements, sends their emits, and reconnects.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use sockio_protocol::engine::Message;
 use sockio_protocol::socket::{
     encode_with, Decoder, DecoderConfig, Packet, PacketData, ProtocolVersion as SioVersion, Value,
 };
-use tokio::sync::mpsc;
 
 use crate::command::Cmd;
 use crate::config::Auth;
@@ -19,13 +21,14 @@ use crate::driver::{now, EngineDriver};
 use crate::engine::{CloseReason, EngineEvent, Input, ProtocolVersion, TransportError};
 use crate::error::Error;
 use crate::event::{AckSender, Event};
+use crate::queue;
 use crate::registry;
 use crate::socket::{Closing, Socket};
 use crate::state::{lock, Shared};
 
 /// Starts the task of a new manager: it takes the commands of `rx` until
 /// [`Cmd::Close`] or the last sender is gone.
-pub(crate) fn spawn(shared: Arc<Shared>, rx: mpsc::UnboundedReceiver<Cmd>) {
+pub(crate) fn spawn(shared: Arc<Shared>, rx: queue::Receiver<Cmd>) {
     let (decoder, sio_version) = decoder(shared.config.engine.version);
     let task = Task {
         shared,
@@ -44,8 +47,9 @@ pub(crate) fn spawn(shared: Arc<Shared>, rx: mpsc::UnboundedReceiver<Cmd>) {
         left_at: HashMap::new(),
         deferred: Vec::new(),
         pending: HashSet::new(),
+        timer: None,
     };
-    tokio::spawn(task.run());
+    tokio::spawn(task);
 }
 
 /// The Socket.IO decoder of a connection over Engine.IO `version`, and its dialect.
@@ -161,7 +165,7 @@ fn backoff(attempt: u32, base: Duration, max: Duration, factor: f64) -> Duration
 /// The state of the connection's task (it owns it: no lock).
 struct Task {
     shared: Arc<Shared>,
-    rx: mpsc::UnboundedReceiver<Cmd>,
+    rx: queue::Receiver<Cmd>,
     engine: Option<EngineDriver>,
     open: bool,
     generation: u64,
@@ -182,7 +186,12 @@ struct Task {
     deferred: Vec<(Instant, String)>,
     /// Namespaces whose CONNECT is unanswered on this connection.
     pending: HashSet<String>,
+    /// The timer of the earliest deadline (boxed: it must stay pinned).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
+
+/// How many inputs the task handles in one poll before it lets others run.
+const BUDGET: usize = 64;
 
 /// How long after leaving a namespace it is joined again.
 const REJOIN_DELAY: Duration = Duration::from_millis(100);
@@ -190,45 +199,78 @@ const REJOIN_DELAY: Duration = Duration::from_millis(100);
 /// How long socket.io 2.x gets to add a socket of `/` joined again.
 const ROOT_JOIN_DELAY: Duration = Duration::from_millis(100);
 
-async fn engine_input(engine: &mut Option<EngineDriver>) -> Option<Input> {
-    match engine {
-        Some(e) => e.recv().await,
-        None => std::future::pending().await,
-    }
-}
+/// The connection's task is the [`Task`] itself, polled by hand: each poll takes the
+/// commands, the transport's outcomes and the timer in turn. (An `async` loop over
+/// `select!` kept the task's state twice in its future — the argument and the moved
+/// local — and the select's futures besides.)
+impl Future for Task {
+    type Output = ();
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        for _ in 0..BUDGET {
+            let mut progress = false;
+            match this.rx.poll_recv(cx) {
+                Poll::Ready(Some(Cmd::Close)) | Poll::Ready(None) => {
+                    this.close_all();
+                    return Poll::Ready(());
+                }
+                Poll::Ready(Some(cmd)) => {
+                    this.on_cmd(cmd);
+                    progress = true;
+                }
+                Poll::Pending => {}
+            }
+            if let Some(engine) = this.engine.as_mut() {
+                if let Poll::Ready(input) = engine.poll_input(cx) {
+                    this.feed(input);
+                    progress = true;
+                }
+            }
+            if this.poll_timer(cx).is_ready() {
+                this.on_tick();
+                progress = true;
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        // Still busy: yield, and come back at once.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
 impl Task {
-    async fn run(mut self) {
-        loop {
-            let deadline = [
-                self.engine.as_ref().and_then(EngineDriver::deadline),
-                self.reconnect_at,
-                self.open_deadline,
-                self.root_join_at,
-                self.deferred.iter().map(|(at, _)| *at).min(),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            tokio::select! {
-                cmd = self.rx.recv() => match cmd {
-                    Some(Cmd::Close) | None => {
-                        self.close_all();
-                        break;
-                    }
-                    Some(cmd) => self.on_cmd(cmd),
-                },
-                Some(input) = engine_input(&mut self.engine) => self.feed(input),
-                _ = sleep_until(deadline) => self.on_tick(),
+    /// Whether the earliest deadline has passed; otherwise its timer is armed.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let deadline = [
+            self.engine.as_ref().and_then(EngineDriver::deadline),
+            self.reconnect_at,
+            self.open_deadline,
+            self.root_join_at,
+            self.deferred.iter().map(|(at, _)| *at).min(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let Some(deadline) = deadline else {
+            self.timer = None;
+            return Poll::Pending;
+        };
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let timer = match &mut self.timer {
+            Some(t) => {
+                if t.deadline() != deadline {
+                    t.as_mut().reset(deadline);
+                }
+                t
             }
-        }
+            None => self
+                .timer
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        timer.as_mut().poll(cx)
     }
 
     fn sockets(&self) -> Vec<Socket> {
@@ -293,12 +335,7 @@ impl Task {
     fn open_engine(&mut self) {
         let cfg = &self.shared.config;
         self.generation += 1;
-        let (driver, events) = EngineDriver::start(
-            cfg.engine.clone(),
-            cfg.endpoint.clone(),
-            cfg.path.clone(),
-            cfg.query.clone(),
-        );
+        let (driver, events) = EngineDriver::start(cfg.engine.clone(), cfg.endpoint.clone());
         self.engine = Some(driver);
         self.open = false;
         self.open_deadline = Some(now() + cfg.timeout);
@@ -748,5 +785,22 @@ mod tests {
         }
         // Far attempts do not overflow.
         assert_eq!(backoff(u32::MAX, base, max, 0.0), max);
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// The connection's task is the `Task` itself (see `impl Future for Task`): every
+    /// client in a process holds one, so it stays small — the Engine.IO driver with the
+    /// WebSocket boxed, the endpoint shared, no second copy of the state.
+    #[test]
+    fn the_connection_task_stays_small() {
+        let task = std::mem::size_of::<Task>();
+        let driver = std::mem::size_of::<EngineDriver>();
+        assert!(task <= 768, "Task is {task} bytes");
+        assert!(driver <= 384, "EngineDriver is {driver} bytes");
+        assert_eq!(std::mem::size_of::<crate::transport::Endpoint>(), 8);
     }
 }

@@ -1,36 +1,51 @@
-//! Runs one [`EngineClient`] session with tokio: performs its actions (HTTP requests and
-//! WebSocket connections in their own tasks) and feeds their outcomes back.
+//! Runs one [`EngineClient`] session with tokio: performs its actions and feeds their
+//! outcomes back. The WebSocket lives here, polled by the connection's task itself (no
+//! task or channel of its own); HTTP requests run in their own tasks, whose outcomes come
+//! back through a queue made the first time one is sent.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream as _};
 use sockio_protocol::engine::{Message, ProtocolVersion};
 use sockio_protocol::Utf8Bytes;
-use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
+use tokio_tungstenite::WebSocketStream;
 
 use crate::engine::{
     Action, EngineClient, EngineEvent, EngineOptions, Input, TransportError, TransportKind, WsFrame,
 };
-use crate::transport::Endpoint;
+use crate::queue;
+use crate::transport::{Endpoint, Stream};
 
-enum WsCmd {
-    Frame(WsFrame),
-    Close,
+type Opening =
+    Pin<Box<dyn Future<Output = Result<WebSocketStream<Stream>, TransportError>> + Send>>;
+
+/// The session's WebSocket.
+enum Ws {
+    None,
+    /// Connecting and handshaking (boxed: that future is large and short-lived).
+    Opening(Opening),
+    /// Open; `out` holds the frames not yet handed to it.
+    Open {
+        ws: Box<WebSocketStream<Stream>>,
+        out: VecDeque<WsMessage>,
+    },
 }
 
-/// One Engine.IO session and its transport tasks.
+/// One Engine.IO session, its WebSocket and its HTTP requests' tasks.
 pub(crate) struct EngineDriver {
     machine: EngineClient,
     endpoint: Endpoint,
-    path: String,
-    query: String,
     version: ProtocolVersion,
-    io_tx: mpsc::UnboundedSender<Input>,
-    io_rx: mpsc::UnboundedReceiver<Input>,
-    ws_tx: Option<mpsc::UnboundedSender<WsCmd>>,
+    ws: Ws,
+    /// The outcomes of HTTP requests (made with the first request).
+    io: Option<(queue::Sender<Input>, queue::Receiver<Input>)>,
     polls: Vec<AbortHandle>,
     counter: u64,
 }
@@ -41,23 +56,14 @@ pub(crate) fn now() -> Instant {
 
 impl EngineDriver {
     /// Starts a session; the returned events are the first ones.
-    pub fn start(
-        opts: EngineOptions,
-        endpoint: Endpoint,
-        path: String,
-        query: String,
-    ) -> (EngineDriver, Vec<EngineEvent>) {
-        let (io_tx, io_rx) = mpsc::unbounded_channel();
+    pub fn start(opts: EngineOptions, endpoint: Endpoint) -> (EngineDriver, Vec<EngineEvent>) {
         let version = opts.version;
         let mut driver = EngineDriver {
             machine: EngineClient::new(opts),
             endpoint,
-            path,
-            query,
             version,
-            io_tx,
-            io_rx,
-            ws_tx: None,
+            ws: Ws::None,
+            io: None,
             polls: Vec::new(),
             counter: 0,
         };
@@ -65,9 +71,68 @@ impl EngineDriver {
         (driver, events)
     }
 
-    /// The next transport outcome (never ends: the driver holds a sender).
-    pub async fn recv(&mut self) -> Option<Input> {
-        self.io_rx.recv().await
+    /// The next transport outcome, if one is ready (else `cx` is woken when there is).
+    pub fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
+        if let Some((_, rx)) = &mut self.io {
+            if let Poll::Ready(Some(input)) = rx.poll_recv(cx) {
+                return Poll::Ready(input);
+            }
+        }
+        match &mut self.ws {
+            Ws::None => Poll::Pending,
+            Ws::Opening(opening) => match opening.as_mut().poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(ws)) => {
+                    self.ws = Ws::Open {
+                        ws: Box::new(ws),
+                        out: VecDeque::new(),
+                    };
+                    Poll::Ready(Input::WsOpen)
+                }
+                Poll::Ready(Err(e)) => {
+                    self.ws = Ws::None;
+                    Poll::Ready(Input::WsClosed(Some(e)))
+                }
+            },
+            Ws::Open { ws, out } => {
+                if let Err(e) = write(ws, out, cx) {
+                    self.ws = Ws::None;
+                    return Poll::Ready(Input::WsClosed(Some(TransportError::WebSocket(
+                        e.to_string(),
+                    ))));
+                }
+                loop {
+                    let input = match Pin::new(ws.as_mut()).poll_next(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Some(Ok(WsMessage::Text(t)))) => {
+                            // Copied: the frame shares the read buffer's allocation.
+                            return Poll::Ready(Input::WsText(Utf8Bytes::from(t.as_str())));
+                        }
+                        Poll::Ready(Some(Ok(WsMessage::Binary(b)))) => {
+                            return Poll::Ready(Input::WsBinary(b));
+                        }
+                        Poll::Ready(Some(Ok(WsMessage::Close(_)))) | Poll::Ready(None) => {
+                            Input::WsClosed(None)
+                        }
+                        // Pings (answered by tungstenite), pongs.
+                        Poll::Ready(Some(Ok(_))) => continue,
+                        // The peer went away without a close frame: a close, as
+                        // socket.io-client sees it.
+                        Poll::Ready(Some(Err(WsError::Protocol(
+                            ProtocolError::ResetWithoutClosingHandshake,
+                        ))))
+                        | Poll::Ready(Some(Err(WsError::ConnectionClosed))) => {
+                            Input::WsClosed(None)
+                        }
+                        Poll::Ready(Some(Err(e))) => {
+                            Input::WsClosed(Some(TransportError::WebSocket(e.to_string())))
+                        }
+                    };
+                    self.ws = Ws::None;
+                    return Poll::Ready(input);
+                }
+            }
+        }
     }
 
     /// When [`Input::Tick`] is due.
@@ -84,6 +149,8 @@ impl EngineDriver {
     }
 
     /// Feeds an input and carries out the actions; returns the events for the layer above.
+    /// Frames to send are queued here and written when the connection's task next polls
+    /// [`recv`](Self::recv), right after this.
     pub fn handle(&mut self, input: Input) -> Vec<EngineEvent> {
         let actions = self.machine.handle(input, now());
         let mut events = Vec::new();
@@ -93,15 +160,14 @@ impl EngineDriver {
                 Action::Post { sid, body } => self.post(sid, body),
                 Action::WsConnect { sid } => self.ws_connect(sid),
                 Action::WsSend(frame) => {
-                    if let Some(tx) = &self.ws_tx {
-                        let _ = tx.send(WsCmd::Frame(frame));
+                    if let Ws::Open { out, .. } = &mut self.ws {
+                        out.push_back(match frame {
+                            WsFrame::Text(t) => WsMessage::text(t.as_str()),
+                            WsFrame::Binary(b) => WsMessage::Binary(b),
+                        });
                     }
                 }
-                Action::WsClose => {
-                    if let Some(tx) = self.ws_tx.take() {
-                        let _ = tx.send(WsCmd::Close);
-                    }
-                }
+                Action::WsClose => self.ws_close(),
                 Action::Event(e) => events.push(e),
             }
         }
@@ -117,7 +183,7 @@ impl EngineDriver {
         self.counter += 1;
         let mut url = format!(
             "{}?EIO={}&transport={}&t={}",
-            self.path,
+            self.endpoint.path,
             self.version.as_str(),
             transport.as_str(),
             self.counter
@@ -129,17 +195,21 @@ impl EngineDriver {
             url.push_str("&sid=");
             url.push_str(&encode_component(sid));
         }
-        if !self.query.is_empty() {
+        if !self.endpoint.query.is_empty() {
             url.push('&');
-            url.push_str(&self.query);
+            url.push_str(&self.endpoint.query);
         }
         url
+    }
+
+    fn io_sender(&mut self) -> queue::Sender<Input> {
+        self.io.get_or_insert_with(queue::queue).0.clone()
     }
 
     fn poll(&mut self, sid: Option<String>) {
         let url = self.url(TransportKind::Polling, sid.as_deref());
         let endpoint = self.endpoint.clone();
-        let tx = self.io_tx.clone();
+        let tx = self.io_sender();
         let task = tokio::spawn(async move {
             let input = match endpoint.request(http::Method::GET, &url, None).await {
                 Ok((body, binary)) => Input::PollResponse { body, binary },
@@ -154,7 +224,7 @@ impl EngineDriver {
     fn post(&mut self, sid: String, body: bytes::Bytes) {
         let url = self.url(TransportKind::Polling, Some(&sid));
         let endpoint = self.endpoint.clone();
-        let tx = self.io_tx.clone();
+        let tx = self.io_sender();
         tokio::spawn(async move {
             let request = endpoint.request(http::Method::POST, &url, Some(body));
             let input =
@@ -170,73 +240,61 @@ impl EngineDriver {
     fn ws_connect(&mut self, sid: Option<String>) {
         let url = self.url(TransportKind::WebSocket, sid.as_deref());
         let endpoint = self.endpoint.clone();
-        let tx = self.io_tx.clone();
-        let (ws_tx, mut ws_rx) = mpsc::unbounded_channel();
-        self.ws_tx = Some(ws_tx);
-        tokio::spawn(async move {
-            let ws = tokio::select! {
-                ws = endpoint.websocket(&url) => ws,
-                // Closed (or abandoned) before it opened.
-                _ = wait_closed(&mut ws_rx) => return,
-            };
-            let ws = match ws {
-                Ok(ws) => ws,
-                Err(e) => {
-                    let _ = tx.send(Input::WsClosed(Some(e)));
-                    return;
-                }
-            };
-            if tx.send(Input::WsOpen).is_err() {
+        self.ws_close();
+        self.ws = Ws::Opening(Box::pin(async move { endpoint.websocket(&url).await }));
+    }
+
+    /// Closes the WebSocket (one being opened is abandoned): the close frame is sent by a
+    /// short task of its own, the session is done with it.
+    fn ws_close(&mut self) {
+        if let Ws::Open { mut ws, out } = std::mem::replace(&mut self.ws, Ws::None) {
+            // Without a runtime (it is shutting down) the connection just goes.
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
                 return;
-            }
-            let (mut sink, mut stream) = ws.split();
-            loop {
-                tokio::select! {
-                    cmd = ws_rx.recv() => match cmd {
-                        Some(WsCmd::Frame(WsFrame::Text(t))) => {
-                            if let Err(e) = sink.send(WsMessage::text(t.as_str())).await {
-                                let _ = tx.send(Input::WsClosed(Some(TransportError::WebSocket(e.to_string()))));
-                                return;
-                            }
-                        }
-                        Some(WsCmd::Frame(WsFrame::Binary(b))) => {
-                            if let Err(e) = sink.send(WsMessage::Binary(b)).await {
-                                let _ = tx.send(Input::WsClosed(Some(TransportError::WebSocket(e.to_string()))));
-                                return;
-                            }
-                        }
-                        Some(WsCmd::Close) | None => {
-                            let _ = sink.close().await;
-                            return;
-                        }
-                    },
-                    msg = stream.next() => match msg {
-                        Some(Ok(WsMessage::Text(t))) => {
-                            let _ = tx.send(Input::WsText(Utf8Bytes::from(t.as_str().to_owned())));
-                        }
-                        Some(Ok(WsMessage::Binary(b))) => {
-                            let _ = tx.send(Input::WsBinary(b));
-                        }
-                        Some(Ok(WsMessage::Close(_))) | None => {
-                            let _ = tx.send(Input::WsClosed(None));
-                            return;
-                        }
-                        Some(Ok(_)) => {}
-                        // The peer went away without a close frame: a close, as
-                        // socket.io-client sees it.
-                        Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)))
-                        | Some(Err(WsError::ConnectionClosed)) => {
-                            let _ = tx.send(Input::WsClosed(None));
-                            return;
-                        }
-                        Some(Err(e)) => {
-                            let _ = tx.send(Input::WsClosed(Some(TransportError::WebSocket(e.to_string()))));
-                            return;
-                        }
-                    },
+            };
+            runtime.spawn(async move {
+                // The stream itself, not the box (a `Box<Sink>` is a sink too, whose
+                // `close` takes no close frame).
+                let ws: &mut WebSocketStream<Stream> = &mut ws;
+                for m in out {
+                    if ws.feed(m).await.is_err() {
+                        return;
+                    }
                 }
-            }
-        });
+                let _ = ws.close(None).await;
+            });
+        }
+    }
+}
+
+/// Hands the queued frames to the WebSocket and flushes it, as far as it takes them now.
+fn write(
+    ws: &mut WebSocketStream<Stream>,
+    out: &mut VecDeque<WsMessage>,
+    cx: &mut Context<'_>,
+) -> Result<(), WsError> {
+    if out.is_empty() {
+        // Nothing new; finish a flush that was pending (a no-op otherwise).
+        return match Pin::new(ws).poll_flush(cx) {
+            Poll::Ready(Err(e)) => Err(e),
+            _ => Ok(()),
+        };
+    }
+    while !out.is_empty() {
+        match Pin::new(&mut *ws).poll_ready(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => return Ok(()),
+        }
+        if let Some(m) = out.pop_front() {
+            Pin::new(&mut *ws).start_send(m)?;
+        }
+    }
+    // Idle sessions hold no frame queue.
+    *out = VecDeque::new();
+    match Pin::new(ws).poll_flush(cx) {
+        Poll::Ready(Err(e)) => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -245,20 +303,7 @@ impl Drop for EngineDriver {
         for p in self.polls.drain(..) {
             p.abort();
         }
-        if let Some(tx) = self.ws_tx.take() {
-            let _ = tx.send(WsCmd::Close);
-        }
-    }
-}
-
-async fn wait_closed(rx: &mut mpsc::UnboundedReceiver<WsCmd>) {
-    // Frames asked for before the socket opens are not expected (the machine sends only
-    // after `WsOpen`); a close or a dropped sender ends the wait.
-    loop {
-        match rx.recv().await {
-            Some(WsCmd::Close) | None => return,
-            Some(WsCmd::Frame(_)) => {}
-        }
+        self.ws_close();
     }
 }
 

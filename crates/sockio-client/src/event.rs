@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use sockio_protocol::socket::{from_value, Packet, Value};
-use tokio::sync::mpsc;
 
 use crate::args::IntoArgs;
 use crate::command::Cmd;
 use crate::error::Error;
+use crate::queue;
 
 /// An event as a handler sees it: its name, its arguments, and the acknowledgement the
 /// server asked for, if any.
@@ -96,12 +96,12 @@ impl Event {
 pub struct AckSender {
     nsp: String,
     id: u64,
-    cmd: mpsc::UnboundedSender<Cmd>,
+    cmd: queue::Sender<Cmd>,
     sent: Arc<AtomicBool>,
 }
 
 impl AckSender {
-    pub(crate) fn new(nsp: String, id: u64, cmd: mpsc::UnboundedSender<Cmd>) -> AckSender {
+    pub(crate) fn new(nsp: String, id: u64, cmd: queue::Sender<Cmd>) -> AckSender {
         AckSender {
             nsp,
             id,

@@ -103,6 +103,7 @@
 // - command: `Cmd`, what the handles ask of the connection's task
 // - driver: the tokio task that drives the Engine.IO state machine over a transport
 // - transport: URLs, TCP and TLS streams, HTTP requests and the WebSocket handshake
+// - queue: the small unbounded queue the connection's task takes its inputs from
 // - error: `Error`
 // - engine: the Engine.IO client as a sans-IO state machine
 mod args;
@@ -116,6 +117,7 @@ mod error;
 mod event;
 mod handlers;
 mod manager;
+mod queue;
 mod registry;
 mod socket;
 mod state;

@@ -5,13 +5,12 @@ use std::future::Future;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, Weak};
 
-use tokio::sync::mpsc;
-
 use crate::command::Cmd;
 use crate::config::{ManagerConfig, SocketOptions};
 use crate::connection;
 use crate::event::Event;
 use crate::handlers::{Dispatcher, HandlerId};
+use crate::queue;
 use crate::socket::Socket;
 use crate::state::{lock, ManagerInner, Shared};
 
@@ -48,7 +47,7 @@ impl Manager {
     /// A manager for `config`, its connection's task started (the connection opens when
     /// a socket connects). Needs a tokio runtime.
     pub(crate) fn start(config: ManagerConfig, cache_key: String) -> Manager {
-        let (cmd, rx) = mpsc::unbounded_channel();
+        let (cmd, rx) = queue::queue();
         let dispatch = Dispatcher::new(tokio::runtime::Handle::current());
         let shared = Arc::new(Shared {
             config,

@@ -7,13 +7,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use sockio_protocol::socket::{Packet, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::command::Cmd;
 use crate::config::{ManagerConfig, SocketOptions};
 use crate::error::Error;
 use crate::event::Event;
 use crate::handlers::{Dispatch, Dispatcher, SharedHandlers};
+use crate::queue;
 
 /// Locks `m`, poisoned or not (a panicking handler runs on another thread, but the
 /// state stays consistent under every lock).
@@ -24,7 +25,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// What a manager's handles and its connection's task share.
 pub(crate) struct Shared {
     pub config: ManagerConfig,
-    pub cmd: mpsc::UnboundedSender<Cmd>,
+    pub cmd: queue::Sender<Cmd>,
     pub dispatch: Dispatcher,
     pub handlers: SharedHandlers,
     /// The sockets, held weakly: a socket nobody holds leaves its namespace.

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,7 +15,6 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::engine::TransportError;
@@ -106,8 +105,8 @@ impl ServerUrl {
 }
 
 /// Parses `url` as [`ClientBuilder::new`](crate::ClientBuilder::new) does and, when it
-/// parses, builds the requests the client would send to it (a polling GET and the
-/// WebSocket handshake request, with their `Host`). For the fuzz targets in `fuzz/`; not
+/// parses, builds the polling request the client would send to it (with its `Host`) and
+/// the TLS server name. For the fuzz targets in `fuzz/`; not
 /// part of the API.
 #[doc(hidden)]
 pub fn fuzz_url(url: &str) -> Option<ServerUrl> {
@@ -117,18 +116,24 @@ pub fn fuzz_url(url: &str) -> Option<ServerUrl> {
         .uri(path.as_str())
         .header(http::header::HOST, parsed.authority())
         .body(());
-    let scheme = if parsed.secure { "wss" } else { "ws" };
-    let _ = format!("{scheme}://{}{path}", parsed.authority()).into_client_request();
     let _ = rustls::pki_types::ServerName::try_from(parsed.host.clone());
     Some(parsed)
 }
 
 /// The default TLS configuration: Mozilla's roots (webpki-roots), the ring provider.
+/// Built once per process and shared by every client that uses it: a configuration
+/// holds the roots (~8 KiB) and a session cache sized for 256 sessions (~15 KiB)
+/// allocated up front.
 pub(crate) fn default_tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    tls_config_with_roots(roots)
+    static DEFAULT: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>> = OnceLock::new();
+    DEFAULT
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            tls_config_with_roots(roots)
+        })
+        .clone()
 }
 
 /// A TLS configuration trusting exactly `roots` (custom or private CAs), with the ring
@@ -199,26 +204,54 @@ impl AsyncWrite for Stream {
     }
 }
 
-/// Everything a request needs to reach the server.
+/// Everything a request needs to reach the server, shared by a manager's sessions and
+/// their requests (one allocation per manager, not a copy per session).
 #[derive(Clone)]
 pub(crate) struct Endpoint {
+    inner: Arc<EndpointInner>,
+}
+
+pub(crate) struct EndpointInner {
     pub url: ServerUrl,
     pub headers: HeaderMap,
-    pub tls: Arc<rustls::ClientConfig>,
+    /// The TLS configuration of an `https`/`wss` URL (`None` for plain ones).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The Engine.IO path (`/socket.io/`).
+    pub path: String,
+    /// The query parameters every request carries (encoded, without `?`).
+    pub query: String,
     /// Idle HTTP/1.1 connections, reused by the next request.
-    pool: Arc<Mutex<Vec<SendRequest<Full<Bytes>>>>>,
+    pool: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+}
+
+impl std::ops::Deref for Endpoint {
+    type Target = EndpointInner;
+
+    fn deref(&self) -> &EndpointInner {
+        &self.inner
+    }
 }
 
 /// How long connecting (TCP + TLS) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Endpoint {
-    pub fn new(url: ServerUrl, headers: HeaderMap, tls: Arc<rustls::ClientConfig>) -> Endpoint {
+    pub fn new(
+        url: ServerUrl,
+        headers: HeaderMap,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        path: String,
+        query: String,
+    ) -> Endpoint {
         Endpoint {
-            url,
-            headers,
-            tls,
-            pool: Arc::default(),
+            inner: Arc::new(EndpointInner {
+                url,
+                headers,
+                tls,
+                path,
+                query,
+                pool: Mutex::default(),
+            }),
         }
     }
 
@@ -228,12 +261,14 @@ impl Endpoint {
                 .await
                 .map_err(|e| TransportError::Connect(e.to_string()))?;
             let _ = tcp.set_nodelay(true);
-            if !self.url.secure {
-                return Ok(Stream::Plain(tcp));
-            }
+            let tls = match (&self.tls, self.url.secure) {
+                (Some(tls), true) => tls.clone(),
+                (None, true) => return Err(TransportError::Tls("no TLS configuration".into())),
+                (_, false) => return Ok(Stream::Plain(tcp)),
+            };
             let name = rustls::pki_types::ServerName::try_from(self.url.host.clone())
                 .map_err(|e| TransportError::Tls(e.to_string()))?;
-            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+            let tls = tokio_rustls::TlsConnector::from(tls)
                 .connect(name, tcp)
                 .await
                 .map_err(|e| TransportError::Tls(e.to_string()))?;
@@ -340,39 +375,143 @@ impl Endpoint {
     }
 
     /// Opens a WebSocket at `path_and_query`.
+    ///
+    /// The handshake is written and read here (RFC 6455 §4.1, as tungstenite checks it):
+    /// tungstenite's own client handshake reads the response into a 4 KiB buffer and then
+    /// keeps that allocation as the WebSocket's read buffer for the connection's life.
+    /// Here the response is read into a buffer dropped after the handshake, and the
+    /// WebSocket starts with a 1 KiB read buffer (as the server's; grown to the size of
+    /// any larger frame): a round trip's frames are far smaller, and thousands of
+    /// clients in one process stay lean.
     pub async fn websocket(
         &self,
         path_and_query: &str,
     ) -> Result<WebSocketStream<Stream>, TransportError> {
-        let scheme = if self.url.secure { "wss" } else { "ws" };
-        let url = format!("{scheme}://{}{path_and_query}", self.url.authority());
-        let mut req = url
-            .into_client_request()
-            .map_err(|e| TransportError::WebSocket(e.to_string()))?;
-        for (k, v) in &self.headers {
-            req.headers_mut().insert(k, v.clone());
+        use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
+        use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+        let key = generate_key();
+        let mut request = Vec::with_capacity(256);
+        request.extend_from_slice(b"GET ");
+        request.extend_from_slice(path_and_query.as_bytes());
+        request.extend_from_slice(b" HTTP/1.1\r\n");
+        if !self.headers.contains_key(http::header::HOST) {
+            request.extend_from_slice(b"Host: ");
+            request.extend_from_slice(self.url.authority().as_bytes());
+            request.extend_from_slice(b"\r\n");
         }
-        let stream = self.stream().await?;
-        // tungstenite allocates its read buffer up front (128 KiB by default): a 4 KiB one,
-        // grown for larger frames, keeps thousands of clients in one process lean.
-        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-            .read_buffer_size(4 * 1024)
-            .write_buffer_size(8 * 1024);
-        let handshake = tokio_tungstenite::client_async_with_config(req, stream, Some(config));
-        let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+        request.extend_from_slice(b"Connection: Upgrade\r\nUpgrade: websocket\r\n");
+        request.extend_from_slice(b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ");
+        request.extend_from_slice(key.as_bytes());
+        request.extend_from_slice(b"\r\n");
+        for (k, v) in &self.headers {
+            if is_handshake_header(k) {
+                continue;
+            }
+            request.extend_from_slice(k.as_str().as_bytes());
+            request.extend_from_slice(b": ");
+            request.extend_from_slice(v.as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
+        request.extend_from_slice(b"\r\n");
+        let mut stream = self.stream().await?;
+        let handshake = async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let ws_err = |e: std::io::Error| TransportError::WebSocket(e.to_string());
+            stream.write_all(&request).await.map_err(ws_err)?;
+            drop(request);
+            let mut buf: Vec<u8> = Vec::with_capacity(512);
+            loop {
+                if buf.len() == buf.capacity() {
+                    if buf.len() >= MAX_RESPONSE_HEAD {
+                        return Err(TransportError::WebSocket(
+                            "the handshake response is too long".into(),
+                        ));
+                    }
+                    buf.reserve(buf.len());
+                }
+                if stream.read_buf(&mut buf).await.map_err(ws_err)? == 0 {
+                    return Err(TransportError::WebSocket(
+                        "the connection closed during the handshake".into(),
+                    ));
+                }
+                let mut headers = [httparse::EMPTY_HEADER; 32];
+                let mut response = httparse::Response::new(&mut headers);
+                match response.parse(&buf) {
+                    Ok(httparse::Status::Partial) => continue,
+                    Ok(httparse::Status::Complete(head)) => {
+                        check_response(
+                            &response,
+                            &derive_accept_key(key.as_bytes()),
+                            &buf[head..],
+                        )?;
+                        // What the server sent after its answer: the first frames.
+                        return Ok(buf[head..].to_vec());
+                    }
+                    Err(e) => {
+                        return Err(TransportError::WebSocket(format!(
+                            "invalid handshake response: {e}"
+                        )))
+                    }
+                }
+            }
+        };
+        let tail = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
             .await
-            .map_err(|_| TransportError::Timeout)?
-            .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(res) => TransportError::Http {
-                    status: res.status().as_u16(),
-                    body: res
-                        .body()
-                        .as_ref()
-                        .map(|b| String::from_utf8_lossy(b).into_owned())
-                        .unwrap_or_default(),
-                },
-                other => TransportError::WebSocket(other.to_string()),
-            })?;
-        Ok(ws)
+            .map_err(|_| TransportError::Timeout)??;
+        let config = WebSocketConfig::default()
+            .read_buffer_size(1024)
+            .write_buffer_size(8 * 1024);
+        Ok(WebSocketStream::from_partially_read(stream, tail, Role::Client, Some(config)).await)
     }
+}
+
+/// The longest handshake response head read.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// Headers of the handshake that the extra headers do not repeat.
+fn is_handshake_header(name: &http::HeaderName) -> bool {
+    let n = name.as_str();
+    n == "connection" || n == "upgrade" || n == "sec-websocket-version" || n == "sec-websocket-key"
+}
+
+/// Checks the server's answer to the WebSocket handshake: `101`, `Upgrade: websocket`,
+/// `Connection: Upgrade`, the right `Sec-WebSocket-Accept`, no subprotocol (none asked).
+fn check_response(
+    response: &httparse::Response<'_, '_>,
+    accept: &str,
+    body: &[u8],
+) -> Result<(), TransportError> {
+    let status = response.code.unwrap_or(0);
+    if status != 101 {
+        return Err(TransportError::Http {
+            status,
+            body: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+        });
+    }
+    let header = |name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    };
+    let fail = |why: &str| Err(TransportError::WebSocket(why.to_owned()));
+    if !header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case(b"websocket")) {
+        return fail("no \"Upgrade: websocket\" in the handshake response");
+    }
+    let upgrade_token = |v: &[u8]| {
+        v.split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
+    };
+    if !header("connection").is_some_and(upgrade_token) {
+        return fail("no \"Connection: Upgrade\" in the handshake response");
+    }
+    if header("sec-websocket-accept") != Some(accept.as_bytes()) {
+        return fail("wrong Sec-WebSocket-Accept in the handshake response");
+    }
+    if header("sec-websocket-protocol").is_some() {
+        return fail("the server chose a subprotocol none was asked for");
+    }
+    Ok(())
 }
