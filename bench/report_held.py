@@ -85,7 +85,7 @@ def section(results, scenario, median, fmt, ratio, targets):
         cells = []
         for server in servers:
             v = median(runs[server], key)
-            cell = fmt(v, 4) if key.endswith("per_1k") else fmt(v)
+            cell = fmt(v, 4) if key.endswith("per_1k") else fmt(v, 0 if better is None else 2)
             if base and v is not None and server != "node" and better is not None:
                 cell += f" ({ratio(v, base)} Node)"
             cells.append(cell)

@@ -87,7 +87,9 @@ pub async fn run(cfg: &Config) -> Value {
 
     let (cpu_secs, cpu_util) = cpu_json(before, after_connect, connect_time);
     let per_conn = |after: Option<u64>| match (before.rss_kib, after) {
-        (Some(a), Some(b)) if connected > 0 => json!(round3((b as f64 - a as f64) / connected as f64)),
+        (Some(a), Some(b)) if connected > 0 => {
+            json!(round3((b as f64 - a as f64) / connected as f64))
+        }
         _ => Value::Null,
     };
     json!({
@@ -125,10 +127,17 @@ async fn open(target: &Target, i: usize) -> Result<(Http, Ws), String> {
     }
     let sid = http1::packets(&r.body)
         .find_map(http1::open_sid)
-        .ok_or_else(|| format!("handshake: no OPEN in {}", clip(&String::from_utf8_lossy(&r.body))))?;
+        .ok_or_else(|| {
+            format!(
+                "handshake: no OPEN in {}",
+                clip(&String::from_utf8_lossy(&r.body))
+            )
+        })?;
     let path = format!("{POLLING}&sid={sid}");
     // CONNECT over polling, then poll for its ack.
-    let r = http.request("POST", &path, frames::CONNECT.as_bytes()).await?;
+    let r = http
+        .request("POST", &path, frames::CONNECT.as_bytes())
+        .await?;
     if r.status != 200 {
         return Err(format!("POST CONNECT: HTTP {}", r.status));
     }
@@ -142,7 +151,10 @@ async fn open(target: &Target, i: usize) -> Result<(Http, Ws), String> {
             if p.starts_with(b"40{") {
                 acked = true;
             } else if p != b"6" && p != frames::PING.as_bytes() {
-                return Err(format!("expected CONNECT ack, got {}", clip(&String::from_utf8_lossy(p))));
+                return Err(format!(
+                    "expected CONNECT ack, got {}",
+                    clip(&String::from_utf8_lossy(p))
+                ));
             }
         }
         if acked {

@@ -39,7 +39,9 @@ pub async fn run(cfg: &Config) -> Value {
     let sources = &cfg.target.sources;
     let exe = match std::env::current_exe() {
         Ok(p) => p,
-        Err(e) => return json!({"clients": n, "connect_errors": n, "first_error": format!("current_exe: {e}")}),
+        Err(e) => {
+            return json!({"clients": n, "connect_errors": n, "first_error": format!("current_exe: {e}")})
+        }
     };
 
     let before = cfg.sample();
@@ -144,7 +146,10 @@ pub async fn run(cfg: &Config) -> Value {
     }
     for p in &mut procs {
         let line = tokio::task::block_in_place(|| p.lines.recv_timeout(Duration::from_secs(15)));
-        match line.ok().and_then(|l| serde_json::from_str::<Value>(&l).ok()) {
+        match line
+            .ok()
+            .and_then(|l| serde_json::from_str::<Value>(&l).ok())
+        {
             Some(v) => {
                 disconnects += v["disconnects"].as_u64().unwrap_or(0);
                 pings += v["pings"].as_u64().unwrap_or(0);
@@ -163,7 +168,9 @@ pub async fn run(cfg: &Config) -> Value {
     let (cpu_secs, cpu_util) = cpu_json(idle_start, idle_end, idle_wall);
     let idle_pct = cpu_util.as_f64().map(|u| u * 100.0);
     let rss_per_conn = match (before.rss_kib, idle_end.rss_kib) {
-        (Some(a), Some(b)) if connected > 0 => json!(round3((b as f64 - a as f64) / connected as f64)),
+        (Some(a), Some(b)) if connected > 0 => {
+            json!(round3((b as f64 - a as f64) / connected as f64))
+        }
         _ => Value::Null,
     };
     json!({
@@ -244,7 +251,12 @@ pub async fn worker(cfg: &Config) -> Value {
 }
 
 /// An idle connection: answers pings (counted) until stopped or closed by the server.
-async fn hold(mut ws: Ws, mut stop: watch::Receiver<bool>, disconnects: &AtomicUsize, pings: &AtomicU64) {
+async fn hold(
+    mut ws: Ws,
+    mut stop: watch::Receiver<bool>,
+    disconnects: &AtomicUsize,
+    pings: &AtomicU64,
+) {
     let stop = stop.changed();
     tokio::pin!(stop);
     loop {

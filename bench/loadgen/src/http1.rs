@@ -271,9 +271,13 @@ mod tests {
 
     #[test]
     fn content_length_responses() {
-        let r = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length: 2\r\n\r\nokHTTP/1.1";
+        let r =
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length: 2\r\n\r\nokHTTP/1.1";
         let (p, used) = parse_response(r).unwrap().unwrap();
-        assert_eq!((p.status, p.body.as_slice(), p.close), (200, &b"ok"[..], false));
+        assert_eq!(
+            (p.status, p.body.as_slice(), p.close),
+            (200, &b"ok"[..], false)
+        );
         assert_eq!(&r[used..], b"HTTP/1.1");
         assert!(parse_response(&r[..40]).unwrap().is_none());
         let r = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n";
