@@ -277,6 +277,10 @@ def main():
                 cells.append(cell)
             print(f"| {label} | " + " | ".join(cells) + " |")
         print()
+    # Load held (issue 14): held-19k, polling-broadcast, connect-default.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import report_held
+    report_held.main(results, median, fmt, ratio)
     report_cluster.section(results)
 
 

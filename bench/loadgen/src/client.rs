@@ -23,7 +23,7 @@ pub struct Target {
 
 /// Read buffer per connection: thousands of clients each receive small frames; a wake-up
 /// reads up to this much at once.
-const READ_BUFFER: usize = 16 << 10;
+pub const READ_BUFFER: usize = 16 << 10;
 
 impl Target {
     pub fn new(port: u16, sources: Vec<Ipv4Addr>) -> Self {
@@ -49,7 +49,13 @@ impl Target {
         }
     }
 
-    async fn open_inner(&self, i: usize) -> Result<Ws, String> {
+    /// `host:port` of the server (the `Host` header).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// A TCP connection for client `i` from its source address, `TCP_NODELAY` set.
+    pub async fn tcp(&self, i: usize) -> Result<tokio::net::TcpStream, String> {
         let src = self.source(i);
         let sock = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
         // Lets a port still in TIME_WAIT from a previous run be reused.
@@ -65,6 +71,11 @@ impl Target {
         stream
             .set_nodelay(true)
             .map_err(|e| format!("nodelay: {e}"))?;
+        Ok(stream)
+    }
+
+    async fn open_inner(&self, i: usize) -> Result<Ws, String> {
+        let stream = self.tcp(i).await?;
         let mut ws = Ws::handshake(stream, &self.host, self.path, READ_BUFFER, i as u32)
             .await
             .map_err(|e| format!("websocket: {e}"))?;

@@ -7,9 +7,13 @@
 mod client;
 mod cluster;
 mod connect;
+mod connect_default;
 mod echo;
 mod fanout;
 mod frames;
+mod held;
+mod http1;
+mod polling_broadcast;
 mod stats;
 mod syscalls;
 mod ws;
@@ -25,12 +29,16 @@ use crate::client::Target;
 use crate::stats::Proc;
 
 const USAGE: &str = "\
-usage: loadgen --scenario <connect|fanout|fanout-slow|fanout-10k|fanout-burst|echo|echo-latency|cluster> [options]
+usage: loadgen --scenario <connect|fanout|fanout-slow|fanout-10k|fanout-burst|echo|echo-latency|
+                           held-19k|polling-broadcast|connect-default|cluster> [options]
 
 fanout-slow is fanout whose receivers parse every message as JSON (the load generator,
 not the server, is the bottleneck: each socket has a backlog, as on real networks).
 cluster is fanout over several servers joined by Redis (--ports; members round robin,
 the sender on the first port), with each node's and redis-server's CPU (src/cluster.rs).
+held-19k holds 19 000 idle WebSockets opened by worker processes (held-worker, 4 750 each);
+polling-broadcast: 2 000 long-polling members, a broadcast every 100 ms; connect-default:
+2 000 connections through polling, CONNECT, then the WebSocket upgrade.
 
 options:
   --port PORT            server port on 127.0.0.1 (default 3900)
@@ -45,7 +53,8 @@ options:
   --sources A,B,...      client source addresses in 127.0.0.0/8
                          (default 127.0.0.2 .. 127.0.0.9)
   --duration SECS        echo run time (default 5)
-  --hold SECS            connect: idle hold before measuring RSS (default 2)
+  --hold SECS            connect, connect-default: idle hold before measuring RSS
+                         (default 2); held-19k: idle window (default 25, one ping interval)
   --timeout SECS         bound on each phase (setup, run) (default 60)
   --stall SECS           fanout: end early when nothing arrives for this long (default 5)
   --concurrency N        connection handshakes in progress at once (default 128)
@@ -65,6 +74,10 @@ pub enum Scenario {
     Echo,
     EchoLatency,
     Cluster,
+    HeldIdle,
+    HeldWorker,
+    PollingBroadcast,
+    ConnectDefault,
 }
 
 impl Scenario {
@@ -78,6 +91,10 @@ impl Scenario {
             "echo" => Self::Echo,
             "echo-latency" => Self::EchoLatency,
             "cluster" => Self::Cluster,
+            "held-19k" => Self::HeldIdle,
+            "held-worker" => Self::HeldWorker,
+            "polling-broadcast" => Self::PollingBroadcast,
+            "connect-default" => Self::ConnectDefault,
             _ => return None,
         })
     }
@@ -92,6 +109,10 @@ impl Scenario {
             Self::Echo => "echo",
             Self::EchoLatency => "echo-latency",
             Self::Cluster => "cluster",
+            Self::HeldIdle => "held-19k",
+            Self::HeldWorker => "held-worker",
+            Self::PollingBroadcast => "polling-broadcast",
+            Self::ConnectDefault => "connect-default",
         }
     }
 
@@ -105,6 +126,10 @@ impl Scenario {
             Self::Echo => (100, 0, 1),
             Self::EchoLatency => (1, 5_000, 1),
             Self::Cluster => (1_000, 5_000, 32),
+            Self::HeldIdle => (19_000, 0, 0),
+            Self::HeldWorker => (held::PER_WORKER, 0, 0),
+            Self::PollingBroadcast => (2_000, 200, 0),
+            Self::ConnectDefault => (2_000, 0, 0),
         }
     }
 }
@@ -145,7 +170,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut server_pid = None;
     let mut sources: Vec<Ipv4Addr> = (2..=9).map(|i| Ipv4Addr::new(127, 0, 0, i)).collect();
     let mut duration = 5.0f64;
-    let mut hold = 2.0f64;
+    let mut hold = None;
     let mut timeout = 60.0f64;
     let mut stall = 5.0f64;
     let mut concurrency = 128usize;
@@ -205,7 +230,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
                 }
             }
             "--duration" => duration = secs("--duration")?,
-            "--hold" => hold = secs("--hold")?,
+            "--hold" => hold = Some(secs("--hold")?),
             "--timeout" => timeout = secs("--timeout")?,
             "--stall" => stall = secs("--stall")?,
             "--concurrency" => concurrency = (num("--concurrency")? as usize).max(1),
@@ -235,6 +260,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             | Scenario::Fanout10k
             | Scenario::FanoutBurst
             | Scenario::Cluster
+            | Scenario::PollingBroadcast
     ) && messages == 0
     {
         return Err("--messages must be at least 1 for fanout".into());
@@ -277,7 +303,11 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
         server,
         server_pid,
         duration: Duration::from_secs_f64(duration),
-        hold: Duration::from_secs_f64(hold),
+        hold: Duration::from_secs_f64(hold.unwrap_or(if scenario == Scenario::HeldIdle {
+            25.0
+        } else {
+            2.0
+        })),
         timeout: Duration::from_secs_f64(timeout),
         stall: Duration::from_secs_f64(stall),
         concurrency,
@@ -330,6 +360,10 @@ fn main() -> ExitCode {
             | Scenario::FanoutBurst
             | Scenario::Cluster => fanout::run(&cfg).await,
             Scenario::Echo | Scenario::EchoLatency => echo::run(&cfg).await,
+            Scenario::HeldIdle => held::run(&cfg).await,
+            Scenario::HeldWorker => held::worker(&cfg).await,
+            Scenario::PollingBroadcast => polling_broadcast::run(&cfg).await,
+            Scenario::ConnectDefault => connect_default::run(&cfg).await,
         }
     });
     // Client tasks have all returned; whatever is left is torn down without waiting long.

@@ -44,7 +44,7 @@ pub(crate) fn polling_handshake<D, B>(
     shared: &Arc<Shared<D>>,
     req: &Request<B>,
     version: ProtocolVersion,
-    q: &EngineQuery,
+    q: &EngineQuery<'_>,
 ) -> Response<Full<Bytes>>
 where
     D: Default + Send + Sync + 'static,

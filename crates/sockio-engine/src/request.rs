@@ -1,5 +1,6 @@
 //! Reading an Engine.IO request: its query, its headers, and what a session keeps of it.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use http::header::{self, HeaderMap, HeaderValue};
@@ -9,27 +10,28 @@ use crate::handshake::{Handshake, RemoteAddr};
 use crate::proto::PollingFormat;
 use sockio_protocol::engine::ProtocolVersion;
 
-/// The query parameters Engine.IO reads.
+/// The query parameters Engine.IO reads, borrowed from the query where they need no
+/// decoding (every request of a session parses one: no allocation for the usual ones).
 #[derive(Debug, Default)]
-pub(crate) struct EngineQuery {
-    pub(crate) eio: Option<String>,
-    pub(crate) transport: Option<String>,
-    pub(crate) sid: Option<String>,
+pub(crate) struct EngineQuery<'a> {
+    pub(crate) eio: Option<Cow<'a, str>>,
+    pub(crate) transport: Option<Cow<'a, str>>,
+    pub(crate) sid: Option<Cow<'a, str>>,
     pub(crate) b64: bool,
-    pub(crate) j: Option<String>,
+    pub(crate) j: Option<Cow<'a, str>>,
 }
 
-impl EngineQuery {
-    pub(crate) fn parse(query: Option<&str>) -> Self {
+impl<'a> EngineQuery<'a> {
+    pub(crate) fn parse(query: Option<&'a str>) -> Self {
         let mut q = Self::default();
-        // Names are compared where they lie; only the values kept are copied.
+        // Names are compared where they lie; values are kept where they lie too.
         for (k, v) in sockio_protocol::urlencoded::pairs_borrowed(query.unwrap_or("")) {
             match &*k {
-                "EIO" if q.eio.is_none() => q.eio = Some(v.into_owned()),
-                "transport" if q.transport.is_none() => q.transport = Some(v.into_owned()),
-                "sid" if q.sid.is_none() => q.sid = Some(v.into_owned()),
+                "EIO" if q.eio.is_none() => q.eio = Some(v),
+                "transport" if q.transport.is_none() => q.transport = Some(v),
+                "sid" if q.sid.is_none() => q.sid = Some(v),
                 "b64" => q.b64 = true,
-                "j" if q.j.is_none() => q.j = Some(v.into_owned()),
+                "j" if q.j.is_none() => q.j = Some(v),
                 _ => {}
             }
         }
@@ -76,7 +78,7 @@ pub(crate) fn user_agent_is_ie(headers: &HeaderMap) -> bool {
     })
 }
 
-pub(crate) fn polling_format(version: ProtocolVersion, q: &EngineQuery) -> PollingFormat {
+pub(crate) fn polling_format(version: ProtocolVersion, q: &EngineQuery<'_>) -> PollingFormat {
     match version {
         ProtocolVersion::V4 => PollingFormat::V4,
         ProtocolVersion::V3 => match &q.j {

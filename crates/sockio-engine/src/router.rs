@@ -136,7 +136,21 @@ where
         Target::Session(session) => match *req.method() {
             Method::GET => {
                 let accept_encoding = req.headers().get(header::ACCEPT_ENCODING).cloned();
-                polling::poll(session, accept_encoding).await
+                let ie = user_agent_is_ie(req.headers());
+                let hooked = shared.config.headers.as_ref().map(|_| bare_request(&req));
+                // A poll may wait long: the request goes first. Its head shares hyper's
+                // read buffer, which hyper then reuses for the connection's next request
+                // instead of allocating a new one each time.
+                drop(req);
+                let mut res = polling::poll(session, accept_encoding).await;
+                if ie && res.status() == StatusCode::OK {
+                    res.headers_mut()
+                        .insert("x-xss-protection", HeaderValue::from_static("0"));
+                }
+                if let (Some(hook), Some(bare)) = (&shared.config.headers, &hooked) {
+                    hook(res.headers_mut(), bare);
+                }
+                return (res, None);
             }
             Method::POST => {
                 let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
@@ -176,7 +190,7 @@ enum Target<D> {
 fn verify<D, B>(
     shared: &Arc<Shared<D>>,
     req: &Request<B>,
-    q: &EngineQuery,
+    q: &EngineQuery<'_>,
     ws: bool,
 ) -> Result<Target<D>, RequestError>
 where

@@ -30,7 +30,7 @@ pub(crate) fn websocket_handshake<D, B>(
     shared: &Arc<Shared<D>>,
     req: &Request<B>,
     version: ProtocolVersion,
-    q: &EngineQuery,
+    q: &EngineQuery<'_>,
 ) -> (Response<Full<Bytes>>, Option<AfterUpgrade<D>>)
 where
     D: Default + Send + Sync + 'static,

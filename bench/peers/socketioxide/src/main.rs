@@ -3,7 +3,6 @@
 //! Default options (no compression, default heartbeat), path `/socket.io/`, namespace `/` only.
 //! Multi-threaded tokio runtime sized by tokio's default (the CPU affinity).
 
-use axum::http::StatusCode;
 use serde_json::Value;
 use socketioxide::extract::{AckSender, Data, SocketRef};
 use socketioxide::SocketIo;
@@ -46,12 +45,17 @@ fn port() -> u16 {
 
 #[tokio::main]
 async fn main() {
-    let (layer, io) = SocketIo::new_layer();
+    // One socket.io service (404 for other paths), mounted as the router's fallback service.
+    // Not `Router::fallback(handler).layer(SocketIo::new_layer())`: axum applies a layer to
+    // each endpoint, and every `layer()` call builds a new engine.io session map, so a
+    // polling session opened on one connection was unknown on the next (`Session ID
+    // unknown` for every POST from a second connection, as browsers and socket.io-client
+    // send them). WebSocket-only benchmarks never noticed: each of their sessions lives on
+    // one connection.
+    let (svc, io) = SocketIo::new_svc();
     io.ns("/", on_connect);
 
-    let app = axum::Router::new()
-        .fallback(async || StatusCode::NOT_FOUND)
-        .layer(layer);
+    let app = axum::Router::new().fallback_service(svc);
 
     let port = port();
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {

@@ -99,6 +99,10 @@ pub fn base64_item(data: &[u8], version: ProtocolVersion) -> String {
 
 /// Encodes a v4 polling payload: items joined by `\x1e`, binary as `b<base64>`.
 pub fn encode_v4(packets: &[EncodedPacket]) -> Bytes {
+    // One text packet (a poll answering one message): its bytes are the payload, shared.
+    if let [EncodedPacket::Text(t)] = packets {
+        return t.as_bytes().clone();
+    }
     let cap: usize = packets
         .iter()
         .map(|p| match p {
