@@ -219,8 +219,9 @@ impl WsStream {
     /// Reads into a stack buffer when nothing is kept: what completes there is used at
     /// once, the rest kept.
     fn poll_fresh(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<WsEvent>, ReadError>> {
-        let mut stack = [0u8; STACK_READ];
-        let mut read = ReadBuf::new(&mut stack);
+        // Not zeroed: `ReadBuf` tracks what the read filled.
+        let mut stack = [std::mem::MaybeUninit::<u8>::uninit(); STACK_READ];
+        let mut read = ReadBuf::uninit(&mut stack);
         match Pin::new(&mut self.io).poll_read(cx, &mut read) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Err(_)) => return Poll::Ready(Err(ReadError::Closed)),
