@@ -245,7 +245,7 @@ async fn the_handshake_keeps_headers_and_url() {
     .await;
     let socket = engine.sockets().pop().expect("one session");
     let hs = socket.handshake();
-    let header = |name: &str| hs.headers.get(name).and_then(|v| v.to_str().ok());
+    let header = |name: &str| hs.headers().get(name).and_then(|v| v.to_str().ok());
     assert_eq!(header("x-custom"), Some("hello"));
     assert_eq!(header("user-agent"), Some("test-agent/1"));
     assert_eq!(hs.uri.path(), "/engine.io/");

@@ -241,7 +241,7 @@ fn request_of(
     };
     *request.headers_mut() = headers;
     request.extensions_mut().insert(RemoteAddr(addr));
-    request.extensions_mut().insert(CompactHead);
+    request.extensions_mut().insert(CompactHead(head.clone()));
     Some(request)
 }
 

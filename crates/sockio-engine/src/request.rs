@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Request, Uri};
 
 use crate::handshake::{Handshake, RemoteAddr};
@@ -89,65 +89,62 @@ pub(crate) fn polling_format(version: ProtocolVersion, q: &EngineQuery<'_>) -> P
     }
 }
 
-/// Marks a request whose header values and target already share one buffer of their
-/// own (see `direct`): its session keeps them as they are instead of copying them.
-#[derive(Clone, Copy)]
-pub(crate) struct CompactHead;
+/// The head of a request read by `direct`, in a buffer of its own that its target shares:
+/// its session keeps that buffer as it is.
+#[derive(Clone)]
+pub(crate) struct CompactHead(pub(crate) bytes::Bytes);
 
 /// What a session keeps of its request: its parts when they are compact, a copy
 /// otherwise ([`handshake_of`]).
 pub(crate) fn handshake_from<B>(req: Request<B>) -> Handshake {
-    if req.extensions().get::<CompactHead>().is_none() {
+    let Some(CompactHead(head)) = req.extensions().get::<CompactHead>().cloned() else {
         return handshake_of(&req);
-    }
+    };
     let remote_addr = req.extensions().get::<RemoteAddr>().map(|a| a.0);
     let (parts, _) = req.into_parts();
-    Handshake {
-        headers: parts.headers,
-        uri: parts.uri,
-        remote_addr,
-        issued: SystemTime::now(),
-    }
+    Handshake::from_head(head, parts.uri, remote_addr, SystemTime::now())
 }
 
-/// What a session keeps of its request. Headers and URI are copied into allocations of
-/// their own: hyper's parsed values share its 8 KiB read buffer, which a plain clone
-/// would keep alive for the whole life of the session.
+/// What a session keeps of its request: its head written out again into one buffer of
+/// its own (hyper's parsed values share its 8 KiB read buffer, which keeping them would
+/// keep alive for the whole life of the session), headers parsed back from it on first use.
 pub(crate) fn handshake_of<B>(req: &Request<B>) -> Handshake {
-    // hyper's header values and URL share its read buffer; kept as they are, they would
-    // keep that whole buffer alive for the session. They are copied into one buffer of
-    // their own instead (header names are already copies).
-    let target = req.uri().path_and_query().map_or("", |pq| pq.as_str());
-    let values_len: usize = req.headers().values().map(|v| v.len()).sum();
-    let mut buf = bytes::BytesMut::with_capacity(values_len + target.len());
-    for value in req.headers().values() {
-        buf.extend_from_slice(value.as_bytes());
+    let remote_addr = req.extensions().get::<RemoteAddr>().map(|a| a.0);
+    let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    // Values an HTTP/1 head cannot carry back (control bytes), or a target in another
+    // form: the headers are kept as a map.
+    let plain = req.uri().scheme().is_none()
+        && req.headers().values().all(|v| {
+            v.as_bytes()
+                .iter()
+                .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+        });
+    if !plain {
+        return Handshake::new(
+            req.headers().clone(),
+            req.uri().clone(),
+            remote_addr,
+            SystemTime::now(),
+        );
     }
-    buf.extend_from_slice(target.as_bytes());
-    let buf = buf.freeze();
-    let mut headers = HeaderMap::with_capacity(req.headers().len());
-    let mut at = 0;
+    let len: usize = req
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    let mut head = bytes::BytesMut::with_capacity(len + target.len() + 18);
+    head.extend_from_slice(b"GET ");
+    head.extend_from_slice(target.as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in req.headers() {
-        let end = at + value.len();
-        let copy = HeaderValue::from_maybe_shared(buf.slice(at..end))
-            .map(|mut v| {
-                v.set_sensitive(value.is_sensitive());
-                v
-            })
-            .unwrap_or_else(|_| value.clone());
-        headers.append(name.clone(), copy);
-        at = end;
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
     }
-    let uri = match req.uri().scheme() {
-        // The usual origin-form target (`/engine.io/?EIO=4&…`).
-        None => Uri::from_maybe_shared(buf.slice(at..)).ok(),
-        Some(_) => req.uri().to_string().parse().ok(),
-    }
-    .unwrap_or_else(|| req.uri().clone());
-    Handshake {
-        headers,
-        uri,
-        remote_addr: req.extensions().get::<RemoteAddr>().map(|a| a.0),
-        issued: SystemTime::now(),
-    }
+    head.extend_from_slice(b"\r\n");
+    let head = head.freeze();
+    let uri = Uri::from_maybe_shared(head.slice(4..4 + target.len()))
+        .unwrap_or_else(|_| req.uri().clone());
+    Handshake::from_head(head, uri, remote_addr, SystemTime::now())
 }

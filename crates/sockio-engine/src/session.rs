@@ -505,12 +505,12 @@ pub(crate) mod tests {
             ProtocolVersion::V4,
             TransportKind::Polling,
             PollingFormat::V4,
-            Handshake {
-                headers: http::HeaderMap::new(),
-                uri: http::Uri::default(),
-                remote_addr: None,
-                issued: std::time::SystemTime::UNIX_EPOCH,
-            },
+            Handshake::from_head(
+                bytes::Bytes::new(),
+                http::Uri::default(),
+                None,
+                std::time::SystemTime::UNIX_EPOCH,
+            ),
             D::default(),
         )
     }

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use futures_util::future::{Either, FutureExt as _};
-use futures_util::{SinkExt, StreamExt};
 use sockio_protocol::engine::payload::EncodedPacket;
 use tokio::time::sleep_until;
 
@@ -109,9 +108,9 @@ pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
                 batch = Vec::new();
             }
             let write = async {
-                // What tungstenite has queued (a pong) leaves first, then everything
+                // Our control frames (a pong) leave first, then everything
                 // queued here in as few writes as the kernel takes.
-                ws.flush().await.map_err(std::io::Error::other)?;
+                ws.flush().await?;
                 frames.write_to(ws.get_mut()).await
             };
             tokio::pin!(write);
@@ -155,7 +154,6 @@ pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
                     session.receive(p);
                 }
                 Incoming::Invalid(e) => session.parse_error(&e),
-                Incoming::Skip => {}
                 Incoming::Closed(reason) => {
                     session.close(reason, FinalPacket::Close);
                     return;
@@ -238,12 +236,12 @@ mod tests {
             protocol,
             TransportKind::Polling,
             format,
-            crate::Handshake {
-                headers: http::HeaderMap::new(),
-                uri: http::Uri::default(),
-                remote_addr: None,
-                issued: std::time::SystemTime::UNIX_EPOCH,
-            },
+            crate::Handshake::from_head(
+                bytes::Bytes::new(),
+                http::Uri::default(),
+                None,
+                std::time::SystemTime::UNIX_EPOCH,
+            ),
             (),
         );
         engine.shared.sessions.insert(session.sid, session.clone());

@@ -3,13 +3,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::future::{Either as Branch, FutureExt as _};
-use futures_util::SinkExt;
-use http::header::HeaderMap;
-use http::{Request, Response, Uri};
+use http::{Request, Response};
 use http_body_util::Full;
 use sockio_protocol::engine::ProtocolVersion;
 
@@ -47,12 +44,12 @@ where
         version,
         format: polling_format(version, q),
         // Filled in by `route` once it is done with the request.
-        handshake: Handshake {
-            headers: HeaderMap::new(),
-            uri: Uri::default(),
-            remote_addr: None,
-            issued: SystemTime::UNIX_EPOCH,
-        },
+        handshake: Handshake::from_head(
+            bytes::Bytes::new(),
+            http::Uri::default(),
+            None,
+            std::time::SystemTime::UNIX_EPOCH,
+        ),
         ws_base64: version == ProtocolVersion::V3 && q.b64,
     };
     (res, Some(open))
@@ -206,7 +203,7 @@ async fn probe<D: Send + Sync + 'static>(session: Arc<Session<D>>, mut ws: WsStr
             let step = session.lock().proto.handle_probe_packet(&packet);
             match step {
                 ProbeStep::SendPong => {
-                    if ws.send(ws_stream::probe_pong()).await.is_err() {
+                    if ws.send_text(ws_stream::PROBE_PONG).await.is_err() {
                         return ProbeEnd::Failed(false);
                     }
                     // The pending GET is answered with `noop`.

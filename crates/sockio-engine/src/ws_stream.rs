@@ -1,71 +1,451 @@
-//! The WebSocket stream of a session: its setup, the conversion between frames and
-//! Engine.IO packets, and closing it well.
+//! The WebSocket stream of a session (RFC 6455, server side): frames read and turned into
+//! Engine.IO packets, control frames answered, and closing it well. Frames going out are
+//! written by `ws_write`; this writes only its own control frames.
 //!
-//! tokio-tungstenite is used only here, behind [`WsStream`] and the conversion
-//! functions, so the WebSocket implementation can be swapped without touching sessions.
+//! An idle connection holds no read buffer: a read lands in a buffer on the stack, the
+//! frames complete in it are taken out at once, and only the bytes of a frame not read
+//! whole yet are kept — in a buffer of the connection's own, freed once they are used.
+//! (tungstenite, used here before, kept a read buffer of its own for the life of each
+//! connection: 1 KiB of the ~6.5 KiB an idle connection cost.)
 
-use futures_util::StreamExt;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
 use sockio_protocol::engine::{Packet, ProtocolVersion};
 use sockio_protocol::Utf8Bytes;
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
-use tokio_tungstenite::WebSocketStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 
 use crate::error::CloseReason;
 use crate::ws_io::WsIo;
+use crate::ws_write::write_header;
 
-/// A server-side WebSocket over an upgraded hyper connection.
-pub(crate) type WsStream = WebSocketStream<WsIo>;
+/// The read buffer on the stack, per read.
+const STACK_READ: usize = 4096;
+/// Reads into a connection's own buffer (a frame not read whole) take at least this much.
+const MIN_READ: usize = 4096;
+/// The largest header of a client frame (masked, 64-bit length).
+const MAX_HEADER: usize = 14;
 
-/// Wraps an upgraded connection. The read buffer starts at 1 KiB — idle sessions stay lean
-/// and it grows to the size of any larger frame — and messages beyond `max_payload` are
-/// refused with close code 1009.
-pub(crate) async fn accept(io: WsIo, max_payload: usize) -> WsStream {
-    let config = WebSocketConfig::default()
-        .read_buffer_size(1024)
-        .write_buffer_size(8 * 1024)
-        .max_message_size(Some(max_payload))
-        .max_frame_size(Some(max_payload));
-    WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await
+const OP_CONTINUATION: u8 = 0x0;
+const OP_TEXT: u8 = 0x1;
+const OP_BINARY: u8 = 0x2;
+const OP_CLOSE: u8 = 0x8;
+const OP_PING: u8 = 0x9;
+const OP_PONG: u8 = 0xA;
+
+/// Close code 1002: protocol error.
+const CLOSE_PROTOCOL: u16 = 1002;
+/// Close code 1009: message too big.
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// A server-side WebSocket over a connection whose `101` has been written.
+pub(crate) struct WsStream {
+    io: WsIo,
+    /// Bytes read and not used yet, from `pos` on: the start of a frame not read whole.
+    /// Unallocated between frames.
+    buf: Vec<u8>,
+    pos: usize,
+    /// A data message arriving in fragments: whether it is text, and its bytes so far.
+    fragments: Option<Box<(bool, Vec<u8>)>>,
+    /// Control frames of ours not written yet (pongs, close): they leave before anything
+    /// else.
+    control: Vec<u8>,
+    max_payload: usize,
+    close_sent: bool,
+    close_received: bool,
 }
 
-/// What one frame from the client means.
+/// What reading a WebSocket gave.
+pub(crate) enum WsEvent {
+    Text(Utf8Bytes),
+    Binary(Bytes),
+    /// The client closed, the connection ended, or the client broke the protocol.
+    Closed,
+    /// A message over `max_payload`.
+    TooBig,
+}
+
+/// Why reading stopped.
+enum ReadError {
+    Closed,
+    TooBig,
+}
+
+/// One frame taken from the bytes read.
+struct Frame {
+    fin: bool,
+    opcode: u8,
+    payload: Bytes,
+}
+
+/// Wraps a connection whose upgrade is answered. Messages beyond `max_payload` are
+/// refused with close code 1009.
+pub(crate) async fn accept(io: WsIo, max_payload: usize) -> WsStream {
+    WsStream {
+        io,
+        buf: Vec::new(),
+        pos: 0,
+        fragments: None,
+        control: Vec::new(),
+        max_payload,
+        close_sent: false,
+        close_received: false,
+    }
+}
+
+/// A frame header at the start of `data`: (header length, payload length), `None` while
+/// incomplete.
+fn parse_header(data: &[u8]) -> Option<(usize, u64)> {
+    let b1 = *data.get(1)?;
+    let (len_bytes, len) = match b1 & 0x7f {
+        126 => (2, None),
+        127 => (8, None),
+        n => (0, Some(u64::from(n))),
+    };
+    let masked = b1 & 0x80 != 0;
+    let header = 2 + len_bytes + if masked { 4 } else { 0 };
+    if data.len() < header {
+        return None;
+    }
+    let len = len.unwrap_or_else(|| {
+        data[2..2 + len_bytes]
+            .iter()
+            .fold(0u64, |n, &b| (n << 8) | u64::from(b))
+    });
+    Some((header, len))
+}
+
+/// Takes the first frame of `data` whole, checked and unmasked: `Ok(None)` while it is
+/// incomplete, with how many bytes it needs in all when its header is known.
+fn take_frame(data: &[u8], max_payload: usize) -> Result<Result<(Frame, usize), usize>, ReadError> {
+    let Some((header, len)) = parse_header(data) else {
+        return Ok(Err(MAX_HEADER));
+    };
+    let b0 = data[0];
+    let (fin, opcode) = (b0 & 0x80 != 0, b0 & 0x0f);
+    if b0 & 0x70 != 0 || data[1] & 0x80 == 0 {
+        // Reserved bits (no extension is negotiated), or a client frame not masked.
+        return Err(ReadError::Closed);
+    }
+    if opcode >= 0x8 && (!fin || len > 125) {
+        return Err(ReadError::Closed);
+    }
+    if len > max_payload as u64 {
+        return Err(ReadError::TooBig);
+    }
+    let total = header + len as usize;
+    if data.len() < total {
+        return Ok(Err(total));
+    }
+    let mask = [
+        data[header - 4],
+        data[header - 3],
+        data[header - 2],
+        data[header - 1],
+    ];
+    let mut payload = data[header..total].to_vec();
+    unmask(&mut payload, mask);
+    Ok(Ok((
+        Frame {
+            fin,
+            opcode,
+            payload: Bytes::from(payload),
+        },
+        total,
+    )))
+}
+
+fn unmask(payload: &mut [u8], mask: [u8; 4]) {
+    let word = u32::from_ne_bytes(mask);
+    let mut chunks = payload.chunks_exact_mut(4);
+    for c in &mut chunks {
+        let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) ^ word;
+        c.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (b, m) in chunks.into_remainder().iter_mut().zip(mask) {
+        *b ^= m;
+    }
+}
+
+impl WsStream {
+    /// The connection, for writing frames (after [`WsStream::flush`]).
+    pub(crate) fn get_mut(&mut self) -> &mut WsIo {
+        &mut self.io
+    }
+
+    /// The next message. Cancel-safe: everything read is kept in `self`.
+    pub(crate) async fn next(&mut self) -> WsEvent {
+        poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<WsEvent> {
+        if self.close_received {
+            return Poll::Ready(WsEvent::Closed);
+        }
+        // Our pongs leave while we read, as far as the socket takes them now.
+        if !self.control.is_empty() {
+            let _ = self.poll_write_control(cx);
+        }
+        loop {
+            let result = if self.pos < self.buf.len() {
+                self.poll_buffered(cx)
+            } else {
+                self.poll_fresh(cx)
+            };
+            match result {
+                Poll::Ready(Ok(Some(event))) => {
+                    // A close answered leaves now: the caller may drop the stream next.
+                    if !self.control.is_empty() {
+                        let _ = self.poll_write_control(cx);
+                    }
+                    return Poll::Ready(event);
+                }
+                Poll::Ready(Ok(None)) => continue,
+                Poll::Ready(Err(e)) => {
+                    self.release();
+                    return Poll::Ready(match e {
+                        ReadError::Closed => WsEvent::Closed,
+                        ReadError::TooBig => WsEvent::TooBig,
+                    });
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Reads into a stack buffer when nothing is kept: what completes there is used at
+    /// once, the rest kept.
+    fn poll_fresh(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<WsEvent>, ReadError>> {
+        // Not zeroed: `ReadBuf` tracks what the read filled.
+        let mut stack = [std::mem::MaybeUninit::<u8>::uninit(); STACK_READ];
+        let mut read = ReadBuf::uninit(&mut stack);
+        match Pin::new(&mut self.io).poll_read(cx, &mut read) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(_)) => return Poll::Ready(Err(ReadError::Closed)),
+            Poll::Ready(Ok(())) => {}
+        }
+        let data = read.filled();
+        if data.is_empty() {
+            return Poll::Ready(Err(ReadError::Closed));
+        }
+        let mut at = 0;
+        while at < data.len() {
+            match take_frame(&data[at..], self.max_payload)? {
+                Ok((frame, used)) => {
+                    at += used;
+                    if let Some(event) = self.on_frame(frame)? {
+                        self.keep(&data[at..], 0);
+                        return Poll::Ready(Ok(Some(event)));
+                    }
+                }
+                Err(needed) => {
+                    self.keep(&data[at..], needed);
+                    break;
+                }
+            }
+        }
+        Poll::Ready(Ok(None))
+    }
+
+    /// Keeps `rest` (the start of a frame, or frames not used yet), with room for `needed`
+    /// bytes in all.
+    fn keep(&mut self, rest: &[u8], needed: usize) {
+        if rest.is_empty() {
+            return;
+        }
+        let mut buf = Vec::with_capacity(needed.max(rest.len()));
+        buf.extend_from_slice(rest);
+        self.buf = buf;
+        self.pos = 0;
+    }
+
+    /// Uses the frames kept, reading more into the connection's own buffer while the
+    /// first is incomplete.
+    fn poll_buffered(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<WsEvent>, ReadError>> {
+        match take_frame(&self.buf[self.pos..], self.max_payload)? {
+            Ok((frame, used)) => {
+                self.pos += used;
+                if self.pos == self.buf.len() {
+                    self.release();
+                }
+                Poll::Ready(self.on_frame(frame))
+            }
+            Err(needed) => {
+                // Room for the whole frame, at the start of the buffer.
+                if self.pos > 0 {
+                    self.buf.drain(..self.pos);
+                    self.pos = 0;
+                }
+                let have = self.buf.len();
+                let want = needed.max(have + MIN_READ);
+                self.buf.resize(want, 0);
+                let mut read = ReadBuf::new(&mut self.buf[have..]);
+                let polled = Pin::new(&mut self.io).poll_read(cx, &mut read);
+                let n = read.filled().len();
+                self.buf.truncate(have + n);
+                match polled {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Err(_)) => Poll::Ready(Err(ReadError::Closed)),
+                    Poll::Ready(Ok(())) if n == 0 => Poll::Ready(Err(ReadError::Closed)),
+                    Poll::Ready(Ok(())) => Poll::Ready(Ok(None)),
+                }
+            }
+        }
+    }
+
+    /// Forgets the bytes kept, and their buffer.
+    fn release(&mut self) {
+        self.buf = Vec::new();
+        self.pos = 0;
+    }
+
+    /// A frame taken: a message when it completes one.
+    fn on_frame(&mut self, frame: Frame) -> Result<Option<WsEvent>, ReadError> {
+        match frame.opcode {
+            OP_TEXT | OP_BINARY if self.fragments.is_some() => Err(ReadError::Closed),
+            OP_TEXT | OP_BINARY if frame.fin => {
+                Ok(Some(message(frame.opcode == OP_TEXT, frame.payload)?))
+            }
+            OP_TEXT | OP_BINARY => {
+                self.fragments = Some(Box::new((frame.opcode == OP_TEXT, frame.payload.into())));
+                Ok(None)
+            }
+            OP_CONTINUATION => {
+                let Some(fragments) = self.fragments.as_mut() else {
+                    return Err(ReadError::Closed);
+                };
+                if fragments.1.len() + frame.payload.len() > self.max_payload {
+                    return Err(ReadError::TooBig);
+                }
+                fragments.1.extend_from_slice(&frame.payload);
+                if !frame.fin {
+                    return Ok(None);
+                }
+                let fragments = self.fragments.take().map(|f| *f);
+                match fragments {
+                    Some((text, bytes)) => Ok(Some(message(text, Bytes::from(bytes))?)),
+                    None => Err(ReadError::Closed),
+                }
+            }
+            OP_PING => {
+                if !self.close_sent {
+                    write_header(&mut self.control, OP_PONG, frame.payload.len());
+                    self.control.extend_from_slice(&frame.payload);
+                }
+                Ok(None)
+            }
+            OP_PONG => Ok(None),
+            OP_CLOSE => {
+                self.close_received = true;
+                if !self.close_sent {
+                    // The answer: the client's code when it is one an endpoint may send.
+                    let code = match &frame.payload[..] {
+                        [] => None,
+                        [a, b, ..] => Some(u16::from_be_bytes([*a, *b]))
+                            .filter(|c| matches!(c, 1000..=1003 | 1007..=1014 | 3000..=4999)),
+                        [_] => Some(CLOSE_PROTOCOL),
+                    };
+                    self.queue_close(code.map(|c| (c, "")));
+                }
+                Ok(Some(WsEvent::Closed))
+            }
+            _ => Err(ReadError::Closed),
+        }
+    }
+
+    /// Queues our close frame.
+    fn queue_close(&mut self, frame: Option<(u16, &str)>) {
+        self.close_sent = true;
+        match frame {
+            Some((code, reason)) => {
+                write_header(&mut self.control, OP_CLOSE, 2 + reason.len());
+                self.control.extend_from_slice(&code.to_be_bytes());
+                self.control.extend_from_slice(reason.as_bytes());
+            }
+            None => write_header(&mut self.control, OP_CLOSE, 0),
+        }
+    }
+
+    fn poll_write_control(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.control.is_empty() {
+            match Pin::new(&mut self.io).poll_write(cx, &self.control) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.control.drain(..n);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.control = Vec::new();
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes our control frames still queued (a pong, a close answer).
+    pub(crate) async fn flush(&mut self) -> io::Result<()> {
+        if self.control.is_empty() {
+            return Ok(());
+        }
+        poll_fn(|cx| self.poll_write_control(cx)).await?;
+        self.io.flush().await
+    }
+
+    /// Writes a text message now (the probe's `3probe`).
+    pub(crate) async fn send_text(&mut self, text: &str) -> io::Result<()> {
+        self.flush().await?;
+        let mut frame = Vec::with_capacity(2 + text.len());
+        write_header(&mut frame, OP_TEXT, text.len());
+        frame.extend_from_slice(text.as_bytes());
+        self.io.write_all(&frame).await?;
+        self.io.flush().await
+    }
+
+    /// Sends our close frame (once).
+    async fn close(&mut self, frame: Option<(u16, &str)>) {
+        if !self.close_sent {
+            self.queue_close(frame);
+        }
+        let _ = self.flush().await;
+    }
+}
+
+/// A whole data message.
+fn message(text: bool, payload: Bytes) -> Result<WsEvent, ReadError> {
+    if !text {
+        return Ok(WsEvent::Binary(payload));
+    }
+    if std::str::from_utf8(&payload).is_err() {
+        return Err(ReadError::Closed);
+    }
+    // SAFETY: checked as UTF-8 just above.
+    Ok(WsEvent::Text(unsafe {
+        Utf8Bytes::from_bytes_unchecked(payload)
+    }))
+}
+
+/// What one message from the client means.
 pub(crate) enum Incoming {
     Packet(Packet),
     Invalid(sockio_protocol::engine::DecodeError),
-    /// Control frames and the like: nothing for the session.
-    Skip,
     Closed(CloseReason),
     TooBig,
 }
 
-pub(crate) fn classify(
-    msg: Option<Result<WsMessage, WsError>>,
-    version: ProtocolVersion,
-) -> Incoming {
-    match msg {
-        None => Incoming::Closed(CloseReason::TransportClose),
-        Some(Ok(WsMessage::Text(t))) => {
-            // SAFETY: tungstenite's `Utf8Bytes` holds text it validated as UTF-8.
-            let text = unsafe { Utf8Bytes::from_bytes_unchecked(bytes::Bytes::from(t)) };
-            match Packet::decode_text(text, version) {
-                Ok(p) => Incoming::Packet(p),
-                Err(e) => Incoming::Invalid(e),
-            }
-        }
-        Some(Ok(WsMessage::Binary(b))) => match Packet::decode_binary(b, version) {
+pub(crate) fn classify(event: WsEvent, version: ProtocolVersion) -> Incoming {
+    match event {
+        WsEvent::Text(text) => match Packet::decode_text(text, version) {
             Ok(p) => Incoming::Packet(p),
             Err(e) => Incoming::Invalid(e),
         },
-        Some(Ok(WsMessage::Close(_))) => Incoming::Closed(CloseReason::TransportClose),
-        Some(Ok(_)) => Incoming::Skip,
-        Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => Incoming::TooBig,
-        Some(Err(e)) => {
-            tracing::debug!(error = %e, "websocket error");
-            Incoming::Closed(CloseReason::TransportClose)
-        }
+        WsEvent::Binary(b) => match Packet::decode_binary(b, version) {
+            Ok(p) => Incoming::Packet(p),
+            Err(e) => Incoming::Invalid(e),
+        },
+        WsEvent::Closed => Incoming::Closed(CloseReason::TransportClose),
+        WsEvent::TooBig => Incoming::TooBig,
     }
 }
 
@@ -74,11 +454,8 @@ pub(crate) fn classify(
 /// reads our close frame, so the rest is read and dropped first (bounded in time and bytes).
 pub(crate) async fn close_too_big(ws: &mut WsStream) {
     use tokio::io::AsyncReadExt as _;
-    let frame = CloseFrame {
-        code: CloseCode::Size,
-        reason: "message too big".into(),
-    };
-    let _ = ws.close(Some(frame)).await;
+    ws.close(Some((CLOSE_TOO_BIG, "message too big"))).await;
+    ws.release();
     let io = ws.get_mut();
     let mut buf = vec![0u8; 16 * 1024];
     let mut left: usize = 64 << 20;
@@ -97,27 +474,198 @@ pub(crate) async fn close_too_big(ws: &mut WsStream) {
 /// awaited (bounded) before the TCP connection goes. Dropping the socket while the client
 /// still sends would reset the connection and the client could lose the last frames.
 pub(crate) async fn close_gracefully(ws: &mut WsStream) {
-    let _ = ws.close(None).await;
-    let drain = async { while let Some(Ok(_)) = ws.next().await {} };
+    ws.close(None).await;
+    let drain = async {
+        loop {
+            match ws.next().await {
+                WsEvent::Closed | WsEvent::TooBig => break,
+                WsEvent::Text(_) | WsEvent::Binary(_) => {}
+            }
+        }
+    };
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
 }
 
-/// Reads the next Engine.IO packet of a probe WebSocket, skipping control frames.
+/// Reads the next Engine.IO packet of a probe WebSocket.
 pub(crate) async fn next_packet(
     ws: &mut WsStream,
     version: ProtocolVersion,
 ) -> Result<Packet, bool> {
-    loop {
-        match classify(ws.next().await, version) {
-            Incoming::Packet(p) => return Ok(p),
-            Incoming::Skip => continue,
-            Incoming::TooBig => return Err(true),
-            Incoming::Invalid(_) | Incoming::Closed(_) => return Err(false),
-        }
+    match classify(ws.next().await, version) {
+        Incoming::Packet(p) => Ok(p),
+        Incoming::TooBig => Err(true),
+        Incoming::Invalid(_) | Incoming::Closed(_) => Err(false),
     }
 }
 
 /// `3probe`: the answer to a probe's `2probe`.
-pub(crate) fn probe_pong() -> WsMessage {
-    WsMessage::Text(tungstenite::Utf8Bytes::from_static("3probe"))
+pub(crate) const PROBE_PONG: &str = "3probe";
+
+#[cfg(test)]
+mod tests {
+    //! Frames as a client (tungstenite) sends them, read back here.
+
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::WebSocketStream;
+
+    use super::*;
+
+    /// A server stream and a tungstenite client on a loopback connection.
+    async fn pair(max_payload: usize) -> (WsStream, WebSocketStream<TcpStream>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let io = WsIo::Tcp {
+            stream: server,
+            unread: Bytes::new(),
+        };
+        let config = WebSocketConfig::default().max_frame_size(Some(1 << 20));
+        let client = WebSocketStream::from_raw_socket(client, Role::Client, Some(config)).await;
+        (accept(io, max_payload).await, client)
+    }
+
+    fn text(e: WsEvent) -> String {
+        match e {
+            WsEvent::Text(t) => t.as_str().to_owned(),
+            WsEvent::Binary(_) => panic!("binary"),
+            WsEvent::Closed => panic!("closed"),
+            WsEvent::TooBig => panic!("too big"),
+        }
+    }
+
+    #[tokio::test]
+    async fn messages_small_large_fragmented_and_pipelined() {
+        let (mut ws, mut client) = pair(1 << 20).await;
+        client.send(Message::text("4hello")).await.unwrap();
+        assert_eq!(text(ws.next().await), "4hello");
+        assert!(ws.buf.capacity() == 0, "nothing kept between frames");
+        // Larger than a read: kept until whole, then freed.
+        let big = "4".repeat(300_000);
+        let (sent, got) = tokio::join!(client.send(Message::text(big.clone())), ws.next());
+        sent.unwrap();
+        assert_eq!(text(got), big);
+        assert!(ws.buf.capacity() == 0);
+        client.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+        match ws.next().await {
+            WsEvent::Binary(b) => assert_eq!(&b[..], &[1, 2, 3]),
+            _ => panic!("expected binary"),
+        }
+        // Many at once: one read, used one by one.
+        for i in 0..200 {
+            client.feed(Message::text(format!("4m{i}"))).await.unwrap();
+        }
+        client.flush().await.unwrap();
+        for i in 0..200 {
+            assert_eq!(text(ws.next().await), format!("4m{i}"));
+        }
+        assert!(ws.buf.capacity() == 0);
+        // A fragmented message, a ping between its fragments.
+        use tokio_tungstenite::tungstenite::protocol::frame::{
+            coding::Data, coding::OpCode, Frame,
+        };
+        let frag = |op, fin, payload: &str| {
+            Message::Frame(Frame::message(payload.as_bytes().to_vec(), op, fin))
+        };
+        client
+            .send(frag(OpCode::Data(Data::Text), false, "4ab"))
+            .await
+            .unwrap();
+        client
+            .send(Message::Ping(Bytes::from_static(b"p")))
+            .await
+            .unwrap();
+        client
+            .send(frag(OpCode::Data(Data::Continue), false, "cd"))
+            .await
+            .unwrap();
+        client
+            .send(frag(OpCode::Data(Data::Continue), true, "é"))
+            .await
+            .unwrap();
+        assert_eq!(text(ws.next().await), "4abcdé");
+        // The ping was answered.
+        ws.flush().await.unwrap();
+        match client.next().await.unwrap().unwrap() {
+            Message::Pong(p) => assert_eq!(&p[..], b"p"),
+            other => panic!("expected a pong, got {other:?}"),
+        }
+        // The client's close is answered with its code.
+        client
+            .send(Message::Close(Some(CloseFrame {
+                code: CloseCode::Away,
+                reason: "bye".into(),
+            })))
+            .await
+            .unwrap();
+        assert!(matches!(ws.next().await, WsEvent::Closed));
+        match client.next().await.unwrap().unwrap() {
+            Message::Close(Some(f)) => assert_eq!(f.code, CloseCode::Away),
+            other => panic!("expected a close, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn too_big_invalid_and_broken_frames() {
+        let (mut ws, mut client) = pair(1000).await;
+        client.send(Message::text("4".repeat(1001))).await.unwrap();
+        assert!(matches!(ws.next().await, WsEvent::TooBig));
+
+        let (mut ws, client) = pair(1000).await;
+        // Invalid UTF-8 in a text frame.
+        let mut raw = client.into_inner();
+        raw.write_all(&[0x81, 0x82, 0, 0, 0, 0, 0xc3, 0x28])
+            .await
+            .unwrap();
+        assert!(matches!(ws.next().await, WsEvent::Closed));
+
+        // Unmasked, reserved bits, a continuation with nothing to continue.
+        for bytes in [
+            &[0x81u8, 0x01, b'4'][..],
+            &[0xc1, 0x81, 0, 0, 0, 0, b'4'][..],
+            &[0x80, 0x81, 0, 0, 0, 0, b'4'][..],
+        ] {
+            let (mut ws, client) = pair(1000).await;
+            let mut raw = client.into_inner();
+            raw.write_all(bytes).await.unwrap();
+            assert!(matches!(ws.next().await, WsEvent::Closed));
+        }
+
+        // A frame split anywhere, byte by byte.
+        let (mut ws, client) = pair(1000).await;
+        let mut raw = client.into_inner();
+        let frame = [0x81u8, 0x83, 1, 2, 3, 4, b'4' ^ 1, b'a' ^ 2, b'b' ^ 3];
+        let writer = tokio::spawn(async move {
+            for b in frame {
+                raw.write_all(&[b]).await.unwrap();
+                raw.flush().await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            raw
+        });
+        assert_eq!(text(ws.next().await), "4ab");
+        drop(writer.await.unwrap());
+        assert!(matches!(ws.next().await, WsEvent::Closed));
+    }
+
+    #[test]
+    fn unmask_matches_bytewise() {
+        let mask = [0x12, 0x34, 0x56, 0x78];
+        for len in 0..11 {
+            let data: Vec<u8> = (0..len as u8).collect();
+            let mut fast = data.clone();
+            unmask(&mut fast, mask);
+            let slow: Vec<u8> = data
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ mask[i % 4])
+                .collect();
+            assert_eq!(fast, slow);
+        }
+    }
 }

@@ -5,8 +5,8 @@
 //! Going around tungstenite's write buffer matters under a backlog: it copied every
 //! payload and wrote whenever 8 KiB had gathered, so a socket with many frames queued
 //! took several system calls where one does. Server frames are unmasked and carry no
-//! state, so frames written here and tungstenite's own (pongs, close) only have to leave
-//! in order: the caller flushes tungstenite before writing here.
+//! state, so frames written here and the stream's own (pongs, close) only have to leave
+//! in order: the caller flushes the stream's control frames before writing here.
 
 use std::io::{self, IoSlice};
 
@@ -118,7 +118,7 @@ impl Frames {
 }
 
 /// A server frame's header: FIN, the opcode, the unmasked length.
-fn write_header(out: &mut Vec<u8>, opcode: u8, len: usize) {
+pub(crate) fn write_header(out: &mut Vec<u8>, opcode: u8, len: usize) {
     out.push(0x80 | opcode);
     if len < 126 {
         out.push(len as u8);

@@ -11,7 +11,7 @@ use crate::adapter::HandshakeData;
 /// The handshake of a connection, with the socket's `auth`, in socket.io's form.
 pub(crate) fn describe(h: &Handshake, auth: &Value) -> HandshakeData {
     let mut headers: Vec<(String, Value)> = Vec::new();
-    for (name, value) in &h.headers {
+    for (name, value) in h.headers() {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         match headers.iter_mut().find(|(n, _)| n == name.as_str()) {
             Some((_, Value::String(existing))) => {
@@ -29,7 +29,7 @@ pub(crate) fn describe(h: &Handshake, auth: &Value) -> HandshakeData {
             .remote_addr
             .map(|a| a.ip().to_string())
             .unwrap_or_default(),
-        xdomain: h.headers.contains_key(http::header::ORIGIN),
+        xdomain: h.headers().contains_key(http::header::ORIGIN),
         secure: false,
         issued: h.issued_ms(),
         url: h.uri.to_string(),
