@@ -9,7 +9,7 @@
 //! upgrade hands the same queue over from the one to the other.
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use sockio_protocol::engine::payload::EncodedPacket;
@@ -86,29 +86,6 @@ const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The clock of the state machine: tokio's, so that tests with paused time drive it.
 pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
-}
-
-/// The longest a heartbeat timer is moved later (see [`wake_at`]).
-const MAX_TIMER_SLACK: Duration = Duration::from_millis(250);
-
-/// When a session's task sets its timer for heartbeat `deadline`: rounded up to a grid of
-/// `ping_interval / 100` (at most 250 ms), counted from one instant shared by every
-/// session, so that the heartbeats of thousands of idle connections fall due together
-/// in a few timer turns — one wake-up of the runtime serving many — rather than each in
-/// its own. Never earlier than `deadline`, and later by at most a hundredth of the ping
-/// interval: clients wait `ping_interval + ping_timeout` before they give up.
-pub(crate) fn wake_at(deadline: Instant, ping_interval: Duration) -> Instant {
-    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    let slack = (ping_interval / 100).min(MAX_TIMER_SLACK).as_nanos();
-    let origin = *ORIGIN.get_or_init(Instant::now);
-    if slack < 1_000_000 || deadline <= origin {
-        return deadline;
-    }
-    let since = deadline.duration_since(origin).as_nanos();
-    let rounded = since.div_ceil(slack) * slack;
-    // The grid point is at most `slack` past `deadline`: it fits a u64 of nanoseconds.
-    let late = u64::try_from(rounded - since).unwrap_or(0);
-    deadline + Duration::from_nanos(late)
 }
 
 /// A session's state behind its lock: the protocol's, and the WebSocket an upgrade hands
@@ -322,11 +299,6 @@ impl<D: Send + Sync + 'static> Session<D> {
     pub(crate) fn heartbeat_deadline(&self) -> Instant {
         self.lock().proto.poll_timeout()
     }
-
-    /// When this session's task wakes for heartbeat `deadline` ([`wake_at`]).
-    pub(crate) fn wake_at(&self, deadline: Instant) -> tokio::time::Instant {
-        tokio::time::Instant::from_std(wake_at(deadline, self.shared.config.ping_interval))
-    }
 }
 
 /// The length of message `m` as [`EngineStats`] counts it: a text packet's type digit
@@ -469,32 +441,6 @@ impl<D: Send + Sync + 'static> Socket<D> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    #[test]
-    fn heartbeat_timers_are_coalesced_on_a_grid_never_early() {
-        let interval = Duration::from_secs(25);
-        let base = Instant::now() + Duration::from_secs(1);
-        let mut woken = std::collections::BTreeSet::new();
-        for ms in 0..1_000u64 {
-            let deadline = base + Duration::from_millis(ms);
-            let at = wake_at(deadline, interval);
-            assert!(at >= deadline);
-            assert!(at - deadline <= MAX_TIMER_SLACK);
-            woken.insert(at);
-        }
-        // A thousand deadlines one millisecond apart wake the runtime five times at most.
-        assert!(woken.len() <= 5, "{}", woken.len());
-        // The slack is a hundredth of the ping interval: 3 ms for 300 ms.
-        let short = Duration::from_millis(300);
-        for ms in 0..100u64 {
-            let deadline = base + Duration::from_millis(ms);
-            let at = wake_at(deadline, short);
-            assert!(at >= deadline && at - deadline <= Duration::from_millis(3));
-        }
-        // Below a millisecond of slack, deadlines are kept as they are.
-        let tiny = Duration::from_millis(50);
-        assert_eq!(wake_at(base, tiny), base);
-    }
 
     /// A polling session of `engine`, not registered.
     pub(crate) fn polling_session<D: Default + Send + Sync + 'static>(
