@@ -533,3 +533,80 @@ async fn handshakes_past_max_sessions_are_refused_with_503() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(request(port, "GET", polling, &[]).await.status, 200);
 }
+
+/// Sends one request on a keep-alive connection and reads its response's body
+/// (`Content-Length` framed).
+async fn keep_alive_request(
+    stream: &mut TcpStream,
+    method: &str,
+    target: &str,
+    body: &str,
+) -> String {
+    let req = format!(
+        "{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain;charset=UTF-8\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200 "), "{head}");
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .expect("content-length")
+        .trim()
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).await.unwrap();
+    String::from_utf8(body).unwrap()
+}
+
+#[tokio::test]
+async fn an_upgraded_session_closes_its_idle_polling_connections() {
+    // A browser keeps its polling connections open (keep-alive) after the upgrade; they
+    // would sit idle, holding their buffers, until the header-read timeout (10 s).
+    let (port, _engine) = start(EngineConfig::default()).await;
+    let mut get = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut post = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let open = keep_alive_request(&mut get, "GET", "/engine.io/?EIO=4&transport=polling", "").await;
+    let sid = open_sid(&open);
+    let poll = format!("/engine.io/?EIO=4&transport=polling&sid={sid}");
+    assert_eq!(
+        keep_alive_request(&mut post, "POST", &poll, "4hello").await,
+        "ok"
+    );
+    assert_eq!(
+        keep_alive_request(&mut get, "GET", &poll, "").await,
+        "4hello"
+    );
+
+    let (head, mut ws) = websocket(port, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    ws.write_all(&client_text_frame("2probe")).await.unwrap();
+    let probe = tokio::time::timeout(Duration::from_secs(5), server_text_frame(&mut ws))
+        .await
+        .unwrap();
+    assert_eq!(probe, "3probe");
+    ws.write_all(&client_text_frame("5")).await.unwrap();
+
+    for (name, conn) in [("GET", &mut get), ("POST", &mut post)] {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut byte))
+            .await
+            .unwrap_or_else(|_| panic!("the {name} connection is still open"));
+        assert_eq!(read.unwrap(), 0, "the {name} connection is closed");
+    }
+    // The session goes on over WebSocket.
+    ws.write_all(&client_text_frame("4on ws")).await.unwrap();
+    let echo = tokio::time::timeout(Duration::from_secs(5), server_text_frame(&mut ws))
+        .await
+        .unwrap();
+    assert_eq!(echo, "4on ws");
+}

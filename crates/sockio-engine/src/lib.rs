@@ -122,6 +122,14 @@ async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, std::net::Soc
     }
 }
 
+/// Closes the HTTP connection a request came on once the requests in flight on it are
+/// answered (in the extensions of every request served by [`serve_connection`]). A
+/// polling session keeps those of its requests, and raises them when it moves to
+/// WebSocket: the client never polls again, and an idle keep-alive connection would
+/// hold hyper's buffers until its header-read timeout.
+#[derive(Clone, Default)]
+pub(crate) struct ConnectionCloser(pub(crate) std::sync::Arc<signal::Signal>);
+
 /// Serves one HTTP/1.1 connection with `service` (upgrades enabled).
 /// The largest request head read (Node's default `maxHeaderSize`, 16 KiB).
 pub(crate) const MAX_REQUEST_HEAD: usize = 16 * 1024;
@@ -142,8 +150,11 @@ async fn serve_connection<I, S, ResBody>(
     ResBody::Data: Send,
     ResBody::Error: Into<BoxError>,
 {
+    let closer = ConnectionCloser::default();
+    let close_signal = closer.0.clone();
     let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(RemoteAddr(addr));
+        req.extensions_mut().insert(closer.clone());
         let mut service = service.clone();
         tower_service::Service::call(&mut service, req)
     });
@@ -156,17 +167,25 @@ async fn serve_connection<I, S, ResBody>(
         .serve_connection(TokioIo::new(io), svc)
         .with_upgrades();
     tokio::pin!(conn);
-    let ended = match stop {
-        // When the engine shuts down, requests in flight finish and the connection
-        // closes instead of waiting for the client's next request.
-        Some(tasks) => tokio::select! {
-            ended = conn.as_mut() => ended,
-            () = tasks.stopped() => {
-                conn.as_mut().graceful_shutdown();
-                conn.await
-            }
-        },
-        None => conn.await,
+    let stopped = async {
+        match stop {
+            Some(tasks) => tasks.stopped().await,
+            None => std::future::pending().await,
+        }
+    };
+    let ended = tokio::select! {
+        ended = conn.as_mut() => ended,
+        // When the engine shuts down, or when the polling session this connection served
+        // has moved to WebSocket, requests in flight finish and the connection closes
+        // instead of waiting, idle, for a next request.
+        () = stopped => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+        () = close_signal.wait() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
     };
     if let Err(e) = ended {
         tracing::debug!(peer = %addr, error = %e, "connection ended with an error");

@@ -135,6 +135,7 @@ where
         }
         Target::Session(session) => match *req.method() {
             Method::GET => {
+                session.polling_connection(req.extensions().get());
                 let accept_encoding = req.headers().get(header::ACCEPT_ENCODING).cloned();
                 let ie = user_agent_is_ie(req.headers());
                 let hooked = shared.config.headers.as_ref().map(|_| bare_request(&req));
@@ -153,6 +154,7 @@ where
                 return (res, None);
             }
             Method::POST => {
+                session.polling_connection(req.extensions().get());
                 let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
                 let ie = user_agent_is_ie(req.headers());
                 let mut r = polling::post(session, content_type, req.into_body()).await;

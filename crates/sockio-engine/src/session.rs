@@ -93,6 +93,8 @@ pub(crate) fn now() -> Instant {
 pub(crate) struct State {
     pub(crate) proto: SessionState,
     pub(crate) handoff: Option<Box<WsStream>>,
+    /// The HTTP connections its polling requests came on, closed once it has upgraded.
+    pub(crate) polling_connections: Vec<std::sync::Weak<Signal>>,
 }
 
 pub(crate) struct Session<D> {
@@ -129,6 +131,7 @@ impl<D: Send + Sync + 'static> Session<D> {
             state: Mutex::new(State {
                 proto,
                 handoff: None,
+                polling_connections: Vec::new(),
             }),
             out_notify: Signal::default(),
             task_notify: Signal::default(),
@@ -293,6 +296,27 @@ impl<D: Send + Sync + 'static> Session<D> {
             tracing::debug!(sid = %self.sid, "heartbeat timed out");
         }
         self.act(action)
+    }
+
+    /// Remembers the HTTP connection a polling request came on (a few at most: a client
+    /// polls on one and posts on another).
+    pub(crate) fn polling_connection(&self, closer: Option<&crate::ConnectionCloser>) {
+        let Some(closer) = closer else { return };
+        let mut st = self.lock();
+        let known = &mut st.polling_connections;
+        known.retain(|c| c.strong_count() > 0);
+        if known.len() < 4 && !known.iter().any(|c| std::ptr::eq(c.as_ptr(), &*closer.0)) {
+            known.push(Arc::downgrade(&closer.0));
+        }
+    }
+
+    /// Closes the HTTP connections of the polling requests once they are idle: the
+    /// session has upgraded, its client will not poll again.
+    pub(crate) fn close_polling_connections(&self) {
+        let known = std::mem::take(&mut self.lock().polling_connections);
+        for closer in known.iter().filter_map(std::sync::Weak::upgrade) {
+            closer.raise();
+        }
     }
 
     /// When [`Session::heartbeat_tick`] is next due.

@@ -236,6 +236,7 @@ async fn probe<D: Send + Sync + 'static>(session: Arc<Session<D>>, mut ws: WsStr
             tracing::debug!(sid = %session.sid, "upgraded to websocket");
             session.task_notify.raise();
             session.out_notify.raise();
+            session.close_polling_connections();
         }
         ProbeEnd::Refused => ws_stream::close_gracefully(&mut ws).await,
         ProbeEnd::Failed(too_big) => {
