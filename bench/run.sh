@@ -86,7 +86,10 @@ stop() {
 # shellcheck source=bench/cluster.sh
 source bench/cluster.sh
 
-port=39000
+# Servers listen below the ephemeral port range (32768 and up): the held-19k workers
+# open 19 000 connections from 127.0.0.x, whose source ports would otherwise collide
+# with the next server's listening port.
+port=20000
 for scenario in $scenarios; do
   for run in $(seq "$runs"); do
     if [ "$scenario" = cluster ]; then run_cluster "$run" || exit 1; continue; fi
