@@ -463,38 +463,32 @@ fn check_text(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The room keys of a `join` / `leave` event: its first argument, a list of room names.
+fn room_keys(event: &sockio::server::Event) -> Result<Vec<String>, String> {
+    let rooms = event
+        .arg::<Vec<String>>(0)
+        .map_err(|e| format!("expected a list of rooms: {e}"))?;
+    rooms.iter().map(|r| room_key(r)).collect()
+}
+
 fn reply(result: Result<Reply, String>) -> Reply {
     result.unwrap_or_else(Reply::Error)
 }
 
 fn handlers(socket: &Socket, clustered: bool) {
     socket.on("join", |socket, mut event| {
-        let result = event
-            .arg::<Vec<String>>(0)
-            .map_err(|e| format!("expected a list of rooms: {e}"))
-            .and_then(|rooms| {
-                let keys = rooms
-                    .iter()
-                    .map(|r| room_key(r))
-                    .collect::<Result<Vec<_>, _>>()?;
-                socket.join(keys);
-                Ok(Reply::Rooms(rooms_of(socket)))
-            });
+        let result = room_keys(&event).map(|keys| {
+            socket.join(keys);
+            Reply::Rooms(rooms_of(socket))
+        });
         let _ = event.ack(reply(result));
     });
 
     socket.on("leave", |socket, mut event| {
-        let result = event
-            .arg::<Vec<String>>(0)
-            .map_err(|e| format!("expected a list of rooms: {e}"))
-            .and_then(|rooms| {
-                let keys = rooms
-                    .iter()
-                    .map(|r| room_key(r))
-                    .collect::<Result<Vec<_>, _>>()?;
-                socket.leave(keys);
-                Ok(Reply::Rooms(rooms_of(socket)))
-            });
+        let result = room_keys(&event).map(|keys| {
+            socket.leave(keys);
+            Reply::Rooms(rooms_of(socket))
+        });
         let _ = event.ack(reply(result));
     });
 
