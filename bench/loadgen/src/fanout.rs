@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
 
 use crate::client::{clip, drain, next_text, send, wait, wait_for_go, Setup, Target, Wait};
+use crate::progress::wait_for_deliveries;
 use crate::stats::{latency_json, round3, RssSampler};
 use crate::ws::Ws;
 use crate::{cpu_json, cpu_per, frames, join_all, now_ns, own_util, Config};
@@ -142,46 +143,24 @@ pub async fn run(cfg: &Config) -> Value {
             let cluster_before = cfg.cluster.as_ref().map(|c| c.sample());
             let before = cfg.sample();
             let _ = go_tx.send(true);
-            let start = tokio::time::Instant::now();
-            let mut last_received = 0;
-            let mut last_progress = start;
-            let mut last_progress_ns = now_ns();
-            let mut last_report = start;
-            loop {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                if shared.completed.load(Ordering::Acquire) >= total {
-                    break;
-                }
-                let now = tokio::time::Instant::now();
-                let received = shared.received.load(Ordering::Relaxed);
-                if received != last_received {
-                    last_received = received;
-                    last_progress = now;
-                    last_progress_ns = now_ns();
-                } else if now - last_progress >= cfg.stall {
-                    stalled = true;
-                    break;
-                }
-                if now - start >= cfg.timeout {
-                    timed_out = true;
-                    break;
-                }
-                if now - last_report >= Duration::from_secs(2) {
-                    eprintln!(
-                        "loadgen: {} of {total} messages complete, {received} deliveries",
-                        shared.completed.load(Ordering::Relaxed)
-                    );
-                    last_report = now;
-                }
-            }
+            let progress = wait_for_deliveries(
+                &shared.completed,
+                &shared.received,
+                total,
+                Duration::from_millis(2),
+                cfg.stall,
+                cfg.timeout,
+            )
+            .await;
+            (timed_out, stalled) = (progress.timed_out, progress.stalled);
             let after = cfg.sample();
             let cluster_after = cfg.cluster.as_ref().map(|c| c.sample());
             let sends = counter.and_then(crate::syscalls::SendCounter::finish);
-            let complete = !(timed_out || stalled);
+            let complete = progress.complete();
             let end_ns = if complete {
                 shared.last_complete_ns.load(Ordering::Relaxed)
             } else {
-                last_progress_ns
+                progress.last_progress_ns
             };
             if complete {
                 // Late duplicates, if any, arrive now.

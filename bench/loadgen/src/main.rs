@@ -14,6 +14,7 @@ mod frames;
 mod held;
 mod http1;
 mod polling_broadcast;
+mod progress;
 mod stats;
 mod syscalls;
 mod ws;

@@ -13,6 +13,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::client::{drain, wait, wait_for_go, Setup, Target, Wait};
 use crate::http1::{self, Http};
+use crate::progress::wait_for_deliveries;
 use crate::stats::{latency_json, round3};
 use crate::{cpu_json, cpu_per, frames, join_all, now_ns, own_util, Config};
 
@@ -273,40 +274,22 @@ pub async fn run(cfg: &Config) -> Value {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let before = cfg.sample();
         let _ = go_tx.send(true);
-        let start = tokio::time::Instant::now();
-        let (mut last_received, mut last_progress, mut last_report) = (0, start, start);
-        let mut last_progress_ns = now_ns();
-        loop {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            if shared.completed.load(Ordering::Acquire) >= total {
-                break;
-            }
-            let now = tokio::time::Instant::now();
-            let received = shared.received.load(Ordering::Relaxed);
-            if received != last_received {
-                (last_received, last_progress, last_progress_ns) = (received, now, now_ns());
-            } else if now - last_progress >= cfg.stall {
-                stalled = true;
-                break;
-            }
-            if now - start >= cfg.timeout + EVERY * total as u32 {
-                timed_out = true;
-                break;
-            }
-            if now - last_report >= Duration::from_secs(2) {
-                eprintln!(
-                    "loadgen: {} of {total} messages complete, {received} deliveries",
-                    shared.completed.load(Ordering::Relaxed)
-                );
-                last_report = now;
-            }
-        }
+        let progress = wait_for_deliveries(
+            &shared.completed,
+            &shared.received,
+            total,
+            Duration::from_millis(5),
+            cfg.stall,
+            cfg.timeout + EVERY * total as u32,
+        )
+        .await;
+        (timed_out, stalled) = (progress.timed_out, progress.stalled);
         let after = cfg.sample();
-        let complete = !(timed_out || stalled);
+        let complete = progress.complete();
         let end_ns = if complete {
             shared.last_complete_ns.load(Ordering::Relaxed)
         } else {
-            last_progress_ns
+            progress.last_progress_ns
         };
         if complete {
             // Late duplicates, if any, arrive now.
