@@ -5,37 +5,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use common::{v, NodeServer, Recorder, SERIAL};
-use serde::{Deserialize, Serialize};
+use common::{
+    answer_question, check_nested_round_trips, check_server_ack, check_text_binary_and_paths, v,
+    Nested, NodeServer, Recorder, SERIAL,
+};
 use sockio_client::{args, ClientBuilder, Error, TransportKind, Value};
 
 const T: Duration = Duration::from_secs(5);
 const SCRIPT: &str = "server-v2.mjs";
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Nested {
-    name: String,
-    blobs: Vec<Bytes>,
-    inner: Inner,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Inner {
-    data: Bytes,
-    n: u32,
-}
-
-fn nested() -> Nested {
-    Nested {
-        name: "file".into(),
-        blobs: vec![Bytes::from_static(&[1, 2]), Bytes::from_static(&[3])],
-        inner: Inner {
-            data: Bytes::from_static(&[0xff, 0, 0x80]),
-            n: 7,
-        },
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_events_acks_binary_on_every_transport() {
@@ -57,13 +34,7 @@ async fn connect_events_acks_binary_on_every_transport() {
                 .on("connect", rec.handler("connect"))
                 .on("bounced", rec.handler("bounced"))
                 .on("answer-was", rec.handler("answer-was"))
-                .on("question", |ev| {
-                    let _ = ev.ack(args![
-                        "answer",
-                        Bytes::from_static(&[1, 2, 3]),
-                        ev.args.len()
-                    ]);
-                })
+                .on("question", answer_question)
                 .connect()
                 .await
                 .unwrap_or_else(|e| panic!("{label}: {e}"));
@@ -88,50 +59,11 @@ async fn connect_events_acks_binary_on_every_transport() {
                 .await
                 .unwrap();
             assert_eq!(reply, vec![v("\"a\""), v("1"), v("true")], "{label}");
-            // Astral and accented text (UTF-16 lengths in v3 payloads), large binary.
-            let text = "é😀\u{2028}x".repeat(5000);
-            let blob = Bytes::from((0..200_000u32).map(|i| i as u8).collect::<Vec<u8>>());
-            let reply = socket
-                .timeout(T)
-                .emit_with_ack("echo", args![&text, blob.clone()])
-                .await
-                .unwrap();
-            assert_eq!(reply[0].as_str(), Some(text.as_str()), "{label}");
-            assert_eq!(reply[1], Value::Binary(blob), "{label}");
-            let paths = socket
-                .timeout(T)
-                .emit_with_ack("binary-paths", nested())
-                .await
-                .unwrap();
-            assert_eq!(
-                paths[0],
-                v(r#"["$.blobs[0]","$.blobs[1]","$.inner.data"]"#),
-                "{label}"
-            );
-            let reply = socket
-                .timeout(T)
-                .emit_with_ack("echo", nested())
-                .await
-                .unwrap();
-            assert_eq!(
-                sockio_client::from_value::<Nested>(reply[0].clone()).unwrap(),
-                nested(),
-                "{label}"
-            );
-            socket.emit("bounce", args![nested(), "x"]).unwrap();
-            assert!(rec.wait("bounced", 1, T).await, "{label}");
-            let got = &rec.args_of("bounced")[0];
-            assert_eq!(
-                sockio_client::from_value::<Nested>(got[0].clone()).unwrap(),
-                nested()
-            );
-            socket.emit("ask-me", ()).unwrap();
-            assert!(rec.wait("answer-was", 1, T).await, "{label}");
-            assert_eq!(
-                rec.args_of("answer-was")[0][0].as_str(),
-                Some(r#"["answer",{"type":"Buffer","data":[1,2,3]},2]"#),
-                "{label}"
-            );
+            let sample = Nested::sample(&[3]);
+            check_text_binary_and_paths(&socket, &sample, &label).await;
+            check_nested_round_trips(&socket, &rec, &sample, &label).await;
+            let answer = r#"["answer",{"type":"Buffer","data":[1,2,3]},2]"#;
+            check_server_ack(&socket, &rec, answer, &label).await;
             // Our pings keep it open (300 ms interval, 200 ms timeout).
             let start = Instant::now();
             tokio::time::sleep(Duration::from_millis(1200)).await;

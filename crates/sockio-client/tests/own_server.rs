@@ -6,36 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{v, Recorder};
-use serde::{Deserialize, Serialize};
+use common::{answer_question, check_nested_round_trips, check_server_ack, v, Nested, Recorder};
 use sockio_client::{args, ClientBuilder, Error, TransportKind, Value};
 use sockio_server::{ConnectError, SocketIo};
 
 const T: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Nested {
-    name: String,
-    blobs: Vec<Bytes>,
-    inner: Inner,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Inner {
-    data: Bytes,
-    n: u32,
-}
-
-fn nested() -> Nested {
-    Nested {
-        name: "file".into(),
-        blobs: vec![Bytes::from_static(&[1, 2]), Bytes::from_static(&[])],
-        inner: Inner {
-            data: Bytes::from_static(&[0xff, 0, 0x80]),
-            n: 7,
-        },
-    }
-}
 
 /// Our server with the handlers the tests use.
 async fn server() -> (SocketIo, u16, Arc<Mutex<Vec<String>>>) {
@@ -154,36 +129,12 @@ async fn events_acks_and_binary_on_every_transport() {
                 .unwrap();
             assert_eq!(reply, vec![v("\"a\""), v("1"), v("true")], "{label}");
             // Nested binary both ways, typed.
-            let reply = socket
-                .timeout(T)
-                .emit_with_ack("echo", nested())
-                .await
-                .unwrap();
-            let back: Nested = sockio_client::from_value(reply[0].clone()).unwrap();
-            assert_eq!(back, nested(), "{label}");
-            socket.emit("bounce", args![nested(), "x"]).unwrap();
-            assert!(rec.wait("bounced", 1, T).await, "{label}");
-            let got = &rec.args_of("bounced")[0];
-            assert_eq!(
-                sockio_client::from_value::<Nested>(got[0].clone()).unwrap(),
-                nested()
-            );
+            check_nested_round_trips(&socket, &rec, &Nested::sample(&[]), &label).await;
             // The server asks, the client answers its ack (binary included).
-            socket.on("question", |ev| {
-                let _ = ev.ack(args![
-                    "answer",
-                    Bytes::from_static(&[1, 2, 3]),
-                    ev.args.len()
-                ]);
-            });
+            socket.on("question", answer_question);
             socket.on("answer-was", rec.handler("answer-was"));
-            socket.emit("ask-me", ()).unwrap();
-            assert!(rec.wait("answer-was", 1, T).await, "{label}");
-            assert_eq!(
-                rec.args_of("answer-was")[0][0].as_str(),
-                Some(r#"["answer",{"type":"Buffer","data":[1,2,3]},1]"#),
-                "{label}"
-            );
+            let answer = r#"["answer",{"type":"Buffer","data":[1,2,3]},1]"#;
+            check_server_ack(&socket, &rec, answer, &label).await;
             // Heartbeats keep an idle connection (ping 300 ms + 200 ms).
             tokio::time::sleep(Duration::from_millis(1200)).await;
             assert!(socket.connected(), "{label}");

@@ -9,7 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sockio_client::{Event, Manager, Socket, Value};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use sockio_client::{args, Event, Manager, Socket, Value};
 
 type Seen = (String, Vec<Value>, Instant);
 
@@ -196,4 +198,110 @@ pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub fn v(json: &str) -> Value {
     Value::from_json(json).expect("json")
+}
+
+/// How long the payload checks wait for an answer.
+const ANSWER: Duration = Duration::from_secs(5);
+
+/// Binary nested in a typed payload: `Buffer`s on a Node server, `Bytes` here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Nested {
+    pub name: String,
+    pub blobs: Vec<Bytes>,
+    pub inner: Inner,
+}
+
+/// The inner part of [`Nested`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inner {
+    pub data: Bytes,
+    pub n: u32,
+}
+
+impl Nested {
+    /// Three binary values at three depths; the second blob is given (socket.io 2 gets
+    /// a non-empty one).
+    pub fn sample(second_blob: &'static [u8]) -> Nested {
+        Nested {
+            name: "file".into(),
+            blobs: vec![Bytes::from_static(&[1, 2]), Bytes::from_static(second_blob)],
+            inner: Inner {
+                data: Bytes::from_static(&[0xff, 0, 0x80]),
+                n: 7,
+            },
+        }
+    }
+}
+
+/// The client's side of the servers' `question`: an ack with text, binary and the number
+/// of arguments the question had.
+pub fn answer_question(ev: Event) {
+    let _ = ev.ack(args![
+        "answer",
+        Bytes::from_static(&[1, 2, 3]),
+        ev.args.len()
+    ]);
+}
+
+/// `sample` both ways, typed: echoed in an ack, and bounced back by the server as a
+/// `bounced` event (which `rec` records) with the second argument kept.
+pub async fn check_nested_round_trips(
+    socket: &Socket,
+    rec: &Recorder,
+    sample: &Nested,
+    label: &str,
+) {
+    let reply = socket
+        .timeout(ANSWER)
+        .emit_with_ack("echo", sample.clone())
+        .await
+        .unwrap();
+    let back: Nested = sockio_client::from_value(reply[0].clone()).unwrap();
+    assert_eq!(&back, sample, "{label}");
+    socket.emit("bounce", args![sample.clone(), "x"]).unwrap();
+    assert!(rec.wait("bounced", 1, ANSWER).await, "{label}");
+    let got = &rec.args_of("bounced")[0];
+    assert_eq!(
+        &sockio_client::from_value::<Nested>(got[0].clone()).unwrap(),
+        sample,
+        "{label}"
+    );
+    assert_eq!(got[1], Value::from("x"), "{label}");
+}
+
+/// Against the Node servers: accented and astral text (UTF-16 lengths in v3 payloads)
+/// and a 200 KB binary echoed, and the paths at which the server sees `sample`'s binary.
+pub async fn check_text_binary_and_paths(socket: &Socket, sample: &Nested, label: &str) {
+    let text = "é😀\u{2028}x".repeat(5000);
+    let blob = Bytes::from((0..200_000u32).map(|i| i as u8).collect::<Vec<u8>>());
+    let reply = socket
+        .timeout(ANSWER)
+        .emit_with_ack("echo", args![&text, blob.clone()])
+        .await
+        .unwrap();
+    assert_eq!(reply[0].as_str(), Some(text.as_str()), "{label}");
+    assert_eq!(reply[1], Value::Binary(blob), "{label}");
+    let paths = socket
+        .timeout(ANSWER)
+        .emit_with_ack("binary-paths", sample.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        paths[0],
+        v(r#"["$.blobs[0]","$.blobs[1]","$.inner.data"]"#),
+        "{label}"
+    );
+}
+
+/// The server asks (`ask-me` → its `question` with an ack), the client answers with
+/// [`answer_question`], and the server reports the answer as an `answer-was` event
+/// (recorded by `rec`) whose text must be `expected`.
+pub async fn check_server_ack(socket: &Socket, rec: &Recorder, expected: &str, label: &str) {
+    socket.emit("ask-me", ()).unwrap();
+    assert!(rec.wait("answer-was", 1, ANSWER).await, "{label}");
+    assert_eq!(
+        rec.args_of("answer-was")[0][0].as_str(),
+        Some(expected),
+        "{label}"
+    );
 }
