@@ -8,15 +8,13 @@
 
 mod support;
 
-use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use sockio::server::{args, AdapterError, BroadcastAckError, Bytes, SocketIo, Value};
+use sockio::server::{args, AdapterError, BroadcastAckError, SocketIo, Value};
 use support::cluster::{Bus, Node};
-use support::raw_client::{RawClient, WAIT};
-use tokio::net::TcpListener;
-
-const QUIET: Duration = Duration::from_millis(150);
+use support::raw_client::WAIT;
+use support::two_servers::{self as checks, TwoServers};
 
 fn server(node: &Node) -> SocketIo {
     let node = node.clone();
@@ -25,300 +23,60 @@ fn server(node: &Node) -> SocketIo {
         .build()
 }
 
-async fn serve(io: &SocketIo) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    let io = io.clone();
-    tokio::spawn(async move {
-        let _ = io.serve(listener).await;
-    });
-    addr
+/// Two servers on one bus, with `n` clients on each (see [`TwoServers`]).
+struct Cluster {
+    servers: TwoServers,
+    node_b: Node,
 }
 
-/// Two servers on one bus, with `n` clients on each; every client is in room
-/// `node-a` or `node-b` and answers `who` with its name (`a0`, `b1`, …).
-struct Cluster {
-    a: SocketIo,
-    b: SocketIo,
-    node_b: Node,
-    on_a: Vec<(RawClient, String)>,
-    on_b: Vec<(RawClient, String)>,
+impl Deref for Cluster {
+    type Target = TwoServers;
+    fn deref(&self) -> &TwoServers {
+        &self.servers
+    }
+}
+
+impl DerefMut for Cluster {
+    fn deref_mut(&mut self) -> &mut TwoServers {
+        &mut self.servers
+    }
 }
 
 async fn cluster(n: usize) -> Cluster {
     let bus = Bus::new();
     let (node_a, node_b) = (bus.node(), bus.node());
-    let (a, b) = (server(&node_a), server(&node_b));
-    for (io, room) in [(&a, "node-a"), (&b, "node-b")] {
-        io.on_connection(move |s| {
-            s.join(room);
-            let _ = s.set_data(Value::from_json(&format!(r#"{{"room":"{room}"}}"#)).unwrap());
-        });
-    }
-    let (addr_a, addr_b) = (serve(&a).await, serve(&b).await);
-    let mut on_a = Vec::new();
-    let mut on_b = Vec::new();
-    for _ in 0..n {
-        on_a.push(RawClient::connect_main(addr_a).await);
-        on_b.push(RawClient::connect_main(addr_b).await);
-    }
-    Cluster {
-        a,
-        b,
-        node_b,
-        on_a,
-        on_b,
-    }
-}
-
-async fn expect_quiet(c: &mut RawClient) {
-    c.expect_nothing(QUIET).await;
+    let servers = TwoServers::start(server(&node_a), server(&node_b), n).await;
+    Cluster { servers, node_b }
 }
 
 #[tokio::test]
 async fn broadcasts_reach_both_servers_with_rooms_except_and_local() {
-    let mut c = cluster(2).await;
-    assert_eq!(c.a.sockets().server_count().await.unwrap(), 2);
-
-    // everyone, from A — binary arguments cross too
-    c.a.emit("hello", args!["x", Bytes::from_static(&[1, 2, 3])])
-        .unwrap();
-    for (client, _) in c.on_a.iter_mut().chain(c.on_b.iter_mut()) {
-        let ev = client.expect_event("hello").await;
-        assert_eq!(
-            ev.args,
-            vec![
-                Value::from("x"),
-                Value::Binary(Bytes::from_static(&[1, 2, 3]))
-            ]
-        );
-    }
-
-    // a room that lives on B only, from A
-    c.a.to("node-b").emit("to-b", 1).unwrap();
-    for (client, _) in c.on_b.iter_mut() {
-        client.expect_event("to-b").await;
-    }
-    for (client, _) in c.on_a.iter_mut() {
-        expect_quiet(client).await;
-    }
-
-    // except a room, and except one socket of B by its id
-    let spared = c.on_b[0].1.clone();
-    c.a.except(["node-a", spared.as_str()])
-        .emit("most", args![])
-        .unwrap();
-    c.on_b[1].0.expect_event("most").await;
-    expect_quiet(&mut c.on_b[0].0).await;
-    expect_quiet(&mut c.on_a[0].0).await;
-
-    // to one socket of A by id, from B
-    let target = c.on_a[1].1.clone();
-    c.b.to(target.as_str()).emit("private", "hi").unwrap();
-    c.on_a[1].0.expect_event("private").await;
-    expect_quiet(&mut c.on_a[0].0).await;
-
-    // local: this server only
-    c.a.local().emit("local-only", args![]).unwrap();
-    for (client, _) in c.on_a.iter_mut() {
-        client.expect_event("local-only").await;
-    }
-    for (client, _) in c.on_b.iter_mut() {
-        expect_quiet(client).await;
-    }
-
-    // a socket's broadcast spares only itself, on every server
-    let sender = c.a.sockets().socket(&c.on_a[0].1).expect("socket on A");
-    sender.broadcast().emit("from-peer", args![]).unwrap();
-    c.on_a[1].0.expect_event("from-peer").await;
-    for (client, _) in c.on_b.iter_mut() {
-        client.expect_event("from-peer").await;
-    }
-    expect_quiet(&mut c.on_a[0].0).await;
-}
-
-/// Every client answers `ask` with its socket id.
-async fn answer_all(clients: &mut [(RawClient, String)]) {
-    for (client, id) in clients.iter_mut() {
-        let ev = client.expect_event("ask").await;
-        client.ack("/", ev.ack_id.unwrap(), id.as_str()).await;
-    }
+    checks::check_broadcasts(&mut cluster(2).await.servers).await;
 }
 
 #[tokio::test]
 async fn broadcast_acks_are_collected_from_every_server() {
-    let mut c = cluster(2).await;
-    let pending = tokio::spawn(c.a.timeout(WAIT).emit_with_ack("ask", args![]));
-    answer_all(&mut c.on_a).await;
-    answer_all(&mut c.on_b).await;
-    let mut got: Vec<String> = pending
-        .await
-        .unwrap()
-        .expect("every client answered")
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect();
-    got.sort();
-    let mut all: Vec<String> = c
-        .on_a
-        .iter()
-        .chain(&c.on_b)
-        .map(|(_, id)| id.clone())
-        .collect();
-    all.sort();
-    assert_eq!(got, all);
-
-    // a room on the other server only
-    let pending = tokio::spawn(c.a.to("node-b").timeout(WAIT).emit_with_ack("ask", args![]));
-    answer_all(&mut c.on_b).await;
-    assert_eq!(pending.await.unwrap().unwrap().len(), 2);
-
-    // nobody selected anywhere: an empty list at once
-    let none =
-        c.a.to("nobody")
-            .timeout(WAIT)
-            .emit_with_ack("ask", args![])
-            .await;
-    assert_eq!(none.unwrap(), Vec::<Value>::new());
-
-    // one remote client never answers: the timeout gives the answers that came
-    let pending = tokio::spawn(
-        c.a.timeout(Duration::from_millis(400))
-            .emit_with_ack("ask", args![]),
-    );
-    answer_all(&mut c.on_a).await;
-    let (client, id) = &mut c.on_b[0];
-    let ev = client.expect_event("ask").await;
-    client.ack("/", ev.ack_id.unwrap(), id.as_str()).await;
-    c.on_b[1].0.expect_event("ask").await;
-    match pending.await.unwrap() {
-        Err(BroadcastAckError::Timeout { responses }) => assert_eq!(responses.len(), 3),
-        other => panic!("expected a timeout, got {other:?}"),
-    }
+    checks::check_broadcast_acks(&mut cluster(2).await.servers, Duration::from_millis(400)).await;
 }
 
 #[tokio::test]
 async fn fetch_sockets_sees_remote_sockets_and_acts_on_them() {
     let mut c = cluster(1).await;
-    let fetched = c.a.fetch_sockets().await.unwrap();
-    assert_eq!(fetched.len(), 2);
-    let remote = fetched
-        .iter()
-        .find(|s| *s.id() == *c.on_b[0].1)
-        .expect("B's socket among A's results");
-    assert!(remote.rooms().iter().any(|r| r.as_str() == "node-b"));
-    assert_eq!(
-        remote.data_value().get("room").and_then(Value::as_str),
-        Some("node-b")
-    );
-    let handshake = remote.handshake();
-    assert!(handshake.url.starts_with("/socket.io/?EIO=4"));
-    assert_eq!(handshake.address, "127.0.0.1");
-    assert_eq!(
-        handshake.query.get("EIO").and_then(Value::as_str),
-        Some("4")
-    );
-    assert!(handshake
-        .time
-        .ends_with("GMT+0000 (Coordinated Universal Time)"));
-
-    // selections cross too
-    let only_b = c.a.to("node-b").fetch_sockets().await.unwrap();
-    assert_eq!(only_b.len(), 1);
-    assert_eq!(*only_b[0].id(), *c.on_b[0].1);
-
-    // acting on the remote socket from A
-    remote.emit("direct", 7).unwrap();
-    let ev = c.on_b[0].0.expect_event("direct").await;
-    assert_eq!(ev.args, vec![Value::from(7)]);
-    remote.join("joined-remotely").unwrap();
-    tokio::time::sleep(QUIET).await;
-    let on_b = c.b.sockets().socket(&c.on_b[0].1).expect("socket on B");
-    assert!(on_b.rooms().iter().any(|r| r.as_str() == "joined-remotely"));
-    remote.leave("joined-remotely").unwrap();
-    tokio::time::sleep(QUIET).await;
-    assert!(!on_b.rooms().iter().any(|r| r.as_str() == "joined-remotely"));
-
-    // every room of every server
-    let mut rooms: Vec<String> =
-        c.a.sockets()
-            .all_rooms()
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.to_string())
-            .collect();
-    rooms.sort();
-    let mut expected = vec![
-        "node-a".to_owned(),
-        "node-b".to_owned(),
-        c.on_a[0].1.clone(),
-        c.on_b[0].1.clone(),
-    ];
-    expected.sort();
-    assert_eq!(rooms, expected);
-
-    remote.disconnect().unwrap();
+    checks::check_fetch_sockets(&mut c).await;
+    checks::check_all_rooms(&c).await;
+    let remote = c.a.to("node-b").fetch_sockets().await.unwrap();
+    remote[0].disconnect().unwrap();
     assert!(c.on_b[0].0.next_disconnect("/", WAIT).await);
 }
 
 #[tokio::test]
 async fn sockets_join_leave_and_disconnect_across_servers() {
-    let mut c = cluster(1).await;
-    c.a.to("node-b").sockets_join("vip").unwrap();
-    tokio::time::sleep(QUIET).await;
-    c.a.to("vip").emit("vip-only", args![]).unwrap();
-    c.on_b[0].0.expect_event("vip-only").await;
-    expect_quiet(&mut c.on_a[0].0).await;
-
-    c.b.sockets_leave("vip").unwrap();
-    tokio::time::sleep(QUIET).await;
-    c.a.to("vip").emit("vip-only", args![]).unwrap();
-    expect_quiet(&mut c.on_b[0].0).await;
-
-    // disconnect_and_close from B reaches A's socket and closes its connection
-    c.b.to("node-a").disconnect_and_close_sockets().unwrap();
-    assert!(c.on_a[0].0.wait_closed(WAIT).await.is_some());
-    assert!(!c.on_b[0].0.is_closed());
-    // namespace disconnect of every socket, from A
-    c.a.disconnect_sockets().unwrap();
-    assert!(c.on_b[0].0.next_disconnect("/", WAIT).await);
+    checks::check_sockets_join_leave_disconnect(&mut cluster(1).await.servers).await;
 }
 
 #[tokio::test]
 async fn server_side_events_reach_the_other_servers() {
-    let c = cluster(0).await;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(char, Vec<Value>)>();
-    for (io, name) in [(&c.a, 'a'), (&c.b, 'b')] {
-        let tx = tx.clone();
-        io.sockets().on_server_side("note", move |args| {
-            let _ = tx.send((name, args.to_vec()));
-        });
-        io.sockets().on_server_side_with_ack("ask", move |args| {
-            Value::Array(vec![Value::from(name.to_string()), args[0].clone()])
-        });
-    }
-    c.a.server_side_emit("note", args![1, "two"]).unwrap();
-    let (who, args) = tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(who, 'b', "only the other server gets it");
-    assert_eq!(args, vec![Value::from(1), Value::from("two")]);
-    assert!(tokio::time::timeout(QUIET, rx.recv()).await.is_err());
-
-    let answers =
-        c.a.sockets()
-            .server_side_emit_with_ack("ask", "q", WAIT)
-            .await
-            .unwrap();
-    assert_eq!(
-        answers,
-        vec![Value::Array(vec![Value::from("b"), Value::from("q")])]
-    );
-
-    // reserved names are refused before anything is sent
-    assert!(c.a.server_side_emit("connect", args![]).is_err());
+    checks::check_server_side_events(&cluster(0).await.servers).await;
 }
 
 #[tokio::test]

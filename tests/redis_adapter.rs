@@ -8,7 +8,7 @@
 mod support;
 
 use std::io::Write;
-use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use sockio::server::{args, AdapterError, BroadcastAckError, Bytes, SocketIo, Value};
@@ -16,9 +16,8 @@ use sockio_redis::{AdapterKind, RedisAdapter, RedisAdapterOptions, SubscriptionM
 use sockio_redis_emitter::Emitter;
 use support::raw_client::{RawClient, WAIT};
 use support::redis::{RedisCluster, RedisServer};
-use tokio::net::TcpListener;
+use support::two_servers::{self as checks, answer_all, expect_quiet, serve, TwoServers, QUIET};
 
-const QUIET: Duration = Duration::from_millis(200);
 const REQUESTS: Duration = Duration::from_millis(1500);
 
 async fn node(redis: &RedisServer, kind: AdapterKind) -> (SocketIo, RedisAdapter) {
@@ -38,286 +37,69 @@ async fn node_at(url: &str, kind: AdapterKind) -> (SocketIo, RedisAdapter) {
     (io, adapter)
 }
 
-async fn serve(io: &SocketIo) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    let io = io.clone();
-    tokio::spawn(async move {
-        let _ = io.serve(listener).await;
-    });
-    addr
-}
-
-/// Two servers on one Redis, `n` clients on each, in room `node-a` / `node-b`.
+/// Two servers on one Redis, `n` clients on each (see [`TwoServers`]).
 struct Cluster {
     redis: RedisServer,
-    a: SocketIo,
-    b: SocketIo,
-    on_a: Vec<(RawClient, String)>,
-    on_b: Vec<(RawClient, String)>,
+    servers: TwoServers,
     _adapters: (RedisAdapter, RedisAdapter),
+}
+
+impl Deref for Cluster {
+    type Target = TwoServers;
+    fn deref(&self) -> &TwoServers {
+        &self.servers
+    }
+}
+
+impl DerefMut for Cluster {
+    fn deref_mut(&mut self) -> &mut TwoServers {
+        &mut self.servers
+    }
 }
 
 async fn cluster(kind: AdapterKind, n: usize) -> Cluster {
     let redis = RedisServer::start();
     let (a, adapter_a) = node(&redis, kind).await;
     let (b, adapter_b) = node(&redis, kind).await;
-    for (io, room) in [(&a, "node-a"), (&b, "node-b")] {
-        io.on_connection(move |s| {
-            s.join(room);
-            let _ = s.set_data(Value::from_json(&format!(r#"{{"room":"{room}"}}"#)).unwrap());
-        });
-    }
-    let (addr_a, addr_b) = (serve(&a).await, serve(&b).await);
-    let mut on_a = Vec::new();
-    let mut on_b = Vec::new();
-    for _ in 0..n {
-        on_a.push(RawClient::connect_main(addr_a).await);
-        on_b.push(RawClient::connect_main(addr_b).await);
-    }
-    // The sharded adapter subscribes to room channels as rooms appear.
-    tokio::time::sleep(QUIET).await;
+    let servers = TwoServers::start(a, b, n).await;
     Cluster {
         redis,
-        a,
-        b,
-        on_a,
-        on_b,
+        servers,
         _adapters: (adapter_a, adapter_b),
     }
 }
 
-async fn expect_quiet(c: &mut RawClient) {
-    c.expect_nothing(QUIET).await;
-}
-
-async fn broadcasts(kind: AdapterKind) {
-    let mut c = cluster(kind, 2).await;
-    assert_eq!(c.a.sockets().server_count().await.unwrap(), 2);
-    assert_eq!(c.b.sockets().server_count().await.unwrap(), 2);
-
-    c.a.emit("hello", args!["x", Bytes::from_static(&[1, 2, 3])])
-        .unwrap();
-    for (client, _) in c.on_a.iter_mut().chain(c.on_b.iter_mut()) {
-        let ev = client.expect_event("hello").await;
-        assert_eq!(
-            ev.args,
-            vec![
-                Value::from("x"),
-                Value::Binary(Bytes::from_static(&[1, 2, 3]))
-            ]
-        );
-    }
-    for (client, _) in c.on_a.iter_mut().chain(c.on_b.iter_mut()) {
-        expect_quiet(client).await;
-    }
-
-    // one room, which lives on B only (its own channel with the sharded adapter)
-    c.a.to("node-b").emit("to-b", 1).unwrap();
-    for (client, _) in c.on_b.iter_mut() {
-        client.expect_event("to-b").await;
-    }
-    for (client, _) in c.on_a.iter_mut() {
-        expect_quiet(client).await;
-    }
-
-    // except a room and one socket of B
-    let spared = c.on_b[0].1.clone();
-    c.a.except(["node-a", spared.as_str()])
-        .emit("most", args![])
-        .unwrap();
-    c.on_b[1].0.expect_event("most").await;
-    expect_quiet(&mut c.on_b[0].0).await;
-    expect_quiet(&mut c.on_a[0].0).await;
-
-    // one socket of A by its id, from B
-    let target = c.on_a[1].1.clone();
-    c.b.to(target.as_str()).emit("private", "hi").unwrap();
-    c.on_a[1].0.expect_event("private").await;
-    expect_quiet(&mut c.on_a[0].0).await;
-
-    // local stays local
-    c.a.local().emit("local-only", args![]).unwrap();
-    for (client, _) in c.on_a.iter_mut() {
-        client.expect_event("local-only").await;
-    }
-    for (client, _) in c.on_b.iter_mut() {
-        expect_quiet(client).await;
-    }
-
-    // a room joined after the start, on B, reached from A
-    let on_b = c.b.sockets().socket(&c.on_b[0].1).unwrap();
-    on_b.join("late");
-    tokio::time::sleep(QUIET).await;
-    c.a.to("late").emit("late-news", args![]).unwrap();
-    c.on_b[0].0.expect_event("late-news").await;
-    expect_quiet(&mut c.on_b[1].0).await;
-}
-
 #[tokio::test]
 async fn classic_broadcasts_reach_both_servers() {
-    broadcasts(AdapterKind::Classic).await;
+    checks::check_broadcasts(&mut cluster(AdapterKind::Classic, 2).await.servers).await;
 }
 
 #[tokio::test]
 async fn sharded_broadcasts_reach_both_servers() {
-    broadcasts(AdapterKind::Sharded).await;
-}
-
-async fn answer_all(clients: &mut [(RawClient, String)]) {
-    for (client, id) in clients.iter_mut() {
-        let ev = client.expect_event("ask").await;
-        client.ack("/", ev.ack_id.unwrap(), id.as_str()).await;
-    }
-}
-
-async fn broadcast_acks(kind: AdapterKind) {
-    let mut c = cluster(kind, 2).await;
-    let pending = tokio::spawn(c.a.timeout(WAIT).emit_with_ack("ask", args![]));
-    answer_all(&mut c.on_a).await;
-    answer_all(&mut c.on_b).await;
-    let mut got: Vec<String> = pending
-        .await
-        .unwrap()
-        .expect("every client answered")
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect();
-    got.sort();
-    let mut all: Vec<String> = c
-        .on_a
-        .iter()
-        .chain(&c.on_b)
-        .map(|(_, id)| id.clone())
-        .collect();
-    all.sort();
-    assert_eq!(got, all);
-
-    let none =
-        c.a.to("nobody")
-            .timeout(WAIT)
-            .emit_with_ack("ask", args![])
-            .await;
-    assert_eq!(none.unwrap(), Vec::<Value>::new());
-
-    // a remote client that never answers: the timeout keeps what came
-    let pending = tokio::spawn(
-        c.a.timeout(Duration::from_millis(600))
-            .emit_with_ack("ask", args![]),
-    );
-    answer_all(&mut c.on_a).await;
-    let (client, id) = &mut c.on_b[0];
-    let ev = client.expect_event("ask").await;
-    client.ack("/", ev.ack_id.unwrap(), id.as_str()).await;
-    c.on_b[1].0.expect_event("ask").await;
-    match pending.await.unwrap() {
-        Err(BroadcastAckError::Timeout { responses }) => assert_eq!(responses.len(), 3),
-        other => panic!("expected a timeout, got {other:?}"),
-    }
+    checks::check_broadcasts(&mut cluster(AdapterKind::Sharded, 2).await.servers).await;
 }
 
 #[tokio::test]
 async fn classic_broadcast_acks_cross_servers() {
-    broadcast_acks(AdapterKind::Classic).await;
+    let mut c = cluster(AdapterKind::Classic, 2).await;
+    checks::check_broadcast_acks(&mut c, Duration::from_millis(600)).await;
 }
 
 #[tokio::test]
 async fn sharded_broadcast_acks_cross_servers() {
-    broadcast_acks(AdapterKind::Sharded).await;
+    let mut c = cluster(AdapterKind::Sharded, 2).await;
+    checks::check_broadcast_acks(&mut c, Duration::from_millis(600)).await;
 }
 
 async fn requests(kind: AdapterKind) {
     let mut c = cluster(kind, 1).await;
-    let fetched = c.a.fetch_sockets().await.unwrap();
-    assert_eq!(fetched.len(), 2);
-    let remote = fetched
-        .iter()
-        .find(|s| *s.id() == *c.on_b[0].1)
-        .expect("B's socket among A's");
-    assert!(remote.rooms().iter().any(|r| r.as_str() == "node-b"));
-    assert_eq!(
-        remote.data_value().get("room").and_then(Value::as_str),
-        Some("node-b")
-    );
-    assert!(remote.handshake().url.starts_with("/socket.io/?EIO=4"));
-    assert_eq!(remote.handshake().address, "127.0.0.1");
-
-    let only_b = c.a.to("node-b").fetch_sockets().await.unwrap();
-    assert_eq!(only_b.len(), 1);
-
-    remote.emit("direct", 7).unwrap();
-    assert_eq!(
-        c.on_b[0].0.expect_event("direct").await.args,
-        vec![Value::from(7)]
-    );
-
-    // join / leave / disconnect, from A, on B's socket
-    c.a.to("node-b").sockets_join("vip").unwrap();
-    tokio::time::sleep(QUIET).await;
-    c.a.to("vip").emit("vip-only", args![]).unwrap();
-    c.on_b[0].0.expect_event("vip-only").await;
-    expect_quiet(&mut c.on_a[0].0).await;
-    c.b.sockets_leave("vip").unwrap();
-    tokio::time::sleep(QUIET).await;
-    c.a.to("vip").emit("vip-only", args![]).unwrap();
-    expect_quiet(&mut c.on_b[0].0).await;
-
+    checks::check_fetch_sockets(&mut c).await;
+    // The sharded adapter does not answer `allRooms` (as @socket.io/redis-adapter's).
     if kind == AdapterKind::Classic {
-        let mut rooms: Vec<String> =
-            c.a.sockets()
-                .all_rooms()
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.to_string())
-                .collect();
-        rooms.sort();
-        rooms.dedup();
-        let mut expected = vec![
-            "node-a".to_owned(),
-            "node-b".to_owned(),
-            c.on_a[0].1.clone(),
-            c.on_b[0].1.clone(),
-        ];
-        expected.sort();
-        assert_eq!(rooms, expected);
+        checks::check_all_rooms(&c).await;
     }
-
-    // server-side events
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(char, Vec<Value>)>();
-    for (io, name) in [(&c.a, 'a'), (&c.b, 'b')] {
-        let tx = tx.clone();
-        io.sockets().on_server_side("note", move |args| {
-            let _ = tx.send((name, args.to_vec()));
-        });
-        io.sockets().on_server_side_with_ack("ask", move |args| {
-            Value::Array(vec![Value::from(name.to_string()), args[0].clone()])
-        });
-    }
-    c.a.server_side_emit("note", args![1, "two"]).unwrap();
-    let (who, args) = tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(who, 'b');
-    assert_eq!(args, vec![Value::from(1), Value::from("two")]);
-    assert!(tokio::time::timeout(QUIET, rx.recv()).await.is_err());
-    let answers =
-        c.a.sockets()
-            .server_side_emit_with_ack("ask", "q", WAIT)
-            .await
-            .unwrap();
-    assert_eq!(
-        answers,
-        vec![Value::Array(vec![Value::from("b"), Value::from("q")])]
-    );
-
-    // disconnect with close, from B, reaches A's socket
-    c.b.to("node-a").disconnect_and_close_sockets().unwrap();
-    assert!(c.on_a[0].0.wait_closed(WAIT).await.is_some());
-    assert!(!c.on_b[0].0.is_closed());
-    c.a.disconnect_sockets().unwrap();
-    assert!(c.on_b[0].0.next_disconnect("/", WAIT).await);
+    checks::check_server_side_events(&c).await;
+    checks::check_sockets_join_leave_disconnect(&mut c).await;
 }
 
 #[tokio::test]
@@ -485,7 +267,7 @@ async fn the_emitter_reaches_sockio_servers() {
         )
         .await
         .unwrap();
-    for (client, _) in c.on_a.iter_mut().chain(c.on_b.iter_mut()) {
+    for (client, _) in c.servers.on_a.iter_mut().chain(c.servers.on_b.iter_mut()) {
         let ev = client.expect_event("from-emitter").await;
         assert_eq!(
             ev.args,

@@ -6,6 +6,7 @@
 pub mod cluster;
 pub mod raw_client;
 pub mod redis;
+pub mod two_servers;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
