@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{
-    answer_question, check_nested_round_trips, check_server_ack, check_text_binary_and_paths, v,
-    Nested, NodeServer, Recorder, SERIAL,
+    answer_question, check_multiplexing, check_nested_round_trips, check_server_ack,
+    check_text_binary_and_paths, v, Nested, NodeServer, Recorder, SERIAL,
 };
 use sockio_client::{args, ClientBuilder, Error, TransportKind, Value};
 
@@ -100,49 +100,7 @@ async fn events_acks_binary_and_options_on_every_transport() {
 async fn multiplexing_and_force_new() {
     let _serial = SERIAL.lock().await;
     let server = NodeServer::start(SCRIPT, 0);
-    let main = ClientBuilder::new(&server.url("/"))
-        .connect()
-        .await
-        .unwrap();
-    let admin = ClientBuilder::new(&server.url("/admin"))
-        .connect()
-        .await
-        .unwrap();
-    let a = main
-        .timeout(T)
-        .emit_with_ack("engine-id", ())
-        .await
-        .unwrap();
-    let b = admin
-        .timeout(T)
-        .emit_with_ack("engine-id", ())
-        .await
-        .unwrap();
-    assert_eq!(a, b);
-    // A manager made by hand carries both too.
-    let manager = ClientBuilder::new(&server.url("/")).manager().unwrap();
-    let (m1, m2) = (manager.socket("/"), manager.socket("admin"));
-    m1.connect_and_wait().await.unwrap();
-    m2.connect_and_wait().await.unwrap();
-    let c = m1.timeout(T).emit_with_ack("engine-id", ()).await.unwrap();
-    let d = m2.timeout(T).emit_with_ack("engine-id", ()).await.unwrap();
-    assert_eq!(c, d);
-    assert_ne!(a, c);
-    let forced = ClientBuilder::new(&server.url("/admin"))
-        .force_new(true)
-        .connect()
-        .await
-        .unwrap();
-    let e = forced
-        .timeout(T)
-        .emit_with_ack("engine-id", ())
-        .await
-        .unwrap();
-    assert_ne!(e, a);
-    assert_ne!(e, c);
-    for s in [main, forced, m1] {
-        s.io().close();
-    }
+    check_multiplexing(|nsp| server.url(nsp)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

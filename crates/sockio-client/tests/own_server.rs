@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{answer_question, check_nested_round_trips, check_server_ack, v, Nested, Recorder};
+use common::{
+    answer_question, check_multiplexing, check_nested_round_trips, check_server_ack, v, Nested,
+    Recorder,
+};
 use sockio_client::{args, ClientBuilder, Error, TransportKind, Value};
 use sockio_server::{ConnectError, SocketIo};
 
@@ -152,47 +155,7 @@ async fn events_acks_and_binary_on_every_transport() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespaces_share_one_connection() {
     let (_io, port, _) = server().await;
-    let main = ClientBuilder::new(&url(port, "/")).connect().await.unwrap();
-    let admin = ClientBuilder::new(&url(port, "/admin"))
-        .connect()
-        .await
-        .unwrap();
-    let a = main
-        .timeout(T)
-        .emit_with_ack("engine-id", ())
-        .await
-        .unwrap();
-    let b = admin
-        .timeout(T)
-        .emit_with_ack("engine-id", ())
-        .await
-        .unwrap();
-    assert_eq!(a, b, "one Engine.IO connection");
-    assert_ne!(main.id(), admin.id());
-    // force_new: a connection of its own.
-    let other = ClientBuilder::new(&url(port, "/admin"))
-        .force_new(true)
-        .connect()
-        .await
-        .unwrap();
-    let c = other
-        .timeout(T)
-        .emit_with_ack("engine-id", ())
-        .await
-        .unwrap();
-    assert_ne!(a, c);
-    // Leaving one namespace keeps the other.
-    admin.disconnect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!admin.connected());
-    let again = main
-        .timeout(T)
-        .emit_with_ack("engine-id", ())
-        .await
-        .unwrap();
-    assert_eq!(a, again);
-    main.io().close();
-    other.io().close();
+    check_multiplexing(|nsp| url(port, nsp)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use sockio_client::{args, Event, Manager, Socket, Value};
+use sockio_client::{args, ClientBuilder, Event, Manager, Socket, Value};
 
 type Seen = (String, Vec<Value>, Instant);
 
@@ -304,4 +304,48 @@ pub async fn check_server_ack(socket: &Socket, rec: &Recorder, expected: &str, l
         Some(expected),
         "{label}"
     );
+}
+
+/// Multiplexing, against a server at `url(namespace)` whose `/` and `/admin` answer
+/// `engine-id` with the Engine.IO session id: sockets of one URL share a connection (a
+/// hand-made manager's too), `force_new` opens its own, and leaving one namespace keeps
+/// the other.
+pub async fn check_multiplexing(url: impl Fn(&str) -> String) {
+    async fn engine_id(socket: &Socket) -> Vec<Value> {
+        socket
+            .timeout(ANSWER)
+            .emit_with_ack("engine-id", ())
+            .await
+            .unwrap()
+    }
+    let main = ClientBuilder::new(&url("/")).connect().await.unwrap();
+    let admin = ClientBuilder::new(&url("/admin")).connect().await.unwrap();
+    let a = engine_id(&main).await;
+    assert_eq!(a, engine_id(&admin).await, "one Engine.IO connection");
+    assert_ne!(main.id(), admin.id());
+    // A manager made by hand carries both too.
+    let manager = ClientBuilder::new(&url("/")).manager().unwrap();
+    let (m1, m2) = (manager.socket("/"), manager.socket("admin"));
+    m1.connect_and_wait().await.unwrap();
+    m2.connect_and_wait().await.unwrap();
+    let c = engine_id(&m1).await;
+    assert_eq!(c, engine_id(&m2).await);
+    assert_ne!(a, c);
+    // force_new: a connection of its own.
+    let forced = ClientBuilder::new(&url("/admin"))
+        .force_new(true)
+        .connect()
+        .await
+        .unwrap();
+    let e = engine_id(&forced).await;
+    assert_ne!(e, a);
+    assert_ne!(e, c);
+    // Leaving one namespace keeps the other.
+    admin.disconnect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!admin.connected());
+    assert_eq!(engine_id(&main).await, a);
+    for s in [main, forced, m1] {
+        s.io().close();
+    }
 }
