@@ -4,7 +4,7 @@
 //! exactly once. In `fanout-slow` the members also parse every message as JSON, so the
 //! receivers, not the server, are the bottleneck.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,40 +12,19 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
 
 use crate::client::{clip, drain, next_text, send, wait, wait_for_go, Setup, Target, Wait};
+use crate::ledger::{Ledger, Receipt, Receipts, Tally};
 use crate::progress::wait_for_deliveries;
-use crate::stats::{latency_json, round3, RssSampler};
+use crate::stats::{round3, RssSampler};
 use crate::ws::Ws;
 use crate::{cpu_json, cpu_per, frames, join_all, now_ns, own_util, Config};
 
 /// State shared by the members and the sender.
 struct Shared {
-    total: usize,
+    ledger: Ledger,
     /// Receivers parse every message as JSON (`fanout-slow`).
     parse_json: bool,
-    /// Members that must receive each message (set once setup is over).
-    members: AtomicUsize,
-    /// First-time receipts per message.
-    counts: Vec<AtomicU32>,
     /// Permits = broadcasts that may be outstanding.
     window: Semaphore,
-    completed: AtomicUsize,
-    last_complete_ns: AtomicU64,
-    /// First-time receipts of all messages.
-    received: AtomicU64,
-    sent: AtomicUsize,
-    first_send_ns: AtomicU64,
-}
-
-impl Shared {
-    fn deliver(&self, s: usize) {
-        self.received.fetch_add(1, Ordering::Relaxed);
-        let c = self.counts[s].fetch_add(1, Ordering::AcqRel) as usize + 1;
-        if c == self.members.load(Ordering::Relaxed) {
-            self.last_complete_ns.fetch_max(now_ns(), Ordering::Relaxed);
-            self.completed.fetch_add(1, Ordering::Release);
-            self.window.add_permits(1);
-        }
-    }
 }
 
 #[derive(Default)]
@@ -53,10 +32,7 @@ struct MemberOut {
     /// The cluster node it is connected to (0 without a cluster).
     node: usize,
     joined: bool,
-    /// Receipts per message (saturating).
-    seen: Vec<u8>,
-    /// Latency of each first receipt, ns.
-    lat: Vec<u64>,
+    receipts: Receipts,
     bad: u64,
     disconnected: bool,
 }
@@ -76,16 +52,9 @@ pub async fn run(cfg: &Config) -> Value {
         cfg.inflight.min(total)
     };
     let shared = Arc::new(Shared {
-        total,
+        ledger: Ledger::new(total),
         parse_json: cfg.scenario == crate::Scenario::FanoutSlow,
-        members: AtomicUsize::new(usize::MAX),
-        counts: (0..total).map(|_| AtomicU32::new(0)).collect(),
         window: Semaphore::new(inflight),
-        completed: AtomicUsize::new(0),
-        last_complete_ns: AtomicU64::new(0),
-        received: AtomicU64::new(0),
-        sent: AtomicUsize::new(0),
-        first_send_ns: AtomicU64::new(0),
     });
     let setup = Arc::new(Setup::default());
     let sender_setup = Arc::new(Setup::default());
@@ -129,7 +98,7 @@ pub async fn run(cfg: &Config) -> Value {
         t_setup.elapsed().as_secs_f64()
     );
     let sender_ok = sender_setup.ok.load(Ordering::Relaxed) == 1;
-    shared.members.store(joined, Ordering::Relaxed);
+    shared.ledger.set_members(joined);
 
     let mut timed_out = false;
     let mut stalled = false;
@@ -144,8 +113,8 @@ pub async fn run(cfg: &Config) -> Value {
             let before = cfg.sample();
             let _ = go_tx.send(true);
             let progress = wait_for_deliveries(
-                &shared.completed,
-                &shared.received,
+                &shared.ledger.completed,
+                &shared.ledger.received,
                 total,
                 Duration::from_millis(2),
                 cfg.stall,
@@ -158,7 +127,7 @@ pub async fn run(cfg: &Config) -> Value {
             let sends = counter.and_then(crate::syscalls::SendCounter::finish);
             let complete = progress.complete();
             let end_ns = if complete {
-                shared.last_complete_ns.load(Ordering::Relaxed)
+                shared.ledger.last_complete_ns.load(Ordering::Relaxed)
             } else {
                 progress.last_progress_ns
             };
@@ -185,32 +154,19 @@ pub async fn run(cfg: &Config) -> Value {
     let hwm = cfg.server_status("VmHWM");
 
     // Correctness over the members that joined and the messages that were sent.
-    let sent = shared.sent.load(Ordering::Relaxed);
-    let (mut drops, mut short, mut extra, mut dups, mut bad, mut disconnects) =
-        (0u64, 0, 0, 0u64, 0, 0);
-    let mut deliveries = 0u64;
-    let mut lat = Vec::with_capacity(joined * sent);
+    let sent = shared.ledger.sent.load(Ordering::Relaxed);
+    let mut tally = Tally::default();
     let nodes = cfg.cluster.as_ref().map_or(1, |c| c.targets.len());
     let mut per_node = vec![0u64; nodes];
     for o in outs.into_iter().filter(|o| o.joined) {
-        let seen = &o.seen[..sent.min(o.seen.len())];
-        let missing = seen.iter().filter(|&&c| c == 0).count() as u64;
-        let over: u64 = o.seen.iter().map(|&c| u64::from(c.saturating_sub(1))).sum();
-        drops += missing;
-        short += usize::from(missing > 0);
-        extra += usize::from(over > 0);
-        dups += over;
-        bad += o.bad;
-        disconnects += usize::from(o.disconnected);
-        let got = o.seen.iter().filter(|&&c| c > 0).count() as u64;
-        deliveries += got;
+        let got = tally.add(&o.receipts, sent, o.bad, o.disconnected);
         if let Some(d) = per_node.get_mut(o.node) {
             *d += got;
         }
-        lat.extend_from_slice(&o.lat);
     }
-    bad += sender_out.bad;
-    let first_send = shared.first_send_ns.load(Ordering::Relaxed);
+    tally.bad += sender_out.bad;
+    let deliveries = tally.deliveries;
+    let first_send = shared.ledger.first_send_ns.load(Ordering::Relaxed);
     let wall = Duration::from_nanos(end_ns.saturating_sub(first_send));
     let (cpu_secs, cpu_util) = cpu_json(before, after, wall);
     let cluster = match (&cfg.cluster, &cluster_samples) {
@@ -228,7 +184,7 @@ pub async fn run(cfg: &Config) -> Value {
         "sent": sent,
         "inflight": inflight,
         "size": cfg.size,
-        "messages_completed": shared.completed.load(Ordering::Relaxed),
+        "messages_completed": shared.ledger.completed.load(Ordering::Relaxed),
         "complete": !(timed_out || stalled) && sent == total && joined > 0,
         "timed_out": timed_out,
         "stalled": stalled,
@@ -241,18 +197,12 @@ pub async fn run(cfg: &Config) -> Value {
         "loadgen_cpu_util": own_util(before, after, wall),
         "server_cpu_us_per_delivery": cpu_per(before, after, deliveries),
         "server_send_calls": crate::syscalls::send_calls_json(sends, deliveries),
-        "latency_us": latency_json(&mut lat),
-        "drops": drops,
-        "clients_short": short,
-        "clients_extra": extra,
-        "duplicates": dups,
-        "bad_frames": bad,
-        "disconnects": disconnects,
         "server_rss_before_kib": before.rss_kib,
         "server_rss_after_kib": after.rss_kib,
         "server_peak_rss_kib": peak_rss,
         "server_vmhwm_kib": hwm,
     });
+    tally.report(&mut out);
     if !cluster.is_null() {
         out["cluster"] = cluster;
     }
@@ -321,26 +271,20 @@ async fn member(
         }
     };
     out.joined = true;
-    out.seen = vec![0; shared.total];
-    out.lat = Vec::with_capacity(shared.total);
+    out.receipts = Receipts::new(&shared.ledger);
     setup.succeed();
 
     let stop = stop.changed();
     tokio::pin!(stop);
     loop {
-        let (seen, lat, bad) = (&mut out.seen, &mut out.lat, &mut out.bad);
+        let (receipts, bad) = (&mut out.receipts, &mut out.bad);
         let parse_json = shared.parse_json;
         let drained = drain(&mut ws, |t| match frames::parse_msg(t) {
             Some(_) if parse_json && !parses_as_json(t) => *bad += 1,
-            Some((sent_at, s)) => match seen.get_mut(s as usize) {
-                Some(c) => {
-                    if *c == 0 {
-                        lat.push(now_ns().saturating_sub(sent_at));
-                        shared.deliver(s as usize);
-                    }
-                    *c = c.saturating_add(1);
-                }
-                None => *bad += 1,
+            Some((sent_at, s)) => match receipts.receive(&shared.ledger, s, sent_at) {
+                Receipt::First { completes: true } => shared.window.add_permits(1),
+                Receipt::First { .. } | Receipt::Again => {}
+                Receipt::Unknown => *bad += 1,
             },
             None => *bad += 1,
         });
@@ -401,8 +345,11 @@ async fn sender(
         }
     }
 
-    shared.first_send_ns.store(now_ns(), Ordering::Relaxed);
-    let total = shared.total;
+    shared
+        .ledger
+        .first_send_ns
+        .store(now_ns(), Ordering::Relaxed);
+    let total = shared.ledger.total;
     let mut next = 0usize;
     let mut frame = String::with_capacity(size + 48);
     while next < total {
@@ -453,7 +400,7 @@ async fn sender(
             out.error = Some(format!("sender: send: {e}"));
             return out;
         }
-        shared.sent.store(next, Ordering::Relaxed);
+        shared.ledger.sent.store(next, Ordering::Relaxed);
     }
 
     // All sent: keep answering pings until the end.

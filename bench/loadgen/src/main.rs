@@ -13,6 +13,7 @@ mod fanout;
 mod frames;
 mod held;
 mod http1;
+mod ledger;
 mod polling_broadcast;
 mod progress;
 mod stats;

@@ -4,7 +4,7 @@
 //! the pending GET), join room `bench`; one WebSocket client (not a member) broadcasts a
 //! message every 100 ms. Every member must receive every message exactly once.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +13,9 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::client::{drain, wait, wait_for_go, Setup, Target, Wait};
 use crate::http1::{self, Http};
+use crate::ledger::{Ledger, Receipt, Receipts, Tally};
 use crate::progress::wait_for_deliveries;
-use crate::stats::{latency_json, round3};
+use crate::stats::round3;
 use crate::{cpu_json, cpu_per, frames, join_all, now_ns, own_util, Config};
 
 /// One broadcast every this long.
@@ -29,30 +30,6 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(15);
 const JOIN_RESEND: Duration = Duration::from_secs(2);
 /// Read buffer of a polling connection (responses are small; it grows if needed).
 const HTTP_BUFFER: usize = 4 << 10;
-
-struct Shared {
-    total: usize,
-    /// Members that must receive each message (set once setup is over).
-    members: AtomicUsize,
-    /// First-time receipts per message.
-    counts: Vec<AtomicU32>,
-    completed: AtomicUsize,
-    last_complete_ns: AtomicU64,
-    received: AtomicU64,
-    sent: AtomicUsize,
-    first_send_ns: AtomicU64,
-}
-
-impl Shared {
-    fn deliver(&self, s: usize) {
-        self.received.fetch_add(1, Ordering::Relaxed);
-        let c = self.counts[s].fetch_add(1, Ordering::AcqRel) as usize + 1;
-        if c == self.members.load(Ordering::Relaxed) {
-            self.last_complete_ns.fetch_max(now_ns(), Ordering::Relaxed);
-            self.completed.fetch_add(1, Ordering::Release);
-        }
-    }
-}
 
 /// An Engine.IO polling session: the GET connection and the POST connection.
 pub struct Poller<'a> {
@@ -204,8 +181,7 @@ async fn post_on(
 #[derive(Default)]
 struct MemberOut {
     joined: bool,
-    seen: Vec<u8>,
-    lat: Vec<u64>,
+    receipts: Receipts,
     bad: u64,
     polls: u64,
     pings: u64,
@@ -218,16 +194,7 @@ struct MemberOut {
 pub async fn run(cfg: &Config) -> Value {
     let n = cfg.clients;
     let total = cfg.messages;
-    let shared = Arc::new(Shared {
-        total,
-        members: AtomicUsize::new(usize::MAX),
-        counts: (0..total).map(|_| AtomicU32::new(0)).collect(),
-        completed: AtomicUsize::new(0),
-        last_complete_ns: AtomicU64::new(0),
-        received: AtomicU64::new(0),
-        sent: AtomicUsize::new(0),
-        first_send_ns: AtomicU64::new(0),
-    });
+    let shared = Arc::new(Ledger::new(total));
     let setup = Arc::new(Setup::default());
     let sender_setup = Arc::new(Setup::default());
     let gate = Arc::new(Semaphore::new(cfg.concurrency));
@@ -266,7 +233,7 @@ pub async fn run(cfg: &Config) -> Value {
         t_setup.elapsed().as_secs_f64()
     );
     let sender_ok = sender_setup.ok.load(Ordering::Relaxed) == 1;
-    shared.members.store(joined, Ordering::Relaxed);
+    shared.set_members(joined);
 
     let (mut timed_out, mut stalled) = (false, false);
     let (before, after, end_ns) = if joined > 0 && sender_ok && setup_finished {
@@ -311,31 +278,20 @@ pub async fn run(cfg: &Config) -> Value {
     let outs = join_all(members, Duration::from_secs(10)).await;
 
     let sent = shared.sent.load(Ordering::Relaxed);
-    let (mut drops, mut short, mut extra, mut dups, mut bad, mut disconnects) =
-        (0u64, 0, 0, 0u64, 0, 0);
-    let (mut deliveries, mut polls, mut pings, mut resends) = (0u64, 0u64, 0u64, 0u64);
-    let mut lat = Vec::with_capacity(joined * sent);
+    let mut tally = Tally::default();
+    let (mut polls, mut pings, mut resends) = (0u64, 0u64, 0u64);
     for o in outs.into_iter().filter(|o| o.joined) {
-        let seen = &o.seen[..sent.min(o.seen.len())];
-        let missing = seen.iter().filter(|&&c| c == 0).count() as u64;
-        let over: u64 = o.seen.iter().map(|&c| u64::from(c.saturating_sub(1))).sum();
-        drops += missing;
-        short += usize::from(missing > 0);
-        extra += usize::from(over > 0);
-        dups += over;
-        bad += o.bad;
-        disconnects += usize::from(o.disconnected);
-        deliveries += o.seen.iter().filter(|&&c| c > 0).count() as u64;
+        tally.add(&o.receipts, sent, o.bad, o.disconnected);
         polls += o.polls;
         pings += o.pings;
         resends += o.resends;
-        lat.extend_from_slice(&o.lat);
     }
-    bad += sender_out.bad;
+    tally.bad += sender_out.bad;
+    let deliveries = tally.deliveries;
     let first_send = shared.first_send_ns.load(Ordering::Relaxed);
     let wall = Duration::from_nanos(end_ns.saturating_sub(first_send));
     let (cpu_secs, cpu_util) = cpu_json(before, after, wall);
-    json!({
+    let mut out = json!({
         "clients": n,
         "members_joined": joined,
         "join_errors": setup.failed.load(Ordering::Relaxed),
@@ -361,17 +317,12 @@ pub async fn run(cfg: &Config) -> Value {
         "server_cpu_util": cpu_util,
         "loadgen_cpu_util": own_util(before, after, wall),
         "server_cpu_us_per_delivery": cpu_per(before, after, deliveries),
-        "latency_us": latency_json(&mut lat),
-        "drops": drops,
-        "clients_short": short,
-        "clients_extra": extra,
-        "duplicates": dups,
-        "bad_frames": bad,
-        "disconnects": disconnects,
         "server_rss_before_kib": before.rss_kib,
         "server_rss_after_kib": after.rss_kib,
         "server_vmhwm_kib": cfg.server_status("VmHWM"),
-    })
+    });
+    tally.report(&mut out);
+    out
 }
 
 /// Handshake, CONNECT, join: the member's set-up, over polling.
@@ -403,7 +354,7 @@ async fn join<'a>(
 async fn member(
     i: usize,
     target: &Target,
-    shared: &Shared,
+    shared: &Ledger,
     setup: &Setup,
     gate: &Semaphore,
     mut stop: watch::Receiver<bool>,
@@ -426,8 +377,7 @@ async fn member(
     };
     out.joined = true;
     out.resends = p.resends;
-    out.seen = vec![0; shared.total];
-    out.lat = Vec::with_capacity(shared.total);
+    out.receipts = Receipts::new(shared);
     setup.succeed();
 
     let stop = stop.changed();
@@ -461,16 +411,11 @@ async fn member(
                 break 'poll;
             } else {
                 match frames::parse_msg(f) {
-                    Some((sent_at, s)) => match out.seen.get_mut(s as usize) {
-                        Some(c) => {
-                            if *c == 0 {
-                                out.lat.push(now_ns().saturating_sub(sent_at));
-                                shared.deliver(s as usize);
-                            }
-                            *c = c.saturating_add(1);
+                    Some((sent_at, s)) => {
+                        if let Receipt::Unknown = out.receipts.receive(shared, s, sent_at) {
+                            out.bad += 1;
                         }
-                        None => out.bad += 1,
-                    },
+                    }
                     None => out.bad += 1,
                 }
             }
@@ -496,7 +441,7 @@ struct SenderOut {
 async fn sender(
     i: usize,
     target: &Target,
-    shared: &Shared,
+    shared: &Ledger,
     setup: &Setup,
     mut go: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
