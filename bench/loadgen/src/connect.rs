@@ -11,7 +11,7 @@ use tokio::sync::{watch, Semaphore};
 use crate::client::{drain, wait, Setup, Wait};
 use crate::stats::round3;
 use crate::ws::Ws;
-use crate::{cpu_json, cpu_per, join_all, own_util, Config};
+use crate::{cpu_json, cpu_per, join_all, own_util, Config, ServerSample};
 
 pub async fn run(cfg: &Config) -> Value {
     let n = cfg.clients;
@@ -66,15 +66,38 @@ pub async fn run(cfg: &Config) -> Value {
     let _ = stop_tx.send(true);
     join_all(handles, Duration::from_secs(10)).await;
 
-    let (cpu_secs, cpu_util) = cpu_json(before, after_connect, connect_time);
-    let rss_per_conn = match (before.rss_kib, after_hold.rss_kib) {
-        (Some(a), Some(b)) if connected > 0 => {
-            json!(round3((b as f64 - a as f64) / connected as f64))
-        }
-        _ => Value::Null,
+    let samples = Samples {
+        before,
+        connected: after_connect,
+        held: after_hold,
     };
+    let mut out = report(cfg, &setup, finished, connect_time, &samples);
+    out["server_vmhwm_kib"] = json!(hwm);
+    out["disconnects"] = json!(disconnected_in_hold);
+    out
+}
+
+/// The server sampled before the first connect, once every client connected, and after
+/// the idle hold.
+pub struct Samples {
+    pub before: ServerSample,
+    pub connected: ServerSample,
+    pub held: ServerSample,
+}
+
+/// The report of a connect scenario (`connect`, `connect-default`): connects, their rate
+/// and server CPU, server RSS per connection after the hold.
+pub fn report(
+    cfg: &Config,
+    setup: &Setup,
+    finished: bool,
+    connect_time: Duration,
+    s: &Samples,
+) -> Value {
+    let connected = setup.ok.load(Ordering::Relaxed);
+    let (cpu_secs, cpu_util) = cpu_json(s.before, s.connected, connect_time);
     json!({
-        "clients": n,
+        "clients": cfg.clients,
         "connected": connected,
         "connect_errors": setup.failed.load(Ordering::Relaxed),
         "first_error": setup.first_error(),
@@ -84,15 +107,23 @@ pub async fn run(cfg: &Config) -> Value {
         "connects_per_sec": round3(connected as f64 / connect_time.as_secs_f64()),
         "server_cpu_secs": cpu_secs,
         "server_cpu_util": cpu_util,
-        "loadgen_cpu_util": own_util(before, after_connect, connect_time),
-        "server_cpu_us_per_connect": cpu_per(before, after_connect, connected as u64),
+        "loadgen_cpu_util": own_util(s.before, s.connected, connect_time),
+        "server_cpu_us_per_connect": cpu_per(s.before, s.connected, connected as u64),
         "hold_secs": round3(cfg.hold.as_secs_f64()),
-        "server_rss_before_kib": before.rss_kib,
-        "server_rss_after_kib": after_hold.rss_kib,
-        "server_rss_kib_per_conn": rss_per_conn,
-        "server_vmhwm_kib": hwm,
-        "disconnects": disconnected_in_hold,
+        "server_rss_before_kib": s.before.rss_kib,
+        "server_rss_after_kib": s.held.rss_kib,
+        "server_rss_kib_per_conn": rss_per_conn(s.before, s.held, connected),
     })
+}
+
+/// Server RSS growth from `before` to `after`, per connection (KiB).
+pub fn rss_per_conn(before: ServerSample, after: ServerSample, connected: usize) -> Value {
+    match (before.rss_kib, after.rss_kib) {
+        (Some(a), Some(b)) if connected > 0 => {
+            json!(round3((b as f64 - a as f64) / connected as f64))
+        }
+        _ => Value::Null,
+    }
 }
 
 /// An idle connection: answers pings until told to stop or the server closes it.

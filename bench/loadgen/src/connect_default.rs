@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
 
 use crate::client::{clip, drain, next_text, send, wait, Setup, Target, Wait, READ_BUFFER};
+use crate::connect::{report, rss_per_conn, Samples};
 use crate::http1::{self, Http};
-use crate::stats::round3;
 use crate::ws::Ws;
-use crate::{cpu_json, cpu_per, frames, join_all, own_util, Config};
+use crate::{frames, join_all, Config};
 
 const POLLING: &str = "/socket.io/?EIO=4&transport=polling";
 
@@ -85,37 +85,19 @@ pub async fn run(cfg: &Config) -> Value {
     let _ = stop_tx.send(true);
     join_all(handles, Duration::from_secs(10)).await;
 
-    let (cpu_secs, cpu_util) = cpu_json(before, after_connect, connect_time);
-    let per_conn = |after: Option<u64>| match (before.rss_kib, after) {
-        (Some(a), Some(b)) if connected > 0 => {
-            json!(round3((b as f64 - a as f64) / connected as f64))
-        }
-        _ => Value::Null,
+    let samples = Samples {
+        before,
+        connected: after_connect,
+        held: after_hold,
     };
-    json!({
-        "clients": n,
-        "connected": connected,
-        "connect_errors": setup.failed.load(Ordering::Relaxed),
-        "first_error": setup.first_error(),
-        "setup_timed_out": !finished,
-        "concurrency": cfg.concurrency,
-        "connect_secs": round3(connect_time.as_secs_f64()),
-        "connects_per_sec": round3(connected as f64 / connect_time.as_secs_f64()),
-        "server_cpu_secs": cpu_secs,
-        "server_cpu_util": cpu_util,
-        "loadgen_cpu_util": own_util(before, after_connect, connect_time),
-        "server_cpu_us_per_connect": cpu_per(before, after_connect, connected as u64),
-        "hold_secs": round3(cfg.hold.as_secs_f64()),
-        "server_rss_before_kib": before.rss_kib,
-        "server_rss_connected_kib": after_connect.rss_kib,
-        "server_rss_after_kib": after_hold.rss_kib,
-        "server_rss_kib_per_conn_connected": per_conn(after_connect.rss_kib),
-        "server_rss_kib_per_conn": per_conn(after_hold.rss_kib),
-        "server_vmhwm_kib": hwm,
-        "polling_conns_closed_by_server_at_connect": polling_closed_at_connect,
-        "polling_conns_closed_by_server": polling_closed,
-        "disconnects": disconnects,
-    })
+    let mut out = report(cfg, &setup, finished, connect_time, &samples);
+    out["server_rss_connected_kib"] = json!(after_connect.rss_kib);
+    out["server_rss_kib_per_conn_connected"] = rss_per_conn(before, after_connect, connected);
+    out["server_vmhwm_kib"] = json!(hwm);
+    out["polling_conns_closed_by_server_at_connect"] = json!(polling_closed_at_connect);
+    out["polling_conns_closed_by_server"] = json!(polling_closed);
+    out["disconnects"] = json!(disconnects);
+    out
 }
 
 /// The default client path for client `i`: the polling connection (kept) and the WebSocket.
