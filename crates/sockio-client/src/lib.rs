@@ -119,9 +119,11 @@ mod handlers;
 mod manager;
 mod queue;
 mod registry;
+mod small_map;
 mod socket;
 mod state;
 mod transport;
+mod ws;
 
 pub use args::{Args, BuiltArgs, IntoArgs};
 pub use bytes::Bytes;
