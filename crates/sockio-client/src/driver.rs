@@ -15,10 +15,10 @@ use crate::engine::{
     Action, EngineClient, EngineEvent, EngineOptions, Input, TransportError, TransportKind, WsFrame,
 };
 use crate::queue;
-use crate::transport::Endpoint;
+use crate::transport::{Endpoint, Stream};
 use crate::ws::{ClientWs, WsEvent};
 
-type Opening = Pin<Box<dyn Future<Output = Result<ClientWs, TransportError>> + Send>>;
+type Opening = Pin<Box<dyn Future<Output = Result<ClientWs<Stream>, TransportError>> + Send>>;
 
 /// The session's WebSocket.
 enum Ws {
@@ -26,7 +26,7 @@ enum Ws {
     /// Connecting and handshaking (boxed: that future is large and short-lived).
     Opening(Opening),
     /// Open; frames to send are queued in it, written when the task next polls it.
-    Open(ClientWs),
+    Open(ClientWs<Stream>),
 }
 
 /// One Engine.IO session, its WebSocket and its HTTP requests' tasks.
@@ -232,7 +232,7 @@ impl EngineDriver {
 
 /// Writes what `ws` still has queued (a close frame), then lets the connection go, in a
 /// short task of its own.
-fn finish(mut ws: ClientWs) {
+fn finish(mut ws: ClientWs<Stream>) {
     if !ws.has_output() {
         return;
     }

@@ -380,7 +380,10 @@ impl Endpoint {
     /// makes); the response is read into a buffer dropped after the handshake, and the
     /// frames then go through [`ClientWs`], which keeps no buffer between frames:
     /// thousands of clients in one process stay lean.
-    pub async fn websocket(&self, path_and_query: &str) -> Result<ClientWs, TransportError> {
+    pub async fn websocket(
+        &self,
+        path_and_query: &str,
+    ) -> Result<ClientWs<Stream>, TransportError> {
         use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
 
         let key = generate_key();

@@ -17,8 +17,6 @@ use bytes::Bytes;
 use sockio_protocol::Utf8Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::transport::Stream;
-
 /// The read buffer on the stack, per read.
 const STACK_READ: usize = 4096;
 /// Reads into a connection's own buffer (a frame not read whole) take at least this much.
@@ -74,7 +72,7 @@ struct Frame {
 }
 
 /// A client WebSocket over a connection whose handshake is done.
-pub(crate) struct ClientWs<S = Stream> {
+pub(crate) struct ClientWs<S> {
     io: S,
     /// Bytes read and not used yet, from `pos` on: the start of a frame not read whole
     /// (or, right after the handshake, whatever the server sent with its answer).
@@ -458,6 +456,100 @@ fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
     }
     for (b, m) in chunks.into_remainder().iter_mut().zip(mask) {
         *b ^= m;
+    }
+}
+
+/// Reads `data` through a client WebSocket (64 KiB maximum message) and checks what must
+/// hold: the first byte picks how the reads are cut (1 to 256 bytes each), the rest is
+/// what the server sent. Reading goes on until the WebSocket closes or fails, which it
+/// must do by the end of the bytes; every message is within the maximum, and what the
+/// client wrote is masked frames with at most one close frame, last. For the fuzz targets
+/// in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub fn fuzz_ws(data: &[u8]) {
+    const MAX: usize = 64 * 1024;
+    let Some((&cut, rest)) = data.split_first() else {
+        return;
+    };
+    let io = Script {
+        data: rest,
+        chunk: usize::from(cut) + 1,
+        written: Vec::new(),
+    };
+    let mut ws = ClientWs::new(io, &[], MAX);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut events = 0;
+    loop {
+        let Poll::Ready(event) = ws.poll_next(&mut cx) else {
+            panic!("a read from memory is never pending");
+        };
+        events += 1;
+        assert!(events <= rest.len() + 1, "more events than bytes");
+        match event {
+            WsEvent::Text(t) => assert!(t.len() <= MAX),
+            WsEvent::Binary(b) => assert!(b.len() <= MAX),
+            WsEvent::Closed | WsEvent::Failed(_) => break,
+        }
+    }
+    let Poll::Ready(Ok(())) = ws.poll_flush(&mut cx) else {
+        panic!("a write to memory completes");
+    };
+    let mut written = &ws.io.written[..];
+    let mut closes = 0;
+    while !written.is_empty() {
+        assert_eq!(closes, 0, "a frame after our close frame");
+        assert!(
+            written.len() >= 6 && written[1] & 0x80 != 0,
+            "an unmasked frame"
+        );
+        let (len, at) = match written[1] & 0x7f {
+            126 => (usize::from(u16::from_be_bytes([written[2], written[3]])), 8),
+            127 => panic!("a control frame is at most 125 bytes"),
+            n => (usize::from(n), 6),
+        };
+        assert!(matches!(written[0], 0x88 | 0x8A), "only pongs and a close");
+        closes += usize::from(written[0] == 0x88);
+        written = &written[at + len..];
+    }
+}
+
+/// The server's side for [`fuzz_ws`]: `data` read `chunk` bytes at a time, writes kept.
+struct Script<'a> {
+    data: &'a [u8],
+    chunk: usize,
+    written: Vec<u8>,
+}
+
+impl AsyncRead for Script<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = self.chunk.min(self.data.len()).min(buf.remaining());
+        let (now, later) = self.data.split_at(n);
+        buf.put_slice(now);
+        self.data = later;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Script<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.written.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 
