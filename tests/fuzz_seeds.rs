@@ -62,6 +62,11 @@ fn client_engine_seeds() {
 }
 
 #[test]
+fn client_ws_seeds() {
+    run("client_ws", targets::client_ws);
+}
+
+#[test]
 fn client_handshake_seeds() {
     run("client_handshake", targets::client_handshake);
 }

@@ -153,6 +153,12 @@ pub fn http_head(data: &[u8]) {
 
 // ---- The client's decoders (crates/sockio-client) ----
 
+/// The client's WebSocket frames read from the server (`sockio_client::fuzz_ws`: the
+/// first byte cuts the reads, the rest is the server's bytes).
+pub fn client_ws(data: &[u8]) {
+    sockio_client::fuzz_ws(data);
+}
+
 use sockio_client::engine::{
     Action, EngineClient, EngineEvent, EngineOptions, Handshake, Input, TransportError,
 };

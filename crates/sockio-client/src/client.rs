@@ -335,11 +335,11 @@ impl ClientBuilder {
         };
         let manager = match manager {
             Some(m) => m,
+            // A manager of its own keeps no cache key (it is never looked up).
+            None if self.force_new => Manager::start(config, String::new()),
             None => {
                 let m = Manager::start(config, key.clone());
-                if !self.force_new {
-                    registry::add(key, &m.inner);
-                }
+                registry::add(key, &m.inner);
                 m
             }
         };

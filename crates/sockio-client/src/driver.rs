@@ -3,39 +3,30 @@
 //! task or channel of its own); HTTP requests run in their own tasks, whose outcomes come
 //! back through a queue made the first time one is sent.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use futures_util::{Sink, SinkExt, Stream as _};
 use sockio_protocol::engine::{Message, ProtocolVersion};
-use sockio_protocol::Utf8Bytes;
 use tokio::task::AbortHandle;
-use tokio_tungstenite::tungstenite::error::ProtocolError;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
-use tokio_tungstenite::WebSocketStream;
 
 use crate::engine::{
     Action, EngineClient, EngineEvent, EngineOptions, Input, TransportError, TransportKind, WsFrame,
 };
 use crate::queue;
 use crate::transport::{Endpoint, Stream};
+use crate::ws::{ClientWs, WsEvent};
 
-type Opening =
-    Pin<Box<dyn Future<Output = Result<WebSocketStream<Stream>, TransportError>> + Send>>;
+type Opening = Pin<Box<dyn Future<Output = Result<ClientWs<Stream>, TransportError>> + Send>>;
 
 /// The session's WebSocket.
 enum Ws {
     None,
     /// Connecting and handshaking (boxed: that future is large and short-lived).
     Opening(Opening),
-    /// Open; `out` holds the frames not yet handed to it.
-    Open {
-        ws: Box<WebSocketStream<Stream>>,
-        out: VecDeque<WsMessage>,
-    },
+    /// Open; frames to send are queued in it, written when the task next polls it.
+    Open(ClientWs<Stream>),
 }
 
 /// One Engine.IO session, its WebSocket and its HTTP requests' tasks.
@@ -83,10 +74,7 @@ impl EngineDriver {
             Ws::Opening(opening) => match opening.as_mut().poll(cx) {
                 Poll::Pending => Poll::Pending,
                 Poll::Ready(Ok(ws)) => {
-                    self.ws = Ws::Open {
-                        ws: Box::new(ws),
-                        out: VecDeque::new(),
-                    };
+                    self.ws = Ws::Open(ws);
                     Poll::Ready(Input::WsOpen)
                 }
                 Poll::Ready(Err(e)) => {
@@ -94,43 +82,30 @@ impl EngineDriver {
                     Poll::Ready(Input::WsClosed(Some(e)))
                 }
             },
-            Ws::Open { ws, out } => {
-                if let Err(e) = write(ws, out, cx) {
+            Ws::Open(ws) => {
+                // Our frames (and a flush a TLS stream may have pending) leave first.
+                if let Poll::Ready(Err(e)) = ws.poll_flush(cx) {
                     self.ws = Ws::None;
                     return Poll::Ready(Input::WsClosed(Some(TransportError::WebSocket(
                         e.to_string(),
                     ))));
                 }
-                loop {
-                    let input = match Pin::new(ws.as_mut()).poll_next(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Some(Ok(WsMessage::Text(t)))) => {
-                            // Copied: the frame shares the read buffer's allocation.
-                            return Poll::Ready(Input::WsText(Utf8Bytes::from(t.as_str())));
-                        }
-                        Poll::Ready(Some(Ok(WsMessage::Binary(b)))) => {
-                            return Poll::Ready(Input::WsBinary(b));
-                        }
-                        Poll::Ready(Some(Ok(WsMessage::Close(_)))) | Poll::Ready(None) => {
-                            Input::WsClosed(None)
-                        }
-                        // Pings (answered by tungstenite), pongs.
-                        Poll::Ready(Some(Ok(_))) => continue,
-                        // The peer went away without a close frame: a close, as
-                        // socket.io-client sees it.
-                        Poll::Ready(Some(Err(WsError::Protocol(
-                            ProtocolError::ResetWithoutClosingHandshake,
-                        ))))
-                        | Poll::Ready(Some(Err(WsError::ConnectionClosed))) => {
-                            Input::WsClosed(None)
-                        }
-                        Poll::Ready(Some(Err(e))) => {
-                            Input::WsClosed(Some(TransportError::WebSocket(e.to_string())))
-                        }
-                    };
-                    self.ws = Ws::None;
-                    return Poll::Ready(input);
+                let input = match ws.poll_next(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(WsEvent::Text(t)) => return Poll::Ready(Input::WsText(t)),
+                    Poll::Ready(WsEvent::Binary(b)) => return Poll::Ready(Input::WsBinary(b)),
+                    // A close frame, or the server went away without one: a close, as
+                    // socket.io-client sees it.
+                    Poll::Ready(WsEvent::Closed) => Input::WsClosed(None),
+                    Poll::Ready(WsEvent::Failed(e)) => {
+                        Input::WsClosed(Some(TransportError::WebSocket(e)))
+                    }
+                };
+                // Our answer (a close frame) goes out before the connection does.
+                if let Ws::Open(ws) = std::mem::replace(&mut self.ws, Ws::None) {
+                    finish(ws);
                 }
+                Poll::Ready(input)
             }
         }
     }
@@ -160,11 +135,11 @@ impl EngineDriver {
                 Action::Post { sid, body } => self.post(sid, body),
                 Action::WsConnect { sid } => self.ws_connect(sid),
                 Action::WsSend(frame) => {
-                    if let Ws::Open { out, .. } = &mut self.ws {
-                        out.push_back(match frame {
-                            WsFrame::Text(t) => WsMessage::text(t.as_str()),
-                            WsFrame::Binary(b) => WsMessage::Binary(b),
-                        });
+                    if let Ws::Open(ws) = &mut self.ws {
+                        match frame {
+                            WsFrame::Text(t) => ws.send_text(t.as_str()),
+                            WsFrame::Binary(b) => ws.send_binary(&b),
+                        }
                     }
                 }
                 Action::WsClose => self.ws_close(),
@@ -244,58 +219,30 @@ impl EngineDriver {
         self.ws = Ws::Opening(Box::pin(async move { endpoint.websocket(&url).await }));
     }
 
-    /// Closes the WebSocket (one being opened is abandoned): the close frame is sent by a
-    /// short task of its own, the session is done with it.
+    /// Closes the WebSocket (one being opened is abandoned): our close frame, after the
+    /// frames still queued, is written by a short task of its own, the session is done
+    /// with it.
     fn ws_close(&mut self) {
-        if let Ws::Open { mut ws, out } = std::mem::replace(&mut self.ws, Ws::None) {
-            // Without a runtime (it is shutting down) the connection just goes.
-            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-                return;
-            };
-            runtime.spawn(async move {
-                // The stream itself, not the box (a `Box<Sink>` is a sink too, whose
-                // `close` takes no close frame).
-                let ws: &mut WebSocketStream<Stream> = &mut ws;
-                for m in out {
-                    if ws.feed(m).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = ws.close(None).await;
-            });
+        if let Ws::Open(mut ws) = std::mem::replace(&mut self.ws, Ws::None) {
+            ws.send_close(None);
+            finish(ws);
         }
     }
 }
 
-/// Hands the queued frames to the WebSocket and flushes it, as far as it takes them now.
-fn write(
-    ws: &mut WebSocketStream<Stream>,
-    out: &mut VecDeque<WsMessage>,
-    cx: &mut Context<'_>,
-) -> Result<(), WsError> {
-    if out.is_empty() {
-        // Nothing new; finish a flush that was pending (a no-op otherwise).
-        return match Pin::new(ws).poll_flush(cx) {
-            Poll::Ready(Err(e)) => Err(e),
-            _ => Ok(()),
-        };
+/// Writes what `ws` still has queued (a close frame), then lets the connection go, in a
+/// short task of its own.
+fn finish(mut ws: ClientWs<Stream>) {
+    if !ws.has_output() {
+        return;
     }
-    while !out.is_empty() {
-        match Pin::new(&mut *ws).poll_ready(cx) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(e)) => return Err(e),
-            Poll::Pending => return Ok(()),
-        }
-        if let Some(m) = out.pop_front() {
-            Pin::new(&mut *ws).start_send(m)?;
-        }
-    }
-    // Idle sessions hold no frame queue.
-    *out = VecDeque::new();
-    match Pin::new(ws).poll_flush(cx) {
-        Poll::Ready(Err(e)) => Err(e),
-        _ => Ok(()),
-    }
+    // Without a runtime (it is shutting down) the connection just goes.
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), ws.finish()).await;
+    });
 }
 
 impl Drop for EngineDriver {

@@ -119,9 +119,11 @@ mod handlers;
 mod manager;
 mod queue;
 mod registry;
+mod small_map;
 mod socket;
 mod state;
 mod transport;
+mod ws;
 
 pub use args::{Args, BuiltArgs, IntoArgs};
 pub use bytes::Bytes;
@@ -140,3 +142,5 @@ pub use sockio_protocol::socket::{from_value, to_value, Value};
 #[doc(hidden)]
 pub use transport::fuzz_url;
 pub use transport::{tls_config_with_roots, ServerUrl};
+#[doc(hidden)]
+pub use ws::fuzz_ws;

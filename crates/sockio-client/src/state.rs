@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::handlers::{Dispatch, Dispatcher, SharedHandlers};
 use crate::queue;
+use crate::small_map::NspMap;
 
 /// Locks `m`, poisoned or not (a panicking handler runs on another thread, but the
 /// state stays consistent under every lock).
@@ -29,7 +30,7 @@ pub(crate) struct Shared {
     pub dispatch: Dispatcher,
     pub handlers: SharedHandlers,
     /// The sockets, held weakly: a socket nobody holds leaves its namespace.
-    pub sockets: Mutex<HashMap<String, Weak<SocketInner>>>,
+    pub sockets: Mutex<NspMap<Weak<SocketInner>>>,
     pub closed: AtomicBool,
     pub cache_key: String,
 }

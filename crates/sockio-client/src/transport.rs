@@ -1,5 +1,5 @@
 //! The I/O side of the transports: URLs, TCP/TLS streams, HTTP requests (hyper 1) and
-//! the WebSocket handshake (tokio-tungstenite), each over our own stream.
+//! the WebSocket handshake (its frames: `ws.rs`), each over our own stream.
 
 use std::io;
 use std::pin::Pin;
@@ -15,10 +15,10 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
-use tokio_tungstenite::WebSocketStream;
 
 use crate::engine::TransportError;
 use crate::error::Error;
+use crate::ws::{ClientWs, MAX_PAYLOAD};
 
 /// A parsed server URL: `http[s]://host[:port][/namespace][?query]` (`ws`/`wss` too).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -376,19 +376,15 @@ impl Endpoint {
 
     /// Opens a WebSocket at `path_and_query`.
     ///
-    /// The handshake is written and read here (RFC 6455 §4.1, as tungstenite checks it):
-    /// tungstenite's own client handshake reads the response into a 4 KiB buffer and then
-    /// keeps that allocation as the WebSocket's read buffer for the connection's life.
-    /// Here the response is read into a buffer dropped after the handshake, and the
-    /// WebSocket starts with a 1 KiB read buffer (as the server's; grown to the size of
-    /// any larger frame): a round trip's frames are far smaller, and thousands of
-    /// clients in one process stay lean.
+    /// The handshake is written and read here (RFC 6455 §4.1, with the checks tungstenite
+    /// makes); the response is read into a buffer dropped after the handshake, and the
+    /// frames then go through [`ClientWs`], which keeps no buffer between frames:
+    /// thousands of clients in one process stay lean.
     pub async fn websocket(
         &self,
         path_and_query: &str,
-    ) -> Result<WebSocketStream<Stream>, TransportError> {
+    ) -> Result<ClientWs<Stream>, TransportError> {
         use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
-        use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
         let key = generate_key();
         let mut request = Vec::with_capacity(256);
@@ -459,10 +455,7 @@ impl Endpoint {
         let tail = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
             .await
             .map_err(|_| TransportError::Timeout)??;
-        let config = WebSocketConfig::default()
-            .read_buffer_size(1024)
-            .write_buffer_size(8 * 1024);
-        Ok(WebSocketStream::from_partially_read(stream, tail, Role::Client, Some(config)).await)
+        Ok(ClientWs::new(stream, &tail, MAX_PAYLOAD))
     }
 }
 

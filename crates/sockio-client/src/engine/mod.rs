@@ -4,8 +4,8 @@
 //! The state machine knows the protocol (handshake, heartbeats in both directions,
 //! upgrade probe, payload framing for revisions 4 and 3) and nothing about sockets or
 //! clocks, so it is tested without a runtime. The driver (private to this crate) performs
-//! its [`Action`]s with hyper (polling) and tokio-tungstenite (WebSocket), and feeds back
-//! what happened as [`Input`]s.
+//! its [`Action`]s with hyper (polling) and its own WebSocket handshake and frames, and
+//! feeds back what happened as [`Input`]s.
 
 mod proto;
 #[cfg(test)]

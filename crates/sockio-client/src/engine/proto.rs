@@ -572,6 +572,8 @@ impl EngineClient {
                         }
                     }));
                 }
+                // An idle session holds no packet queue.
+                self.write_buf = VecDeque::new();
             }
             TransportKind::Polling => {
                 if self.post_in_flight || self.upgrade == Upgrade::Pausing {
@@ -597,6 +599,9 @@ impl EngineClient {
                     take += 1;
                 }
                 let packets: Vec<EncodedPacket> = self.write_buf.drain(..take).collect();
+                if self.write_buf.is_empty() {
+                    self.write_buf = VecDeque::new();
+                }
                 let Some(sid) = self.sid() else { return };
                 self.post_in_flight = true;
                 out.push(Action::Post {
@@ -620,7 +625,7 @@ impl EngineClient {
         self.heartbeat_deadline = None;
         self.next_ping = None;
         self.probe_deadline = None;
-        self.write_buf.clear();
+        self.write_buf = VecDeque::new();
         out.push(Action::Event(EngineEvent::Closed { reason, was_open }));
     }
 }
