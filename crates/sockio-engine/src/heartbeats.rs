@@ -1,0 +1,509 @@
+//! One heartbeat schedule per engine, in place of one tokio timer per WebSocket session.
+//!
+//! With many idle connections the tokio timer wheel was the server's main idle cost: each
+//! session's timer entry lives inside its task, so every cascade of a wheel slot and every
+//! firing of an entry whose deadline had moved (a pong pushes the deadline back) is a cache
+//! miss on another task's memory. Here the deadlines are kept in coarse due-time buckets
+//! (a grain of at most 100 ms, see [`grain_for`]) of small `(slot, generation)` entries,
+//! held contiguously, and the sessions' wakers in one dense table: a session moving its
+//! deadline only appends an entry (the old one goes stale, recognised by its generation
+//! without touching the session), and a session's task is woken only when its own deadline
+//! has passed. One driver task per engine sleeps until the next non-empty bucket; it runs
+//! while at least one [`HeartbeatTimer`] exists.
+//!
+//! Deadlines are rounded up to the grain, never down: a ping goes out, or a session times
+//! out, at most one grain late and never early.
+
+use std::collections::BTreeMap;
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::signal::Signal;
+
+/// The clock: tokio's, so that tests with paused time drive it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// The grain of the schedule for a heartbeat of `interval` and `timeout`: a hundred and
+/// twenty-eighth of the shorter one, between 1 ms and 100 ms.
+pub(crate) fn grain_for(interval: Duration, timeout: Duration) -> Duration {
+    (interval.min(timeout) / 128).clamp(Duration::from_millis(1), Duration::from_millis(100))
+}
+
+/// An entry of a bucket: a slot of the table and the generation it was scheduled at.
+type Entry = (u32, u32);
+
+/// One timer's row of the table.
+#[derive(Default)]
+struct Slot {
+    /// Bumped on every reset and release: entries of an older generation are stale.
+    generation: u32,
+    /// The deadline passed and the timer has not seen it yet.
+    due: bool,
+    /// The task waiting on the timer.
+    waker: Option<Waker>,
+}
+
+/// The schedule itself, sans IO: deadlines in, due timers' wakers out.
+pub(crate) struct Schedule {
+    origin: Instant,
+    grain: Duration,
+    /// Bucket `t` holds the entries due at `origin + t * grain`.
+    buckets: BTreeMap<u64, Vec<Entry>>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Emptied buckets' vectors, reused.
+    spare: Vec<Vec<Entry>>,
+    live: usize,
+}
+
+impl Schedule {
+    pub(crate) fn new(origin: Instant, grain: Duration) -> Self {
+        Self {
+            origin,
+            grain: grain.max(Duration::from_micros(1)),
+            buckets: BTreeMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            spare: Vec::new(),
+            live: 0,
+        }
+    }
+
+    /// A new timer, not armed.
+    pub(crate) fn register(&mut self) -> u32 {
+        self.live += 1;
+        match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(Slot::default());
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        }
+    }
+
+    /// Forgets timer `slot`; its entries go stale.
+    pub(crate) fn release(&mut self, slot: u32) {
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.generation = s.generation.wrapping_add(1);
+            s.due = false;
+            s.waker = None;
+            self.free.push(slot);
+            self.live -= 1;
+        }
+    }
+
+    /// How many timers are registered.
+    pub(crate) fn live(&self) -> usize {
+        self.live
+    }
+
+    /// The bucket of `deadline`: the first one due at or after it.
+    fn tick(&self, deadline: Instant) -> u64 {
+        let since = deadline.saturating_duration_since(self.origin).as_nanos();
+        let grain = self.grain.as_nanos();
+        u64::try_from(since.div_ceil(grain)).unwrap_or(u64::MAX)
+    }
+
+    /// When bucket `tick` is due.
+    fn instant(&self, tick: u64) -> Instant {
+        let nanos = u128::from(tick) * self.grain.as_nanos();
+        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
+        self.origin + Duration::from_nanos(nanos)
+    }
+
+    /// Arms timer `slot` for `deadline`, replacing what it was armed for. Returns when its
+    /// bucket is due.
+    pub(crate) fn reset(&mut self, slot: u32, deadline: Instant) -> Instant {
+        let tick = self.tick(deadline);
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return deadline;
+        };
+        s.generation = s.generation.wrapping_add(1);
+        s.due = false;
+        let entry = (slot, s.generation);
+        let spare = &mut self.spare;
+        self.buckets
+            .entry(tick)
+            .or_insert_with(|| spare.pop().unwrap_or_default())
+            .push(entry);
+        self.instant(tick)
+    }
+
+    /// Whether timer `slot` is due; if not, `waker` is woken once it is. A due timer is
+    /// seen once: it is then disarmed.
+    pub(crate) fn poll_due(&mut self, slot: u32, waker: &Waker) -> bool {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return false;
+        };
+        if std::mem::take(&mut s.due) {
+            return true;
+        }
+        match &s.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => s.waker = Some(waker.clone()),
+        }
+        false
+    }
+
+    /// Time passed to `now`: marks the timers whose bucket is due and moves their wakers
+    /// into `wake`.
+    pub(crate) fn expire(&mut self, now: Instant, wake: &mut Vec<Waker>) {
+        while let Some((&tick, _)) = self.buckets.first_key_value() {
+            if self.instant(tick) > now {
+                break;
+            }
+            let Some((_, mut entries)) = self.buckets.pop_first() else {
+                break;
+            };
+            for &(slot, generation) in &entries {
+                if let Some(s) = self.slots.get_mut(slot as usize) {
+                    if s.generation == generation {
+                        // Disarmed until the next reset: the entry is used up.
+                        s.generation = s.generation.wrapping_add(1);
+                        s.due = true;
+                        wake.extend(s.waker.take());
+                    }
+                }
+            }
+            entries.clear();
+            if self.spare.len() < 64 {
+                self.spare.push(entries);
+            }
+        }
+    }
+
+    /// When the next bucket is due, if any.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.buckets.keys().next().map(|&t| self.instant(t))
+    }
+}
+
+/// What the engine's timers and its driver share.
+struct Inner {
+    state: Mutex<State>,
+    /// Wakes the driver: a bucket earlier than the one it sleeps until, or no timers left.
+    kick: Signal,
+}
+
+/// The schedule, and the driver task's state under the same lock.
+struct State {
+    schedule: Schedule,
+    /// Whether the driver task runs.
+    running: bool,
+    /// The bucket it sleeps until (`None`: until kicked).
+    sleeps_until: Option<Instant>,
+}
+
+/// The heartbeat schedule of one engine.
+pub(crate) struct Heartbeats {
+    inner: Arc<Inner>,
+}
+
+impl Heartbeats {
+    /// A schedule of the given grain (see [`grain_for`]).
+    pub(crate) fn new(grain: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    schedule: Schedule::new(now(), grain),
+                    running: false,
+                    sleeps_until: None,
+                }),
+                kick: Signal::default(),
+            }),
+        }
+    }
+
+    /// A new timer, not armed. Must be called within a tokio runtime (the driver task
+    /// starts with the first timer).
+    pub(crate) fn timer(&self) -> HeartbeatTimer {
+        let slot = lock(&self.inner.state).schedule.register();
+        HeartbeatTimer {
+            inner: self.inner.clone(),
+            slot,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One session's heartbeat timer on its engine's schedule.
+pub(crate) struct HeartbeatTimer {
+    inner: Arc<Inner>,
+    slot: u32,
+}
+
+impl HeartbeatTimer {
+    /// Arms the timer for `deadline` (rounded up to the schedule's grain).
+    pub(crate) fn reset(&mut self, deadline: Instant) {
+        let mut st = lock(&self.inner.state);
+        let due = st.schedule.reset(self.slot, deadline);
+        if !st.running {
+            st.running = true;
+            st.sleeps_until = Some(due);
+            drop(st);
+            tokio::spawn(drive(self.inner.clone()));
+        } else if st.sleeps_until.is_none_or(|t| due < t) {
+            st.sleeps_until = Some(due);
+            drop(st);
+            self.inner.kick.raise();
+        }
+    }
+
+    /// Waits until the deadline the timer was last armed for has passed. Pending for ever
+    /// when it is not armed.
+    pub(crate) async fn elapsed(&self) {
+        poll_fn(|cx: &mut Context<'_>| {
+            if lock(&self.inner.state)
+                .schedule
+                .poll_due(self.slot, cx.waker())
+            {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for HeartbeatTimer {
+    fn drop(&mut self) {
+        let left = {
+            let mut st = lock(&self.inner.state);
+            st.schedule.release(self.slot);
+            st.schedule.live()
+        };
+        if left == 0 {
+            // The driver stops.
+            self.inner.kick.raise();
+        }
+    }
+}
+
+/// The driver task: expires due buckets and wakes their timers' tasks, then sleeps until
+/// the next bucket. Stops when no timer is left.
+async fn drive(inner: Arc<Inner>) {
+    let mut wake = Vec::new();
+    loop {
+        let next = {
+            let mut st = lock(&inner.state);
+            st.schedule.expire(now(), &mut wake);
+            if st.schedule.live() == 0 {
+                st.running = false;
+                st.sleeps_until = None;
+                None
+            } else {
+                st.sleeps_until = st.schedule.next_due();
+                Some(st.sleeps_until)
+            }
+        };
+        for w in wake.drain(..) {
+            w.wake();
+        }
+        match next {
+            None => return,
+            Some(Some(t)) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(tokio::time::Instant::from_std(t)) => {}
+                    _ = inner.kick.wait() => {}
+                }
+            }
+            Some(None) => inner.kick.wait().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    const G: Duration = Duration::from_millis(100);
+
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<Count>, Waker) {
+        let c = Arc::new(Count::default());
+        (c.clone(), Waker::from(c))
+    }
+
+    #[test]
+    fn grain_is_bounded() {
+        let s = Duration::from_secs;
+        assert_eq!(grain_for(s(25), s(20)), Duration::from_millis(100));
+        assert_eq!(
+            grain_for(Duration::from_millis(300), Duration::from_millis(200)),
+            Duration::from_nanos(1_562_500)
+        );
+        assert_eq!(
+            grain_for(Duration::from_millis(50), Duration::from_millis(20)),
+            Duration::from_millis(1)
+        );
+    }
+
+    #[test]
+    fn fires_at_the_deadline_rounded_up_never_early() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, G);
+        let a = s.register();
+        let (count, w) = waker();
+        let due = s.reset(a, t0 + Duration::from_millis(250));
+        assert_eq!(due, t0 + Duration::from_millis(300));
+        assert_eq!(s.next_due(), Some(due));
+        assert!(!s.poll_due(a, &w));
+        let mut wake = Vec::new();
+        s.expire(t0 + Duration::from_millis(299), &mut wake);
+        assert!(wake.is_empty());
+        s.expire(due, &mut wake);
+        assert_eq!(wake.len(), 1);
+        wake.drain(..).for_each(Waker::wake);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert!(s.poll_due(a, &w));
+        // Seen once, then disarmed.
+        assert!(!s.poll_due(a, &w));
+        assert_eq!(s.next_due(), None);
+    }
+
+    #[test]
+    fn a_deadline_on_the_grain_is_kept_exactly() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, G);
+        let a = s.register();
+        assert_eq!(s.reset(a, t0 + G * 3), t0 + G * 3);
+    }
+
+    #[test]
+    fn a_reset_replaces_the_earlier_deadline() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, G);
+        let a = s.register();
+        let (_, w) = waker();
+        s.reset(a, t0 + G);
+        s.reset(a, t0 + G * 5);
+        assert!(!s.poll_due(a, &w));
+        let mut wake = Vec::new();
+        s.expire(t0 + G * 4, &mut wake);
+        assert!(wake.is_empty());
+        assert!(!s.poll_due(a, &w));
+        s.expire(t0 + G * 5, &mut wake);
+        assert_eq!(wake.len(), 1);
+        assert!(s.poll_due(a, &w));
+        // An earlier deadline after a later one works too.
+        s.reset(a, t0 + G * 20);
+        s.reset(a, t0 + G * 6);
+        s.expire(t0 + G * 6, &mut wake);
+        assert!(s.poll_due(a, &w));
+        s.expire(t0 + G * 20, &mut wake);
+        assert!(!s.poll_due(a, &w));
+    }
+
+    #[test]
+    fn a_reset_after_firing_clears_the_unseen_due() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, G);
+        let a = s.register();
+        let (_, w) = waker();
+        s.reset(a, t0 + G);
+        let mut wake = Vec::new();
+        s.expire(t0 + G, &mut wake);
+        s.reset(a, t0 + G * 3);
+        assert!(!s.poll_due(a, &w));
+    }
+
+    #[test]
+    fn a_past_deadline_is_due_at_the_next_expiry() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, G);
+        let a = s.register();
+        let (_, w) = waker();
+        s.reset(a, t0);
+        let mut wake = Vec::new();
+        s.expire(t0 + G * 7, &mut wake);
+        assert!(s.poll_due(a, &w));
+    }
+
+    #[test]
+    fn released_slots_are_reused_and_their_entries_stale() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, G);
+        let a = s.register();
+        let b = s.register();
+        assert_eq!(s.live(), 2);
+        let (_, w) = waker();
+        s.reset(a, t0 + G);
+        s.release(a);
+        assert_eq!(s.live(), 1);
+        let c = s.register();
+        assert_eq!(c, a);
+        s.reset(b, t0 + G);
+        assert!(!s.poll_due(c, &w));
+        let mut wake = Vec::new();
+        s.expire(t0 + G, &mut wake);
+        // The released timer's entry does not make its successor due.
+        assert!(!s.poll_due(c, &w));
+        assert!(s.poll_due(b, &w));
+    }
+
+    #[test]
+    fn many_timers_in_one_bucket_wake_each_once() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, G);
+        let timers: Vec<_> = (0..1000).map(|_| s.register()).collect();
+        let counts: Vec<_> = timers.iter().map(|_| waker()).collect();
+        for (k, &t) in timers.iter().enumerate() {
+            s.reset(t, t0 + Duration::from_millis(k as u64 % 100));
+            assert!(!s.poll_due(t, &counts[k].1));
+        }
+        let mut wake = Vec::new();
+        s.expire(t0 + G, &mut wake);
+        assert_eq!(wake.len(), 1000);
+        wake.drain(..).for_each(Waker::wake);
+        for (k, &t) in timers.iter().enumerate() {
+            assert_eq!(counts[k].0 .0.load(Ordering::SeqCst), 1);
+            assert!(s.poll_due(t, &counts[k].1));
+        }
+    }
+
+    // The driver task on a paused clock.
+    #[tokio::test(start_paused = true)]
+    async fn timers_fire_through_the_driver_and_it_stops_without_timers() {
+        let hb = Heartbeats::new(G);
+        let t0 = tokio::time::Instant::now();
+        let mut a = hb.timer();
+        let mut b = hb.timer();
+        a.reset(now() + Duration::from_secs(2));
+        b.reset(now() + Duration::from_secs(5));
+        a.elapsed().await;
+        assert_eq!(t0.elapsed(), Duration::from_secs(2));
+        // An earlier deadline than the one the driver sleeps until.
+        a.reset(now() + Duration::from_secs(1));
+        a.elapsed().await;
+        assert_eq!(t0.elapsed(), Duration::from_secs(3));
+        b.elapsed().await;
+        assert_eq!(t0.elapsed(), Duration::from_secs(5));
+        drop(a);
+        drop(b);
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+        assert!(!lock(&hb.inner.state).running);
+        // And starts again with the next timer.
+        let mut c = hb.timer();
+        c.reset(now() + Duration::from_millis(150));
+        c.elapsed().await;
+        assert_eq!(t0.elapsed(), Duration::from_millis(5200));
+    }
+}
