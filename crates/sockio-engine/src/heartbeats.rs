@@ -290,6 +290,17 @@ impl Drop for HeartbeatTimer {
 /// The driver task: expires due buckets and wakes their timers' tasks, then sleeps until
 /// the next bucket. Stops when no timer is left.
 async fn drive(inner: Arc<Inner>) {
+    /// Marks the driver stopped if its task is dropped unfinished (its runtime shut
+    /// down), so that the next reset starts another one.
+    struct Stopped<'a>(&'a Inner);
+    impl Drop for Stopped<'_> {
+        fn drop(&mut self) {
+            let mut st = lock(&self.0.state);
+            st.running = false;
+            st.sleeps_until = None;
+        }
+    }
+    let stopped = Stopped(&inner);
     let mut wake = Vec::new();
     loop {
         let next = {
@@ -308,7 +319,12 @@ async fn drive(inner: Arc<Inner>) {
             w.wake();
         }
         match next {
-            None => return,
+            None => {
+                // Marked stopped above, under the lock the timers check it under: a
+                // driver started since must not be marked stopped by this one.
+                std::mem::forget(stopped);
+                return;
+            }
             Some(Some(t)) => {
                 tokio::select! {
                     _ = tokio::time::sleep_until(tokio::time::Instant::from_std(t)) => {}
@@ -505,5 +521,34 @@ mod tests {
         c.reset(now() + Duration::from_millis(150));
         c.elapsed().await;
         assert_eq!(t0.elapsed(), Duration::from_millis(5200));
+    }
+
+    #[test]
+    fn a_driver_lost_with_its_runtime_is_started_again() {
+        let paused = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap()
+        };
+        let hb = Heartbeats::new(G);
+        let first = paused();
+        // Stays registered after its runtime (and the driver it started) is gone.
+        let _a = first.block_on(async {
+            let mut a = hb.timer();
+            a.reset(now() + Duration::from_secs(60));
+            tokio::task::yield_now().await;
+            a
+        });
+        drop(first);
+        assert!(!lock(&hb.inner.state).running);
+        paused().block_on(async {
+            let mut b = hb.timer();
+            b.reset(now() + Duration::from_secs(1));
+            tokio::time::timeout(Duration::from_secs(2), b.elapsed())
+                .await
+                .expect("fired");
+        });
     }
 }
