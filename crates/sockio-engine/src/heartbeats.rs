@@ -5,19 +5,20 @@
 //! firing of an entry whose deadline had moved (a pong pushes the deadline back) is a cache
 //! miss on another task's memory. Here the deadlines are kept in coarse due-time buckets
 //! (a grain of at most 100 ms, see [`grain_for`]) of small `(slot, generation)` entries,
-//! held contiguously, and the sessions' wakers in one dense table: a session moving its
+//! held contiguously, and a dense table of the timers' generations: a session moving its
 //! deadline only appends an entry (the old one goes stale, recognised by its generation
 //! without touching the session), and a session's task is woken only when its own deadline
 //! has passed. One driver task per engine sleeps until the next non-empty bucket; it runs
 //! while at least one [`HeartbeatTimer`] exists.
 //!
 //! Deadlines are rounded up to the grain, never down: a ping goes out, or a session times
-//! out, at most one grain late and never early.
+//! out, at most one grain late and never early. A timer's task waits on its own signal,
+//! not on the schedule's lock, so polling a busy session costs nothing shared. A firing
+//! can race with a reset and wake a task early; that is harmless, since the heartbeat
+//! state machine compares its own deadline with the clock (`handle_timeout`).
 
 use std::collections::BTreeMap;
-use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::signal::Signal;
@@ -37,17 +38,15 @@ pub(crate) fn grain_for(interval: Duration, timeout: Duration) -> Duration {
 type Entry = (u32, u32);
 
 /// One timer's row of the table.
-#[derive(Default)]
 struct Slot {
     /// Bumped on every reset and release: entries of an older generation are stale.
     generation: u32,
-    /// The deadline passed and the timer has not seen it yet.
-    due: bool,
-    /// The task waiting on the timer.
-    waker: Option<Waker>,
+    /// Raised when the deadline passes. The timer waits on it without the schedule's
+    /// lock, so polling a session's task costs no lock shared by every session.
+    fired: Arc<Signal>,
 }
 
-/// The schedule itself, sans IO: deadlines in, due timers' wakers out.
+/// The schedule itself, sans IO: deadlines in, the due timers' signals out.
 pub(crate) struct Schedule {
     origin: Instant,
     grain: Duration,
@@ -73,24 +72,28 @@ impl Schedule {
         }
     }
 
-    /// A new timer, not armed.
-    pub(crate) fn register(&mut self) -> u32 {
+    /// A new timer, not armed, and the signal raised when it fires.
+    pub(crate) fn register(&mut self) -> (u32, Arc<Signal>) {
         self.live += 1;
-        match self.free.pop() {
+        let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
-                self.slots.push(Slot::default());
+                self.slots.push(Slot {
+                    generation: 0,
+                    fired: Arc::default(),
+                });
                 u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
-        }
+        };
+        let fired = self.slots[slot as usize].fired.clone();
+        (slot, fired)
     }
 
     /// Forgets timer `slot`; its entries go stale.
     pub(crate) fn release(&mut self, slot: u32) {
         if let Some(s) = self.slots.get_mut(slot as usize) {
             s.generation = s.generation.wrapping_add(1);
-            s.due = false;
-            s.waker = None;
+            s.fired.clear();
             self.free.push(slot);
             self.live -= 1;
         }
@@ -123,7 +126,8 @@ impl Schedule {
             return deadline;
         };
         s.generation = s.generation.wrapping_add(1);
-        s.due = false;
+        // A firing for the deadline replaced is forgotten.
+        s.fired.clear();
         let entry = (slot, s.generation);
         let spare = &mut self.spare;
         self.buckets
@@ -133,25 +137,9 @@ impl Schedule {
         self.instant(tick)
     }
 
-    /// Whether timer `slot` is due; if not, `waker` is woken once it is. A due timer is
-    /// seen once: it is then disarmed.
-    pub(crate) fn poll_due(&mut self, slot: u32, waker: &Waker) -> bool {
-        let Some(s) = self.slots.get_mut(slot as usize) else {
-            return false;
-        };
-        if std::mem::take(&mut s.due) {
-            return true;
-        }
-        match &s.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => s.waker = Some(waker.clone()),
-        }
-        false
-    }
-
-    /// Time passed to `now`: marks the timers whose bucket is due and moves their wakers
-    /// into `wake`.
-    pub(crate) fn expire(&mut self, now: Instant, wake: &mut Vec<Waker>) {
+    /// Time passed to `now`: the signals of the timers whose bucket is due go into
+    /// `fire` (to be raised once the lock is released).
+    pub(crate) fn expire(&mut self, now: Instant, fire: &mut Vec<Arc<Signal>>) {
         while let Some((&tick, _)) = self.buckets.first_key_value() {
             if self.instant(tick) > now {
                 break;
@@ -164,8 +152,7 @@ impl Schedule {
                     if s.generation == generation {
                         // Disarmed until the next reset: the entry is used up.
                         s.generation = s.generation.wrapping_add(1);
-                        s.due = true;
-                        wake.extend(s.waker.take());
+                        fire.push(s.fired.clone());
                     }
                 }
             }
@@ -221,10 +208,11 @@ impl Heartbeats {
     /// A new timer, not armed. Must be called within a tokio runtime (the driver task
     /// starts with the first timer).
     pub(crate) fn timer(&self) -> HeartbeatTimer {
-        let slot = lock(&self.inner.state).schedule.register();
+        let (slot, fired) = lock(&self.inner.state).schedule.register();
         HeartbeatTimer {
             inner: self.inner.clone(),
             slot,
+            fired,
         }
     }
 }
@@ -237,6 +225,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct HeartbeatTimer {
     inner: Arc<Inner>,
     slot: u32,
+    fired: Arc<Signal>,
 }
 
 impl HeartbeatTimer {
@@ -256,20 +245,10 @@ impl HeartbeatTimer {
         }
     }
 
-    /// Waits until the deadline the timer was last armed for has passed. Pending for ever
-    /// when it is not armed.
+    /// Waits until the deadline the timer was last armed for has passed (once per arming).
+    /// Pending for ever when it is not armed.
     pub(crate) async fn elapsed(&self) {
-        poll_fn(|cx: &mut Context<'_>| {
-            if lock(&self.inner.state)
-                .schedule
-                .poll_due(self.slot, cx.waker())
-            {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await
+        self.fired.wait().await
     }
 }
 
@@ -315,8 +294,8 @@ async fn drive(inner: Arc<Inner>) {
                 Some(st.sleeps_until)
             }
         };
-        for w in wake.drain(..) {
-            w.wake();
+        for f in wake.drain(..) {
+            f.raise();
         }
         match next {
             None => {
@@ -339,22 +318,21 @@ async fn drive(inner: Arc<Inner>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
+    use futures_util::FutureExt as _;
 
     const G: Duration = Duration::from_millis(100);
 
-    #[derive(Default)]
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
+    /// Whether the timer fired (seen once, as the timer's task sees it).
+    fn fired(signal: &Arc<Signal>) -> bool {
+        signal.wait().now_or_never().is_some()
     }
 
-    fn waker() -> (Arc<Count>, Waker) {
-        let c = Arc::new(Count::default());
-        (c.clone(), Waker::from(c))
+    /// Expires to `now` and raises what fired, as the driver does.
+    fn expire(s: &mut Schedule, now: Instant) -> usize {
+        let mut fire = Vec::new();
+        s.expire(now, &mut fire);
+        fire.iter().for_each(|f| f.raise());
+        fire.len()
     }
 
     #[test]
@@ -375,22 +353,17 @@ mod tests {
     fn fires_at_the_deadline_rounded_up_never_early() {
         let t0 = Instant::now();
         let mut s = Schedule::new(t0, G);
-        let a = s.register();
-        let (count, w) = waker();
+        let (a, fa) = s.register();
         let due = s.reset(a, t0 + Duration::from_millis(250));
         assert_eq!(due, t0 + Duration::from_millis(300));
         assert_eq!(s.next_due(), Some(due));
-        assert!(!s.poll_due(a, &w));
-        let mut wake = Vec::new();
-        s.expire(t0 + Duration::from_millis(299), &mut wake);
-        assert!(wake.is_empty());
-        s.expire(due, &mut wake);
-        assert_eq!(wake.len(), 1);
-        wake.drain(..).for_each(Waker::wake);
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
-        assert!(s.poll_due(a, &w));
+        assert!(!fired(&fa));
+        assert_eq!(expire(&mut s, t0 + Duration::from_millis(299)), 0);
+        assert!(!fired(&fa));
+        assert_eq!(expire(&mut s, due), 1);
+        assert!(fired(&fa));
         // Seen once, then disarmed.
-        assert!(!s.poll_due(a, &w));
+        assert!(!fired(&fa));
         assert_eq!(s.next_due(), None);
     }
 
@@ -398,7 +371,7 @@ mod tests {
     fn a_deadline_on_the_grain_is_kept_exactly() {
         let t0 = Instant::now();
         let mut s = Schedule::new(t0, G);
-        let a = s.register();
+        let (a, _) = s.register();
         assert_eq!(s.reset(a, t0 + G * 3), t0 + G * 3);
     }
 
@@ -406,91 +379,74 @@ mod tests {
     fn a_reset_replaces_the_earlier_deadline() {
         let t0 = Instant::now();
         let mut s = Schedule::new(t0, G);
-        let a = s.register();
-        let (_, w) = waker();
+        let (a, fa) = s.register();
         s.reset(a, t0 + G);
         s.reset(a, t0 + G * 5);
-        assert!(!s.poll_due(a, &w));
-        let mut wake = Vec::new();
-        s.expire(t0 + G * 4, &mut wake);
-        assert!(wake.is_empty());
-        assert!(!s.poll_due(a, &w));
-        s.expire(t0 + G * 5, &mut wake);
-        assert_eq!(wake.len(), 1);
-        assert!(s.poll_due(a, &w));
+        assert_eq!(expire(&mut s, t0 + G * 4), 0);
+        assert!(!fired(&fa));
+        assert_eq!(expire(&mut s, t0 + G * 5), 1);
+        assert!(fired(&fa));
         // An earlier deadline after a later one works too.
         s.reset(a, t0 + G * 20);
         s.reset(a, t0 + G * 6);
-        s.expire(t0 + G * 6, &mut wake);
-        assert!(s.poll_due(a, &w));
-        s.expire(t0 + G * 20, &mut wake);
-        assert!(!s.poll_due(a, &w));
+        expire(&mut s, t0 + G * 6);
+        assert!(fired(&fa));
+        assert_eq!(expire(&mut s, t0 + G * 20), 0);
+        assert!(!fired(&fa));
     }
 
     #[test]
-    fn a_reset_after_firing_clears_the_unseen_due() {
+    fn a_reset_after_firing_forgets_the_unseen_firing() {
         let t0 = Instant::now();
         let mut s = Schedule::new(t0, G);
-        let a = s.register();
-        let (_, w) = waker();
+        let (a, fa) = s.register();
         s.reset(a, t0 + G);
-        let mut wake = Vec::new();
-        s.expire(t0 + G, &mut wake);
+        expire(&mut s, t0 + G);
         s.reset(a, t0 + G * 3);
-        assert!(!s.poll_due(a, &w));
+        assert!(!fired(&fa));
     }
 
     #[test]
     fn a_past_deadline_is_due_at_the_next_expiry() {
         let t0 = Instant::now();
         let mut s = Schedule::new(t0, G);
-        let a = s.register();
-        let (_, w) = waker();
+        let (a, fa) = s.register();
         s.reset(a, t0);
-        let mut wake = Vec::new();
-        s.expire(t0 + G * 7, &mut wake);
-        assert!(s.poll_due(a, &w));
+        expire(&mut s, t0 + G * 7);
+        assert!(fired(&fa));
     }
 
     #[test]
     fn released_slots_are_reused_and_their_entries_stale() {
         let t0 = Instant::now();
         let mut s = Schedule::new(t0, G);
-        let a = s.register();
-        let b = s.register();
+        let (a, _) = s.register();
+        let (b, fb) = s.register();
         assert_eq!(s.live(), 2);
-        let (_, w) = waker();
         s.reset(a, t0 + G);
         s.release(a);
         assert_eq!(s.live(), 1);
-        let c = s.register();
+        let (c, fc) = s.register();
         assert_eq!(c, a);
         s.reset(b, t0 + G);
-        assert!(!s.poll_due(c, &w));
-        let mut wake = Vec::new();
-        s.expire(t0 + G, &mut wake);
-        // The released timer's entry does not make its successor due.
-        assert!(!s.poll_due(c, &w));
-        assert!(s.poll_due(b, &w));
+        assert_eq!(expire(&mut s, t0 + G), 1);
+        // The released timer's entry does not fire its successor.
+        assert!(!fired(&fc));
+        assert!(fired(&fb));
     }
 
     #[test]
-    fn many_timers_in_one_bucket_wake_each_once() {
+    fn many_timers_in_one_bucket_fire_each_once() {
         let t0 = Instant::now();
         let mut s = Schedule::new(t0, G);
         let timers: Vec<_> = (0..1000).map(|_| s.register()).collect();
-        let counts: Vec<_> = timers.iter().map(|_| waker()).collect();
-        for (k, &t) in timers.iter().enumerate() {
-            s.reset(t, t0 + Duration::from_millis(k as u64 % 100));
-            assert!(!s.poll_due(t, &counts[k].1));
+        for (k, (t, _)) in timers.iter().enumerate() {
+            s.reset(*t, t0 + Duration::from_millis(k as u64 % 100));
         }
-        let mut wake = Vec::new();
-        s.expire(t0 + G, &mut wake);
-        assert_eq!(wake.len(), 1000);
-        wake.drain(..).for_each(Waker::wake);
-        for (k, &t) in timers.iter().enumerate() {
-            assert_eq!(counts[k].0 .0.load(Ordering::SeqCst), 1);
-            assert!(s.poll_due(t, &counts[k].1));
+        assert_eq!(expire(&mut s, t0 + G), 1000);
+        for (_, f) in &timers {
+            assert!(fired(f));
+            assert!(!fired(f));
         }
     }
 
