@@ -37,6 +37,7 @@ mod direct;
 mod engine;
 pub mod error;
 mod handshake;
+mod heartbeats;
 #[cfg(feature = "layer")]
 mod layer;
 mod open;

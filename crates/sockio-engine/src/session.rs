@@ -65,11 +65,18 @@ pub(crate) struct Shared<D> {
     pub(crate) sessions: Registry<Session<D>>,
     /// The tasks serving connections and sessions, for shutdown.
     pub(crate) tasks: Arc<crate::tasks::Tasks>,
+    /// The WebSocket sessions' heartbeat timers.
+    pub(crate) heartbeats: crate::heartbeats::Heartbeats,
 }
 
 impl<D> Shared<D> {
     pub(crate) fn new(config: EngineConfig, handler: Arc<dyn Handler<D>>) -> Self {
+        let heartbeats = crate::heartbeats::Heartbeats::new(crate::heartbeats::grain_for(
+            config.ping_interval,
+            config.ping_timeout,
+        ));
         Self {
+            heartbeats,
             slow_client_closes: Default::default(),
             stats: EngineStats::default(),
             config,

@@ -72,10 +72,10 @@ pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
     };
     let mut batch: Vec<EncodedPacket> = Vec::new();
     let mut frames = Frames::default();
-    // One timer for the life of the session, moved only when the deadline does: creating
-    // and dropping a timer entry on every wake-up costs more than the write itself.
-    let sleep = tokio::time::sleep_until(TokioInstant::from_std(deadline));
-    tokio::pin!(sleep);
+    // One timer for the life of the session, on the engine's heartbeat schedule (not a
+    // tokio timer: see `heartbeats`), moved only when the deadline does.
+    let mut timer = session.shared.heartbeats.timer();
+    timer.reset(deadline);
     loop {
         // Cleared before looking, so a packet queued after the look raises it again.
         session.out_notify.clear();
@@ -92,7 +92,7 @@ pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
             }
             if round.deadline != deadline {
                 deadline = round.deadline;
-                sleep.as_mut().reset(TokioInstant::from_std(deadline));
+                timer.reset(deadline);
             }
             (round.closed, round.overflowed)
         };
@@ -167,13 +167,15 @@ pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
             },
             // Whatever raises `task_notify` (a close, an overflow) raises this too.
             _ = session.out_notify.wait() => {}
-            _ = &mut sleep => {
+            _ = timer.elapsed() => {
+                // The ping this queues is written by this very task on its next round: no
+                // wake-up needed for it.
+                session.out_notify.unregister();
                 session.heartbeat_tick();
-                // Never leave an elapsed timer armed: it would fire again at once.
-                deadline = session
-                    .heartbeat_deadline()
-                    .max(crate::session::now() + std::time::Duration::from_millis(1));
-                sleep.as_mut().reset(TokioInstant::from_std(deadline));
+                // A fired timer is disarmed: armed again for the deadline the tick left
+                // (the next round's look at the state re-arms it only if that moves).
+                deadline = session.heartbeat_deadline();
+                timer.reset(deadline);
             }
         }
     }
