@@ -39,6 +39,7 @@ pub mod error;
 mod handshake;
 #[cfg(feature = "layer")]
 mod layer;
+mod lean;
 mod open;
 mod polling;
 mod proto;
@@ -54,6 +55,7 @@ mod stats;
 mod tasks;
 mod tower;
 mod upgrade;
+mod wire;
 mod ws_io;
 mod ws_stream;
 mod ws_write;
