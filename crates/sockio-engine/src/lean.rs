@@ -193,6 +193,13 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
     let closer = ConnectionCloser::default();
     let tasks = engine.shared.tasks.clone();
     let mut out = Vec::new();
+    // The session this connection last polled for, told about it (see `Session::
+    // polling_connection`): the next requests for it need not tell it again.
+    let mut known = KnownSid::default();
+    // One timer for the connection's life, moved on only when it goes off: setting a
+    // timer for each request would cost a timer-wheel entry each time.
+    let idle = tokio::time::sleep(HEAD_TIMEOUT);
+    tokio::pin!(idle);
     loop {
         // The next request's head: an idle connection waits for it until the timeout,
         // the engine's shutdown, or its session's upgrade.
@@ -207,16 +214,24 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
             if buf.capacity() - buf.len() < MIN_READ {
                 buf.reserve(FIRST_BUFFER.max(buf.len()));
             }
-            let idle = buf.is_empty();
+            let empty = buf.is_empty();
             let read = tokio::select! {
                 biased;
-                read = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)) => read,
-                () = tasks.stopped(), if idle => return Next::Done,
-                () = closer.0.wait(), if idle => return Next::Done,
+                read = stream.read_buf(&mut buf) => read,
+                () = &mut idle => {
+                    if Instant::now() >= deadline {
+                        // Too slow.
+                        return Next::Done;
+                    }
+                    idle.as_mut().reset(deadline);
+                    continue;
+                }
+                () = tasks.stopped(), if empty => return Next::Done,
+                () = closer.0.wait(), if empty => return Next::Done,
             };
             match read {
-                Ok(Ok(n)) if n > 0 => {}
-                // Closed, failed, or too slow.
+                Ok(n) if n > 0 => {}
+                // Closed, or failed.
                 _ => return Next::Done,
             }
         };
@@ -267,7 +282,9 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
             return Next::Hyper(all.freeze());
         };
         drop((head, body));
-        request.extensions_mut().insert(closer.clone());
+        if known.first_time(request.uri().query()) {
+            request.extensions_mut().insert(closer.clone());
+        }
         let responding = engine.respond(request, false);
         tokio::pin!(responding);
         // While the answer waits (a poll), the connection is read: a client that leaves
@@ -303,6 +320,34 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
         }
         if out.capacity() > KEEP_WRITE_BUFFER {
             out = Vec::new();
+        }
+    }
+}
+
+/// The `sid` of the last request of a connection that had one.
+#[derive(Default)]
+struct KnownSid {
+    sid: [u8; 20],
+    len: usize,
+}
+
+impl KnownSid {
+    /// Whether the `sid` in `query` is not the one of the last request that had one (a
+    /// request without one counts as new); remembers it.
+    fn first_time(&mut self, query: Option<&str>) -> bool {
+        let sid = query.and_then(|q| {
+            q.split('&')
+                .find_map(|pair| pair.strip_prefix("sid="))
+                .map(str::as_bytes)
+        });
+        match sid {
+            Some(sid) if sid.len() <= self.sid.len() => {
+                let new = sid != &self.sid[..self.len];
+                self.sid[..sid.len()].copy_from_slice(sid);
+                self.len = sid.len();
+                new
+            }
+            _ => true,
         }
     }
 }
@@ -371,6 +416,22 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_session_is_told_of_the_connection_once() {
+        let mut known = KnownSid::default();
+        assert!(known.first_time(None));
+        assert!(known.first_time(Some("EIO=4&transport=polling")));
+        assert!(known.first_time(Some("EIO=4&transport=polling&sid=abc")));
+        assert!(!known.first_time(Some("EIO=4&sid=abc&transport=polling")));
+        assert!(known.first_time(Some("EIO=4&transport=polling&sid=abd")));
+        assert!(known.first_time(Some("sid=abc")));
+        assert!(known.first_time(Some("sid=")));
+        assert!(!known.first_time(Some("sid=")));
+        let long = format!("sid={}", "a".repeat(21));
+        assert!(known.first_time(Some(&long)));
+        assert!(known.first_time(Some(&long)));
     }
 
     #[test]
