@@ -51,8 +51,9 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
         self.serve_with(listener, self.service()).await
     }
 
-    /// Serves this engine on `listener`, its WebSocket connections directly (see the
-    /// module docs) and every other request with `service` — typically
+    /// Serves this engine on `listener`, its WebSocket connections and the long-polling
+    /// requests of its path directly (see the module docs) and every other request with
+    /// `service` — typically
     /// [`Engine::service`], or a router this engine is [layered](Engine::layer) on —
     /// through hyper, with upgrades. Like [`crate::serve`], each request carries the
     /// peer's [`RemoteAddr`]; runs until [`Engine::shutdown`] (or until the task is

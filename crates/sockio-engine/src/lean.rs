@@ -5,11 +5,12 @@
 //! the answer written with one `write`, head and body; then the next request of the
 //! keep-alive connection (pipelined ones included).
 //!
-//! What this loop does not serve — another path, a body without `Content-Length` or not
-//! there with its head, an `Expect`, another method or upgrade, a head past
-//! [`MAX_HEAD`], a body past the engine's `max_payload` — hands the connection over to
-//! hyper from that request on,
-//! with the bytes read so far (hyper then answers as it always did: 404, 431, 413 …).
+//! What this loop does not serve — another path (anything but the engine's path itself,
+//! which the application's service may answer, as it does `/socket.io/socket.io.js`), a
+//! body without `Content-Length` or not there with its head, an `Expect`, another method
+//! or upgrade, a head past [`MAX_HEAD`], a body past the engine's `max_payload` — hands
+//! the connection over to hyper from that request on, with the bytes read so far (hyper
+//! then answers as it always did: 404, 431, 413 …).
 //! A WebSocket upgrade of the engine's path goes back to `direct`, which runs it.
 //!
 //! Like hyper's connections, an idle connection is closed after [`HEAD_TIMEOUT`] without
@@ -96,9 +97,8 @@ pub(crate) fn sort<D: Default + Send + Sync + 'static>(
     else {
         return Some(Kind::Hyper);
     };
-    if !matches!(method, "GET" | "POST" | "OPTIONS")
-        || !engine.matches(path.split('?').next().unwrap_or(path))
-    {
+    let path = path.split('?').next().unwrap_or(path);
+    if !matches!(method, "GET" | "POST" | "OPTIONS") || !engine.matches(path) {
         return Some(Kind::Hyper);
     }
     let mut body_len = None;
@@ -143,7 +143,9 @@ pub(crate) fn sort<D: Default + Send + Sync + 'static>(
         });
     }
     let body_len = body_len.unwrap_or(0);
-    if body_len > engine.shared.config.max_payload {
+    // Only the engine's own path: the application's service may answer others below it
+    // (`/socket.io/socket.io.js`, the client bundle).
+    if path != engine.shared.config.path || body_len > engine.shared.config.max_payload {
         return Some(Kind::Hyper);
     }
     let after = match version {
@@ -448,6 +450,8 @@ mod tests {
     fn everything_else_goes_to_hyper() {
         for head in [
             "GET /other HTTP/1.1\r\n\r\n",
+            "GET /engine.io/engine.io.js HTTP/1.1\r\n\r\n",
+            "GET /engine.io HTTP/1.1\r\n\r\n",
             "PUT /engine.io/ HTTP/1.1\r\n\r\n",
             "POST /engine.io/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
             "POST /engine.io/ HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
