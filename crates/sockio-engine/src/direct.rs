@@ -1,36 +1,31 @@
 //! [`Engine::serve_with`]: a connection whose first request opens a WebSocket on the
 //! engine's path is answered on its own task — request head read with `httparse`, the
-//! `101` written, the session run — with no HTTP server in between. Any other
-//! connection goes to hyper, the bytes already read replayed first.
+//! `101` written, the session run — with no HTTP server in between. A connection whose
+//! first request is another request of the engine's path (long-polling) is served by the
+//! engine's own HTTP/1.1 loop (`lean`), on its own task too, until a request that loop
+//! does not serve. Any other connection goes to hyper, the bytes already read replayed
+//! first.
 //!
 //! A WebSocket connection then costs one task and no HTTP connection state, where going
 //! through hyper costs a connection task, its buffers and timers, and the upgrade
-//! hand-over before the session task starts.
+//! hand-over before the session task starts; a polling request costs a head parse and
+//! one write, without hyper's general HTTP/1 dispatch.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{Either as Branch, FutureExt as _};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Uri, Version};
-use http_body_util::{BodyExt as _, Empty, Full};
+use http::{Request, Response, StatusCode};
+use http_body_util::{Empty, Full};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::engine::Engine;
-use crate::handshake::RemoteAddr;
-use crate::request::{is_websocket_upgrade, CompactHead};
+use crate::lean::{self, Kind, Next, FIRST_BUFFER, HEAD_TIMEOUT, MAX_HEAD};
+use crate::wire::{write_response, After};
 use crate::ws_io::WsIo;
 use crate::BoxError;
-
-/// How long a client may take to send its first request head (as hyper is set up).
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest first request head read here; a larger one goes to hyper, which refuses it.
-const MAX_HEAD: usize = crate::MAX_REQUEST_HEAD;
-/// The most headers read here; more go to hyper.
-const MAX_HEADERS: usize = 64;
 
 /// What the first request of a connection is.
 // Short-lived (it is matched at once): boxing the request would cost an allocation.
@@ -41,6 +36,8 @@ enum First {
         request: Request<Empty<Bytes>>,
         unread: Bytes,
     },
+    /// Another request of the engine's path: for `lean`, with the bytes read so far.
+    Lean(BytesMut),
     /// Anything else: for hyper, with the bytes read so far.
     Http(Bytes),
     /// The client left (or sent nothing in time).
@@ -54,8 +51,9 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
         self.serve_with(listener, self.service()).await
     }
 
-    /// Serves this engine on `listener`, its WebSocket connections directly (see the
-    /// module docs) and every other request with `service` — typically
+    /// Serves this engine on `listener`, its WebSocket connections and the long-polling
+    /// requests of its path directly (see the module docs) and every other request with
+    /// `service` — typically
     /// [`Engine::service`], or a router this engine is [layered](Engine::layer) on —
     /// through hyper, with upgrades. Like [`crate::serve`], each request carries the
     /// peer's [`RemoteAddr`]; runs until [`Engine::shutdown`] (or until the task is
@@ -123,11 +121,60 @@ where
                 unread: read,
             };
             let stop = Some(engine.shared.tasks.clone());
-            Branch::Left(Branch::Right(Box::pin(crate::serve_connection(
+            Branch::Left(Branch::Right(Branch::Left(Box::pin(
+                crate::serve_connection(io, addr, service, stop),
+            ))))
+        }
+        First::Lean(buf) => Branch::Left(Branch::Right(Branch::Right(Box::pin(lean_connection(
+            engine, service, stream, addr, buf,
+        ))))),
+        First::Gone => Branch::Right(std::future::ready(())),
+    })
+}
+
+/// A connection served by `lean`, then by what comes after it: a WebSocket session, or
+/// hyper. The loop's state is dropped before either starts.
+fn lean_connection<D, S, ResBody>(
+    engine: Engine<D>,
+    service: S,
+    stream: TcpStream,
+    addr: SocketAddr,
+    buf: BytesMut,
+) -> impl Future<Output = ()> + Send + 'static
+where
+    D: Default + Send + Sync + 'static,
+    S: tower_service::Service<
+            Request<hyper::body::Incoming>,
+            Response = Response<ResBody>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    ResBody: http_body::Body + Send + 'static,
+    ResBody::Data: Send,
+    ResBody::Error: Into<BoxError>,
+{
+    let serving = Box::pin(async move {
+        let mut stream = stream;
+        let next = lean::serve(&engine, &mut stream, addr, buf).await;
+        (engine, stream, next)
+    });
+    serving.then(move |(engine, stream, next)| match next {
+        Next::WebSocket { request, unread } => {
+            Branch::Left(upgrade(engine, stream, request, unread))
+        }
+        Next::Hyper(read) => {
+            let io = WsIo::Tcp {
+                stream,
+                unread: read,
+            };
+            let stop = Some(engine.shared.tasks.clone());
+            Branch::Right(Branch::Left(Box::pin(crate::serve_connection(
                 io, addr, service, stop,
             ))))
         }
-        First::Gone => Branch::Right(std::future::ready(())),
+        Next::Done => Branch::Right(Branch::Right(std::future::ready(()))),
     })
 }
 
@@ -137,7 +184,7 @@ async fn read_first<D: Default + Send + Sync + 'static>(
     addr: SocketAddr,
     engine: Engine<D>,
 ) -> (First, TcpStream) {
-    let mut buf = BytesMut::with_capacity(1024);
+    let mut buf = BytesMut::with_capacity(FIRST_BUFFER);
     let read = tokio::time::timeout(HEAD_TIMEOUT, async {
         loop {
             match parse_head(&buf, addr, &engine) {
@@ -157,6 +204,7 @@ async fn read_first<D: Default + Send + Sync + 'static>(
     .await;
     let first = match read {
         Ok(First::Http(_)) => First::Http(buf.freeze()),
+        Ok(First::Lean(_)) => First::Lean(buf),
         Ok(first) => first,
         Err(_) => First::Gone,
     };
@@ -183,66 +231,17 @@ fn parse_head<D: Default + Send + Sync + 'static>(
     addr: SocketAddr,
     engine: &Engine<D>,
 ) -> Option<First> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Request::new(&mut headers);
-    let len = match parsed.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return None,
-        // Malformed, or too many headers: hyper answers.
-        Err(_) => return Some(First::Http(Bytes::new())),
-    };
-    let (Some("GET"), Some(path)) = (parsed.method, parsed.path) else {
-        return Some(First::Http(Bytes::new()));
-    };
-    if !engine.matches(path.split('?').next().unwrap_or(path)) {
-        return Some(First::Http(Bytes::new()));
-    }
-    // The head, copied to a buffer of its own that the session's handshake may keep.
-    let head = Bytes::copy_from_slice(&buf[..len]);
-    let Some(request) = request_of(buf, &head, &parsed, addr) else {
-        return Some(First::Http(Bytes::new()));
-    };
-    if !is_websocket_upgrade(request.headers()) {
-        return Some(First::Http(Bytes::new()));
-    }
-    Some(First::WebSocket {
-        request,
-        unread: Bytes::copy_from_slice(&buf[len..]),
+    Some(match lean::sort(buf, engine)? {
+        Kind::WebSocket { head_len } => match lean::websocket_request(buf, head_len, addr) {
+            Some(request) => First::WebSocket {
+                request,
+                unread: Bytes::copy_from_slice(&buf[head_len..]),
+            },
+            None => First::Http(Bytes::new()),
+        },
+        Kind::Lean { .. } => First::Lean(BytesMut::new()),
+        Kind::Hyper => First::Http(Bytes::new()),
     })
-}
-
-/// The head `parsed` from `buf` as a request whose header values and target share
-/// `head`, the copy of that head.
-fn request_of(
-    buf: &[u8],
-    head: &Bytes,
-    parsed: &httparse::Request<'_, '_>,
-    addr: SocketAddr,
-) -> Option<Request<Empty<Bytes>>> {
-    let base = buf.as_ptr() as usize;
-    let slice = |part: &[u8]| {
-        let start = (part.as_ptr() as usize).checked_sub(base)?;
-        head.get(start..start + part.len())?;
-        Some(head.slice(start..start + part.len()))
-    };
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
-    for h in parsed.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
-        let value = HeaderValue::from_maybe_shared(slice(h.value)?).ok()?;
-        headers.append(name, value);
-    }
-    let uri = Uri::from_maybe_shared(slice(parsed.path?.as_bytes())?).ok()?;
-    let mut request = Request::new(Empty::new());
-    *request.method_mut() = Method::GET;
-    *request.uri_mut() = uri;
-    *request.version_mut() = match parsed.version {
-        Some(0) => Version::HTTP_10,
-        _ => Version::HTTP_11,
-    };
-    *request.headers_mut() = headers;
-    request.extensions_mut().insert(RemoteAddr(addr));
-    request.extensions_mut().insert(CompactHead(head.clone()));
-    Some(request)
 }
 
 /// Answers a WebSocket upgrade request and runs the session when it is accepted.
@@ -286,81 +285,14 @@ fn upgrade<D: Default + Send + Sync + 'static>(
 
 /// A response as HTTP/1.1 bytes. Anything but `101` closes the connection after it.
 fn response_bytes(response: Response<Full<Bytes>>) -> Vec<u8> {
-    let (parts, body) = response.into_parts();
-    // A `Full` body is there at once.
-    let body = match body.collect().now_or_never() {
-        Some(Ok(collected)) => collected.to_bytes(),
-        Some(Err(never)) => match never {},
-        None => Bytes::new(),
-    };
-    let mut out = Vec::with_capacity(160 + body.len());
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(parts.status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(
-        parts
-            .status
-            .canonical_reason()
-            .unwrap_or_default()
-            .as_bytes(),
-    );
-    out.extend_from_slice(b"\r\n");
-    for (name, value) in &parts.headers {
-        if parts.status != StatusCode::SWITCHING_PROTOCOLS
-            && (name == http::header::CONNECTION || name == http::header::CONTENT_LENGTH)
-        {
-            continue;
-        }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    if parts.status != StatusCode::SWITCHING_PROTOCOLS {
-        out.extend_from_slice(b"connection: close\r\ncontent-length: ");
-        out.extend_from_slice(body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&body);
+    let mut out = Vec::new();
+    write_response(&mut out, response, After::Close);
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn responses_are_written_as_http_1_1() {
-        let mut res = Response::new(Full::new(Bytes::from_static(b"{\"code\":3}")));
-        *res.status_mut() = StatusCode::BAD_REQUEST;
-        res.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        res.headers_mut().insert(
-            http::header::CONNECTION,
-            HeaderValue::from_static("keep-alive"),
-        );
-        assert_eq!(
-            String::from_utf8(response_bytes(res)).unwrap(),
-            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
-             connection: close\r\ncontent-length: 10\r\n\r\n{\"code\":3}"
-        );
-
-        let mut res = Response::new(Full::new(Bytes::new()));
-        *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        res.headers_mut()
-            .insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
-        res.headers_mut().insert(
-            http::header::CONNECTION,
-            HeaderValue::from_static("Upgrade"),
-        );
-        assert_eq!(
-            String::from_utf8(response_bytes(res)).unwrap(),
-            "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n"
-        );
-    }
 
     /// The state a connection's task holds for its whole life (a WebSocket session
     /// served directly), and a polling session's task. Printed for the record
@@ -395,21 +327,5 @@ mod tests {
             spawned <= 1300,
             "the connection task grew to {spawned} bytes"
         );
-    }
-
-    #[test]
-    fn request_values_share_the_head() {
-        let buf: &[u8] =
-            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: a\r\nX-Custom: v\r\n\r\n";
-        let head = Bytes::copy_from_slice(buf);
-        let mut headers = [httparse::EMPTY_HEADER; 8];
-        let mut parsed = httparse::Request::new(&mut headers);
-        parsed.parse(buf).unwrap();
-        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let req = request_of(buf, &head, &parsed, addr).unwrap();
-        assert_eq!(req.uri().query(), Some("EIO=4&transport=websocket"));
-        assert_eq!(req.headers()["x-custom"], "v");
-        assert_eq!(req.headers()["host"], "a");
-        assert_eq!(req.extensions().get::<RemoteAddr>().unwrap().0, addr);
     }
 }

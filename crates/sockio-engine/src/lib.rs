@@ -40,6 +40,7 @@ mod handshake;
 mod heartbeats;
 #[cfg(feature = "layer")]
 mod layer;
+mod lean;
 mod open;
 mod polling;
 mod proto;
@@ -55,6 +56,7 @@ mod stats;
 mod tasks;
 mod tower;
 mod upgrade;
+mod wire;
 mod ws_io;
 mod ws_stream;
 mod ws_write;

@@ -1,0 +1,354 @@
+//! Long-polling over keep-alive HTTP/1.1 connections, as `Engine::serve` answers it (the
+//! engine's own HTTP/1.1 loop, hyper for what that loop hands over), checked over raw
+//! TCP: several requests on one connection, pipelined requests, the hand-over to hyper
+//! in the middle of a connection, oversized heads and bodies, the idle timeout, HTTP/1.0
+//! and `Connection: close`, a WebSocket upgrade on a connection that polled, shutdown.
+
+use std::time::Duration;
+
+use sockio::engine::{CloseReason, Engine, EngineConfig, Handler, Message, Socket};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+struct Echo;
+
+impl Handler<()> for Echo {
+    fn on_message(&self, socket: &Socket<()>, message: Message) {
+        let _ = socket.send(message);
+    }
+}
+
+async fn start(config: EngineConfig) -> (u16, Engine<()>) {
+    let engine = Engine::new(config, Echo);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = engine.clone();
+    tokio::spawn(async move { served.serve(listener).await });
+    (port, engine)
+}
+
+async fn connect(port: u16) -> TcpStream {
+    TcpStream::connect(("127.0.0.1", port)).await.unwrap()
+}
+
+/// A request's bytes: `Content-Length` when there is a body.
+fn request(method: &str, target: &str, body: &str) -> String {
+    let length = if body.is_empty() && method == "GET" {
+        String::new()
+    } else {
+        format!(
+            "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n",
+            body.len()
+        )
+    };
+    format!("{method} {target} HTTP/1.1\r\nHost: x\r\n{length}\r\n{body}")
+}
+
+/// A response read off the wire: status, lower-cased head, body.
+struct Raw {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Raw {
+    fn closes(&self) -> bool {
+        self.head.contains("\r\nconnection: close\r\n")
+    }
+}
+
+async fn response(stream: &mut TcpStream) -> Raw {
+    tokio::time::timeout(WAIT, async {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            stream.read_exact(&mut byte).await.expect("a response");
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+        let status = head[9..12].parse().unwrap();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse().unwrap());
+        let mut body = vec![0u8; len];
+        stream.read_exact(&mut body).await.unwrap();
+        Raw {
+            status,
+            head,
+            body: String::from_utf8(body).unwrap(),
+        }
+    })
+    .await
+    .expect("a response in time")
+}
+
+async fn exchange(stream: &mut TcpStream, method: &str, target: &str, body: &str) -> Raw {
+    stream
+        .write_all(request(method, target, body).as_bytes())
+        .await
+        .unwrap();
+    response(stream).await
+}
+
+/// Opens a polling session on `stream`: its sid.
+async fn handshake(stream: &mut TcpStream) -> String {
+    let open = exchange(stream, "GET", "/engine.io/?EIO=4&transport=polling", "").await;
+    assert_eq!(open.status, 200, "{}", open.head);
+    let at = open.body.find("\"sid\":\"").unwrap() + 7;
+    let len = open.body[at..].find('"').unwrap();
+    open.body[at..at + len].to_string()
+}
+
+fn poll_target(sid: &str) -> String {
+    format!("/engine.io/?EIO=4&transport=polling&sid={sid}")
+}
+
+/// Whether the server closes `stream` (EOF or reset) within `within`.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(
+        tokio::time::timeout(within, stream.read(&mut byte)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test]
+async fn several_requests_on_one_connection() {
+    let (port, _engine) = start(EngineConfig::default()).await;
+    let mut conn = connect(port).await;
+    let sid = handshake(&mut conn).await;
+    let target = poll_target(&sid);
+    for i in 0..5 {
+        let post = exchange(&mut conn, "POST", &target, &format!("4message {i}")).await;
+        assert_eq!((post.status, post.body.as_str()), (200, "ok"));
+        assert!(!post.closes(), "{}", post.head);
+        assert!(post.head.contains("\r\ndate: "), "{}", post.head);
+        let get = exchange(&mut conn, "GET", &target, "").await;
+        assert_eq!(get.status, 200);
+        assert_eq!(get.body, format!("4message {i}"));
+        assert!(get.head.contains("content-type: text/plain; charset=utf-8"));
+    }
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let (port, _engine) = start(EngineConfig::default()).await;
+    let mut conn = connect(port).await;
+    let sid = handshake(&mut conn).await;
+    let target = poll_target(&sid);
+    // A POST and the GET that reads its echo, in one write, in two pieces the second
+    // time (the first piece ends inside the POST's body: hyper takes the connection over,
+    // the POST begun as soon as its head came, as in engine.io).
+    let both = request("POST", &target, "4one") + &request("GET", &target, "");
+    conn.write_all(both.as_bytes()).await.unwrap();
+    assert_eq!(response(&mut conn).await.body, "ok");
+    assert_eq!(response(&mut conn).await.body, "4one");
+    let both = request("POST", &target, "4two") + &request("GET", &target, "");
+    let cut = both.find("4two").unwrap() + 2;
+    conn.write_all(&both.as_bytes()[..cut]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    conn.write_all(&both.as_bytes()[cut..]).await.unwrap();
+    assert_eq!(response(&mut conn).await.body, "ok");
+    assert_eq!(response(&mut conn).await.body, "4two");
+}
+
+#[tokio::test]
+async fn other_requests_hand_the_connection_to_hyper() {
+    let (port, _engine) = start(EngineConfig::default()).await;
+    let mut conn = connect(port).await;
+    let sid = handshake(&mut conn).await;
+    let target = poll_target(&sid);
+    // Another path (hyper answers 404), then a chunked POST and a GET of the session on
+    // the same connection, now hyper's.
+    let other = exchange(&mut conn, "GET", "/elsewhere", "").await;
+    assert_eq!(other.status, 404, "{}", other.head);
+    let chunked = format!(
+        "POST {target} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+         4\r\n4chu\r\n3\r\nnks\r\n0\r\n\r\n"
+    );
+    conn.write_all(chunked.as_bytes()).await.unwrap();
+    assert_eq!(response(&mut conn).await.body, "ok");
+    assert_eq!(
+        exchange(&mut conn, "GET", &target, "").await.body,
+        "4chunks"
+    );
+
+    // A chunked POST in the middle of a connection served by the engine's loop.
+    let mut conn = connect(port).await;
+    conn.write_all(chunked.replace("4chu", "4CHU").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(response(&mut conn).await.body, "ok");
+    assert_eq!(
+        exchange(&mut conn, "GET", &target, "").await.body,
+        "4CHUnks"
+    );
+}
+
+#[tokio::test]
+async fn a_head_too_large_is_refused_with_431() {
+    let (port, _engine) = start(EngineConfig::default()).await;
+    let mut conn = connect(port).await;
+    let sid = handshake(&mut conn).await;
+    let big = format!(
+        "GET {} HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        poll_target(&sid),
+        "a".repeat(20 * 1024)
+    );
+    // The server may stop reading (and reset) before all of it is written.
+    let _ = conn.write_all(big.as_bytes()).await;
+    let answer = response(&mut conn).await;
+    assert_eq!(answer.status, 431, "{}", answer.head);
+}
+
+#[tokio::test]
+async fn a_body_over_max_payload_is_refused_with_413() {
+    let (port, _engine) = start(EngineConfig::builder().max_payload(100).build()).await;
+    let mut conn = connect(port).await;
+    let sid = handshake(&mut conn).await;
+    let target = poll_target(&sid);
+    let fits = format!("4{}", "a".repeat(99));
+    assert_eq!(exchange(&mut conn, "POST", &target, &fits).await.body, "ok");
+    assert_eq!(exchange(&mut conn, "GET", &target, "").await.body, fits);
+    let over = format!("4{}", "a".repeat(100));
+    let _ = conn
+        .write_all(request("POST", &target, &over).as_bytes())
+        .await;
+    assert_eq!(response(&mut conn).await.status, 413);
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_after_the_header_timeout() {
+    let (port, _engine) = start(EngineConfig::default()).await;
+    let mut conn = connect(port).await;
+    let sid = handshake(&mut conn).await;
+    assert_eq!(
+        exchange(&mut conn, "POST", &poll_target(&sid), "4x")
+            .await
+            .body,
+        "ok"
+    );
+    // 10 s without a request (hyper's header_read_timeout on other connections).
+    assert!(closed_within(&mut conn, Duration::from_secs(15)).await);
+}
+
+#[tokio::test]
+async fn connection_close_and_http_1_0_end_the_connection() {
+    let (port, _engine) = start(EngineConfig::default()).await;
+    let mut conn = connect(port).await;
+    let sid = handshake(&mut conn).await;
+    let target = poll_target(&sid);
+    let close = format!(
+        "POST {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\n4a"
+    );
+    conn.write_all(close.as_bytes()).await.unwrap();
+    let answer = response(&mut conn).await;
+    assert_eq!(answer.body, "ok");
+    assert!(answer.closes(), "{}", answer.head);
+    assert!(closed_within(&mut conn, WAIT).await);
+
+    let mut conn = connect(port).await;
+    conn.write_all(format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let answer = response(&mut conn).await;
+    assert_eq!(answer.body, "4a");
+    assert!(answer.closes(), "{}", answer.head);
+    assert!(closed_within(&mut conn, WAIT).await);
+
+    // HTTP/1.0 with keep-alive asked for stays open.
+    let mut conn = connect(port).await;
+    let keep =
+        format!("POST {target} HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n4b");
+    conn.write_all(keep.as_bytes()).await.unwrap();
+    let answer = response(&mut conn).await;
+    assert!(
+        answer.head.contains("\r\nconnection: keep-alive\r\n"),
+        "{}",
+        answer.head
+    );
+    assert_eq!(exchange(&mut conn, "GET", &target, "").await.body, "4b");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_during_a_poll_closes_its_session() {
+    let (port, _engine) = start(EngineConfig::default()).await;
+    let mut conn = connect(port).await;
+    let sid = handshake(&mut conn).await;
+    let target = poll_target(&sid);
+    conn.write_all(request("GET", &target, "").as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(conn);
+    // As engine.io: the session is gone once its pending poll's connection closed.
+    let mut other = connect(port).await;
+    let mut refused = false;
+    for _ in 0..50 {
+        if exchange(&mut other, "POST", &target, "4late").await.status == 400 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused, "the session outlived its poll's connection");
+}
+
+fn client_text_frame(text: &str) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | text.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+async fn server_text_frame(stream: &mut TcpStream) -> String {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[0], 0x81);
+    let mut text = vec![0u8; usize::from(head[1])];
+    stream.read_exact(&mut text).await.unwrap();
+    String::from_utf8(text).unwrap()
+}
+
+#[tokio::test]
+async fn a_connection_that_polled_can_upgrade_to_websocket() {
+    let (port, _engine) = start(EngineConfig::default()).await;
+    let mut conn = connect(port).await;
+    let sid = handshake(&mut conn).await;
+    let upgrade = format!(
+        "GET /engine.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+         Connection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    // The probe comes with the head, in the same write.
+    let mut bytes = upgrade.into_bytes();
+    bytes.extend_from_slice(&client_text_frame("2probe"));
+    conn.write_all(&bytes).await.unwrap();
+    let answer = response(&mut conn).await;
+    assert_eq!(answer.status, 101, "{}", answer.head);
+    let probe = tokio::time::timeout(WAIT, server_text_frame(&mut conn)).await;
+    assert_eq!(probe.unwrap(), "3probe");
+    conn.write_all(&client_text_frame("5")).await.unwrap();
+    conn.write_all(&client_text_frame("4on ws")).await.unwrap();
+    let echo = tokio::time::timeout(WAIT, server_text_frame(&mut conn)).await;
+    assert_eq!(echo.unwrap(), "4on ws");
+}
+
+#[tokio::test]
+async fn shutdown_closes_idle_keep_alive_connections() {
+    let (port, engine) = start(EngineConfig::default()).await;
+    let mut conn = connect(port).await;
+    let sid = handshake(&mut conn).await;
+    assert_eq!(
+        exchange(&mut conn, "POST", &poll_target(&sid), "4x")
+            .await
+            .body,
+        "ok"
+    );
+    assert!(engine.shutdown(CloseReason::ServerShuttingDown, WAIT).await);
+    assert!(closed_within(&mut conn, WAIT).await);
+}
