@@ -25,7 +25,6 @@ use crate::engine::Engine;
 use crate::lean::{self, Kind, Next, FIRST_BUFFER, HEAD_TIMEOUT, MAX_HEAD};
 use crate::wire::{write_response, After};
 use crate::ws_io::WsIo;
-use crate::BoxError;
 
 /// What the first request of a connection is.
 // Short-lived (it is matched at once): boxing the request would cost an allocation.
@@ -64,17 +63,8 @@ impl<D: Default + Send + Sync + 'static> Engine<D> {
         service: S,
     ) -> std::io::Result<()>
     where
-        S: tower_service::Service<
-                Request<hyper::body::Incoming>,
-                Response = Response<ResBody>,
-                Error = std::convert::Infallible,
-            > + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-        ResBody: http_body::Body + Send + 'static,
-        ResBody::Data: Send,
-        ResBody::Error: Into<BoxError>,
+        S: crate::HttpService<ResBody>,
+        ResBody: crate::HttpBody,
     {
         let tasks = self.shared.tasks.clone();
         loop {
@@ -99,17 +89,8 @@ fn connection_task<D, S, ResBody>(
 ) -> impl Future<Output = ()> + Send + 'static
 where
     D: Default + Send + Sync + 'static,
-    S: tower_service::Service<
-            Request<hyper::body::Incoming>,
-            Response = Response<ResBody>,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    ResBody: http_body::Body + Send + 'static,
-    ResBody::Data: Send,
-    ResBody::Error: Into<BoxError>,
+    S: crate::HttpService<ResBody>,
+    ResBody: crate::HttpBody,
 {
     read_first(stream, addr, engine.clone()).then(move |(first, stream)| match first {
         First::WebSocket { request, unread } => {
@@ -143,17 +124,8 @@ fn lean_connection<D, S, ResBody>(
 ) -> impl Future<Output = ()> + Send + 'static
 where
     D: Default + Send + Sync + 'static,
-    S: tower_service::Service<
-            Request<hyper::body::Incoming>,
-            Response = Response<ResBody>,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    ResBody: http_body::Body + Send + 'static,
-    ResBody::Data: Send,
-    ResBody::Error: Into<BoxError>,
+    S: crate::HttpService<ResBody>,
+    ResBody: crate::HttpBody,
 {
     let serving = Box::pin(async move {
         let mut stream = stream;

@@ -87,20 +87,51 @@ pub use tower::EngineService;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A tower service the engine's HTTP/1.1 server answers requests with: what [`serve`]
+/// and [`Engine::serve_with`] take ([`Engine::service`], an axum `Router` with an
+/// [`EngineLayer`], …). Implemented for every such service.
+pub trait HttpService<B>:
+    tower_service::Service<
+        Request<Incoming>,
+        Response = Response<B>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> HttpService<B> for S
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+}
+
+/// A response body the engine's HTTP/1.1 server can write. Implemented for every such
+/// body.
+pub trait HttpBody: Body<Data: Send, Error: Into<BoxError>> + Send + 'static {}
+
+impl<B> HttpBody for B
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+}
+
 /// Serves `service` (for example [`Engine::service`], or an axum router with an
 /// [`EngineLayer`]) on `listener`, one task per connection, with HTTP/1.1 upgrades for
 /// WebSocket. Each request carries the peer's [`RemoteAddr`]. Runs until the task is
 /// dropped; accept errors (e.g. too many open files) are logged and retried.
 pub async fn serve<S, ResBody>(listener: TcpListener, service: S) -> std::io::Result<()>
 where
-    S: tower_service::Service<Request<Incoming>, Response = Response<ResBody>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    ResBody: Body + Send + 'static,
-    ResBody::Data: Send,
-    ResBody::Error: Into<BoxError>,
+    S: HttpService<ResBody>,
+    ResBody: HttpBody,
 {
     loop {
         let (stream, addr) = accept(&listener).await;
@@ -144,14 +175,8 @@ async fn serve_connection<I, S, ResBody>(
     stop: Option<std::sync::Arc<tasks::Tasks>>,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    S: tower_service::Service<Request<Incoming>, Response = Response<ResBody>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    ResBody: Body + Send + 'static,
-    ResBody::Data: Send,
-    ResBody::Error: Into<BoxError>,
+    S: HttpService<ResBody>,
+    ResBody: HttpBody,
 {
     let closer = ConnectionCloser::default();
     let close_signal = closer.0.clone();
