@@ -37,6 +37,12 @@ pub(crate) fn grain_for(interval: Duration, timeout: Duration) -> Duration {
 /// An entry of a bucket: a slot of the table and the generation it was scheduled at.
 type Entry = (u32, u32);
 
+/// Emptied buckets kept for reuse, at most.
+const SPARE_BUCKETS: usize = 64;
+/// The largest emptied bucket kept for reuse (entries): a burst of resets (every session
+/// connected at once) makes a few large buckets, which are freed rather than kept.
+const SPARE_CAPACITY: usize = 256;
+
 /// One timer's row of the table.
 struct Slot {
     /// Bumped on every reset and release: entries of an older generation are stale.
@@ -89,13 +95,21 @@ impl Schedule {
         (slot, fired)
     }
 
-    /// Forgets timer `slot`; its entries go stale.
+    /// Forgets timer `slot`; its entries go stale. The last timer released frees the whole
+    /// schedule (table, buckets and their stale entries), so that an engine keeps nothing
+    /// of its busiest moment once its connections are gone.
     pub(crate) fn release(&mut self, slot: u32) {
         if let Some(s) = self.slots.get_mut(slot as usize) {
             s.generation = s.generation.wrapping_add(1);
             s.fired.clear();
             self.free.push(slot);
             self.live -= 1;
+        }
+        if self.live == 0 {
+            self.slots = Vec::new();
+            self.free = Vec::new();
+            self.buckets = BTreeMap::new();
+            self.spare = Vec::new();
         }
     }
 
@@ -157,7 +171,7 @@ impl Schedule {
                 }
             }
             entries.clear();
-            if self.spare.len() < 64 {
+            if self.spare.len() < SPARE_BUCKETS && entries.capacity() <= SPARE_CAPACITY {
                 self.spare.push(entries);
             }
         }
@@ -414,6 +428,41 @@ mod tests {
         s.reset(a, t0);
         expire(&mut s, t0 + G * 7);
         assert!(fired(&fa));
+    }
+
+    /// What the schedule holds: table rows, buckets, spare buckets' capacity.
+    fn held(s: &Schedule) -> (usize, usize, usize) {
+        let spare: usize = s.spare.iter().map(Vec::capacity).sum();
+        (s.slots.capacity(), s.buckets.len(), spare)
+    }
+
+    #[test]
+    fn nothing_is_kept_once_the_last_timer_is_released() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, G);
+        let (mut slots, mut fired) = (Vec::new(), Vec::new());
+        for _ in 0..1000 {
+            let (slot, _) = s.register();
+            s.reset(slot, t0 + G);
+            s.reset(slot, t0 + 5 * G);
+            slots.push(slot);
+        }
+        s.expire(t0 + 2 * G, &mut fired);
+        assert!(fired.is_empty());
+        // The burst's bucket (1 000 entries) is freed, not kept for reuse.
+        assert!(s.spare.iter().all(|v| v.capacity() <= SPARE_CAPACITY));
+        for slot in slots {
+            s.release(slot);
+        }
+        assert_eq!(s.live(), 0);
+        assert_eq!(held(&s), (0, 0, 0));
+        // And it serves again afterwards.
+        let (slot, signal) = s.register();
+        s.reset(slot, t0 + 3 * G);
+        s.expire(t0 + 3 * G, &mut fired);
+        assert_eq!(fired.len(), 1);
+        fired.drain(..).for_each(|f| f.raise());
+        assert!(super::tests::fired(&signal));
     }
 
     #[test]
