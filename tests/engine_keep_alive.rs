@@ -4,30 +4,16 @@
 //! in the middle of a connection, oversized heads and bodies, the idle timeout, HTTP/1.0
 //! and `Connection: close`, a WebSocket upgrade on a connection that polled, shutdown.
 
+mod support;
+
 use std::time::Duration;
 
-use sockio::engine::{CloseReason, Engine, EngineConfig, Handler, Message, Socket};
+use sockio::engine::{CloseReason, EngineConfig};
+use support::echo_engine::start;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-struct Echo;
-
-impl Handler<()> for Echo {
-    fn on_message(&self, socket: &Socket<()>, message: Message) {
-        let _ = socket.send(message);
-    }
-}
-
-async fn start(config: EngineConfig) -> (u16, Engine<()>) {
-    let engine = Engine::new(config, Echo);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let served = engine.clone();
-    tokio::spawn(async move { served.serve(listener).await });
-    (port, engine)
-}
 
 async fn connect(port: u16) -> TcpStream {
     TcpStream::connect(("127.0.0.1", port)).await.unwrap()

@@ -2,29 +2,15 @@
 //! an in-process engine: `allow_request`, the session cookie, header hooks, the initial
 //! packet, transports, upgrades, EIO=3 refusal, CORS policies.
 
+mod support;
+
 use std::time::Duration;
 
 use sockio::engine::cors::{AllowOrigin, Cors};
-use sockio::engine::{Cookie, Engine, EngineConfig, Handler, Message, Socket};
+use sockio::engine::{Cookie, Engine, EngineConfig};
+use support::echo_engine::{start, Echo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-struct Echo;
-
-impl Handler<()> for Echo {
-    fn on_message(&self, socket: &Socket<()>, message: Message) {
-        let _ = socket.send(message);
-    }
-}
-
-async fn start(config: EngineConfig) -> (u16, Engine<()>) {
-    let engine = Engine::new(config, Echo);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let served = engine.clone();
-    tokio::spawn(async move { served.serve(listener).await });
-    (port, engine)
-}
 
 /// A response read off the wire: status, lower-cased headers, body.
 struct Raw {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod echo_engine;
 pub mod raw_client;
 pub mod redis;
 pub mod two_servers;
