@@ -496,10 +496,7 @@ async fn classic_answers_on_the_requesters_channel() {
     let (addr_a, addr_b) = (serve(&a).await, serve(&b).await);
     let (_x, x_id) = RawClient::connect_main(addr_a).await;
     let (_y, y_id) = RawClient::connect_main(addr_b).await;
-    let mut monitor = std::net::TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
-    monitor
-        .write_all(b"PSUBSCRIBE socket.io-response#*\r\n")
-        .unwrap();
+    let mut monitor = subscribed(&redis, "PSUBSCRIBE socket.io-response#*");
     for (asker, other) in [(&a, &y_id), (&b, &x_id)] {
         let ids: Vec<String> = asker
             .fetch_sockets()
@@ -646,6 +643,23 @@ fn publish_raw(redis: &RedisServer, channel: &str, payload: &str) {
     let _ = std::io::Read::read(&mut s, &mut reply);
 }
 
+/// A raw connection to `redis` that sent `command` (a `SUBSCRIBE` or `PSUBSCRIBE`) and
+/// read its confirmation: whatever is published from now on reaches it.
+fn subscribed(redis: &RedisServer, command: &str) -> std::net::TcpStream {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    write!(s, "{command}\r\n").unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 256];
+    // The confirmation is a 3-element array ending with the subscription count (":1").
+    while !reply.ends_with(b":1\r\n") {
+        let n = std::io::Read::read(&mut s, &mut buf).expect("no subscription confirmation");
+        assert!(n > 0, "redis closed the connection");
+        reply.extend_from_slice(&buf[..n]);
+    }
+    s
+}
+
 /// What a raw subscribed connection received within half a second.
 fn received(monitor: &mut std::net::TcpStream) -> String {
     monitor
@@ -670,11 +684,7 @@ async fn classic_applies_legacy_single_socket_requests() {
     let redis = RedisServer::start();
     let (io, _adapter) = node(&redis, AdapterKind::Classic).await;
     let (mut client, id) = RawClient::connect_main(serve(&io).await).await;
-    let mut monitor = std::net::TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
-    monitor
-        .write_all(b"SUBSCRIBE socket.io-response#/#\r\n")
-        .unwrap();
-    received(&mut monitor);
+    let mut monitor = subscribed(&redis, "SUBSCRIBE socket.io-response#/#");
     let request = |kind: u8, request_id: &str, rest: &str| {
         let json = format!(r#"{{"type":{kind},"uid":"zz","requestId":"{request_id}",{rest}}}"#);
         publish_raw(&redis, "socket.io-request#/#", &json);
