@@ -55,11 +55,14 @@ server_cpu=1
 loadgen_cpu=0
 if [ "$(nproc)" -lt 2 ]; then server_cpu=0; fi
 
-start_server() { # name port -> pid on stdout (the server's own pid: taskset execs it)
-  local name="$1" port="$2" cmd
+start_server() { # name port [scenario] -> pid on stdout (the server's own pid: taskset execs it)
+  local name="$1" port="$2" scenario="${3:-}" cmd
   case "$name" in
     sockio) cmd=(target/release/bench-server) ;;
-    ceiling) cmd=(target/release/ceiling-server) ;;
+    # held-19k's floor: only what an Engine.IO server must do for an idle connection
+    # (upgrade, open, the heartbeat) on one epoll thread, no Socket.IO, no runtime.
+    ceiling) if [ "$scenario" = held-19k ]; then cmd=(target/release/held-ceiling-server)
+             else cmd=(target/release/ceiling-server); fi ;;
     bare) cmd=(target/release/bare-ceiling-server) ;;
     socketioxide) cmd=(target/peers/release/socketioxide-bench-server) ;;
     node) cmd=(node bench/peers/node/server.mjs) ;;
@@ -94,14 +97,15 @@ for scenario in $scenarios; do
   for run in $(seq "$runs"); do
     if [ "$scenario" = cluster ]; then run_cluster "$run" || exit 1; continue; fi
     for server in $servers; do
-      # Load held (issue 14) compares the Socket.IO servers only (the ceilings speak no
-      # polling; held-19k takes a minute a run).
+      # Load held (issue 14) compares the Socket.IO servers (the ceilings speak no
+      # polling); held-19k also runs its floor (ceiling: held-ceiling-server), not the bare
+      # ceiling (it never pings; held-19k takes a minute a run).
       case "$scenario/$server" in
-        held-19k/ceiling | held-19k/bare | polling-broadcast/ceiling | polling-broadcast/bare \
+        held-19k/bare | polling-broadcast/ceiling | polling-broadcast/bare \
           | connect-default/ceiling | connect-default/bare) continue ;;
       esac
       port=$((port + 1))
-      pid=$(start_server "$server" "$port")
+      pid=$(start_server "$server" "$port" "$scenario")
       if ! wait_port "$port"; then
         echo "$server did not start" >&2; stop "$pid"; exit 1
       fi

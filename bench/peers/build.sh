@@ -2,7 +2,7 @@
 # Builds the benchmark peers of docs/benchmark-contract.md from their registries:
 #   socket.io on Node  -> node bench/peers/node/server.mjs             (npm ci, package-lock.json)
 #   socketioxide       -> target/peers/release/socketioxide-bench-server (crates.io, own Cargo.lock)
-#   ceiling            -> target/release/ceiling-server                 (workspace member)
+#   ceiling            -> target/release/ceiling-server, held-ceiling-server (workspace member)
 # socketioxide builds into target/peers so it never collides with the main build.
 # Arguments: the servers of the run (bench/run.sh passes its --servers); socketioxide is
 # built only when it is one of them (or when none are given).

@@ -118,17 +118,21 @@ impl Schedule {
         self.live
     }
 
-    /// The bucket of `deadline`: the first one due at or after it.
+    /// The grain in nanoseconds (at least 1 µs, at most 100 ms: a `u64` holds it).
+    fn grain_nanos(&self) -> u64 {
+        u64::try_from(self.grain.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The bucket of `deadline`: the first one due at or after it. (In `u64` nanoseconds,
+    /// 584 years from the origin: no 128-bit division on every reset.)
     fn tick(&self, deadline: Instant) -> u64 {
         let since = deadline.saturating_duration_since(self.origin).as_nanos();
-        let grain = self.grain.as_nanos();
-        u64::try_from(since.div_ceil(grain)).unwrap_or(u64::MAX)
+        u64::try_from(since).map_or(u64::MAX, |n| n.div_ceil(self.grain_nanos()))
     }
 
     /// When bucket `tick` is due.
     fn instant(&self, tick: u64) -> Instant {
-        let nanos = u128::from(tick) * self.grain.as_nanos();
-        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
+        let nanos = tick.saturating_mul(self.grain_nanos());
         self.origin + Duration::from_nanos(nanos)
     }
 
@@ -143,11 +147,18 @@ impl Schedule {
         // A firing for the deadline replaced is forgotten.
         s.fired.clear();
         let entry = (slot, s.generation);
-        let spare = &mut self.spare;
-        self.buckets
-            .entry(tick)
-            .or_insert_with(|| spare.pop().unwrap_or_default())
-            .push(entry);
+        // Deadlines mostly go to the latest bucket (every reset moves a deadline a fixed
+        // interval or timeout ahead): found without a search.
+        match self.buckets.last_entry() {
+            Some(mut last) if *last.key() == tick => last.get_mut().push(entry),
+            _ => {
+                let spare = &mut self.spare;
+                self.buckets
+                    .entry(tick)
+                    .or_insert_with(|| spare.pop().unwrap_or_default())
+                    .push(entry);
+            }
+        }
         self.instant(tick)
     }
 

@@ -305,6 +305,26 @@ impl<D: Send + Sync + 'static> Session<D> {
         self.act(action)
     }
 
+    /// Runs the heartbeat for the WebSocket task, which writes the ping it queues on its
+    /// next round (so nobody is woken for it): when the heartbeat is next due, `None` when
+    /// the session closed because of it. One look at the state for both.
+    pub(crate) fn heartbeat_tick_ws(self: &Arc<Self>) -> Option<Instant> {
+        let (action, next) = {
+            let mut st = self.lock();
+            let action = st.proto.handle_timeout(now());
+            (action, st.proto.poll_timeout())
+        };
+        match action {
+            Action::Flush => Some(next),
+            Action::Close(_) => {
+                tracing::debug!(sid = %self.sid, "heartbeat timed out");
+                self.act(action);
+                None
+            }
+            action => self.act(action).then_some(next),
+        }
+    }
+
     /// Remembers the HTTP connection a polling request came on (a few at most: a client
     /// polls on one and posts on another).
     pub(crate) fn polling_connection(&self, closer: Option<&crate::ConnectionCloser>) {
@@ -324,11 +344,6 @@ impl<D: Send + Sync + 'static> Session<D> {
         for closer in known.iter().filter_map(std::sync::Weak::upgrade) {
             closer.raise();
         }
-    }
-
-    /// When [`Session::heartbeat_tick`] is next due.
-    pub(crate) fn heartbeat_deadline(&self) -> Instant {
-        self.lock().proto.poll_timeout()
     }
 }
 

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use futures_util::future::{Either, FutureExt as _};
 use sockio_protocol::engine::payload::EncodedPacket;
+use sockio_protocol::engine::Packet;
 use tokio::time::{sleep_until, Instant as TokioInstant};
 
 use crate::error::CloseReason;
 use crate::proto::{FinalPacket, WsRound};
 use crate::session::Session;
 use crate::ws_stream::{self, Incoming, WsStream};
-use crate::ws_write::Frames;
+use crate::ws_write::{self, Frames, Quick};
 
 /// Most packets the WebSocket task takes from the queue per round: two buffers each fill
 /// one vectored write (`IOV_MAX` is 1024). Anything more goes in the next round, after a
@@ -100,13 +101,28 @@ pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
             session.close(CloseReason::SlowClient, FinalPacket::Close);
             return;
         }
-        if !batch.is_empty() {
-            for p in batch.drain(..) {
-                frames.push(p, version, base64);
+        if batch.len() == 1 && !ws.control_pending() {
+            // One packet, nothing of the stream's own before it (a heartbeat's ping): a
+            // small text one is written at once, framed on the stack.
+            if let Some(p) = batch.pop() {
+                match ws_write::try_write_small(ws.get_mut(), p) {
+                    Quick::Done => {}
+                    Quick::Rest(rest) => frames.push_raw(rest),
+                    Quick::NotNow(p) => frames.push(p, version, base64),
+                    Quick::Failed => {
+                        session.close(CloseReason::TransportClose, FinalPacket::Close);
+                        return;
+                    }
+                }
             }
-            if batch.capacity() > 64 {
-                batch = Vec::new();
-            }
+        }
+        for p in batch.drain(..) {
+            frames.push(p, version, base64);
+        }
+        if batch.capacity() > 64 {
+            batch = Vec::new();
+        }
+        if !frames.is_empty() {
             let write = async {
                 // Our control frames (a pong) leave first, then everything
                 // queued here in as few writes as the kernel takes.
@@ -149,8 +165,11 @@ pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
             msg = ws.next() => match ws_stream::classify(msg, version) {
                 Incoming::Packet(p) => {
                     // Answers queued while handling this packet are written by this very
-                    // task on its next round: no wake-up needed for them.
-                    session.out_notify.unregister();
+                    // task on its next round: no wake-up needed for them. (A pong queues
+                    // none: its waker stays.)
+                    if !matches!(p, Packet::Pong(_)) {
+                        session.out_notify.unregister();
+                    }
                     session.receive(p);
                 }
                 Incoming::Invalid(e) => session.parse_error(&e),
@@ -168,14 +187,15 @@ pub(crate) async fn run_websocket<D: Send + Sync + 'static>(
             // Whatever raises `task_notify` (a close, an overflow) raises this too.
             _ = session.out_notify.wait() => {}
             _ = timer.elapsed() => {
-                // The ping this queues is written by this very task on its next round: no
-                // wake-up needed for it.
-                session.out_notify.unregister();
-                session.heartbeat_tick();
-                // A fired timer is disarmed: armed again for the deadline the tick left
-                // (the next round's look at the state re-arms it only if that moves).
-                deadline = session.heartbeat_deadline();
-                timer.reset(deadline);
+                // The ping this queues is written by this very task on its next round: it
+                // raises nothing. A fired timer is disarmed: armed again for the deadline
+                // the tick left (the next round's look at the state re-arms it only if
+                // that moves). A tick that closed the session leaves the rest to the next
+                // round.
+                if let Some(next) = session.heartbeat_tick_ws() {
+                    deadline = next;
+                    timer.reset(deadline);
+                }
             }
         }
     }

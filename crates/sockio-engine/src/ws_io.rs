@@ -39,6 +39,17 @@ impl WsIo {
     }
 }
 
+impl WsIo {
+    /// Writes what the socket takes now, without waiting: `WouldBlock` when it takes
+    /// nothing (always, through hyper).
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            WsIo::Tcp { stream, .. } => stream.try_write(buf),
+            WsIo::Upgraded(_) => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
 impl AsyncRead for WsIo {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -384,6 +384,11 @@ impl WsStream {
         Poll::Ready(Ok(()))
     }
 
+    /// Whether control frames of ours wait to be written (they leave first).
+    pub(crate) fn control_pending(&self) -> bool {
+        !self.control.is_empty()
+    }
+
     /// Writes our control frames still queued (a pong, a close answer).
     pub(crate) async fn flush(&mut self) -> io::Result<()> {
         if self.control.is_empty() {

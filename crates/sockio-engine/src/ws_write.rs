@@ -15,6 +15,8 @@ use sockio_protocol::engine::payload::{self, EncodedPacket};
 use sockio_protocol::engine::{Packet, ProtocolVersion};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::ws_io::WsIo;
+
 /// Buffers handed to one vectored write at most (the kernel's `IOV_MAX` is 1024).
 const MAX_SLICES: usize = 1024;
 
@@ -45,8 +47,14 @@ impl Frames {
         self.frames.push((self.headers.len(), payload));
     }
 
-    #[cfg(test)]
-    fn is_empty(&self) -> bool {
+    /// Bytes already framed (the rest of a frame a write took only part of), written as
+    /// they are, after what is pushed before them.
+    pub(crate) fn push_raw(&mut self, bytes: Bytes) {
+        // An empty header: the segment before the payload is empty.
+        self.frames.push((self.headers.len(), bytes));
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
 
@@ -114,6 +122,46 @@ impl Frames {
         io.flush().await?;
         self.clear();
         Ok(())
+    }
+}
+
+/// The largest text packet [`try_write_small`] frames on the stack (a two-byte header).
+const SMALL: usize = 125;
+
+/// What [`try_write_small`] did.
+pub(crate) enum Quick {
+    /// The frame is written whole.
+    Done,
+    /// The socket took part of it: the rest, framed, to write before anything else.
+    Rest(Bytes),
+    /// Nothing written (not a small text packet, or the socket takes nothing now).
+    NotNow(EncodedPacket),
+    /// The connection failed.
+    Failed,
+}
+
+/// Writes one small text packet (a ping, a short answer) at once, framed on the stack:
+/// no buffer, no await, one `send` — when nothing else is queued before it and the
+/// socket takes it now. A heartbeat's ping goes out this way.
+pub(crate) fn try_write_small(io: &WsIo, packet: EncodedPacket) -> Quick {
+    let EncodedPacket::Text(text) = &packet else {
+        return Quick::NotNow(packet);
+    };
+    let payload = text.as_bytes();
+    if payload.len() > SMALL {
+        return Quick::NotNow(packet);
+    }
+    let mut frame = [0u8; 2 + SMALL];
+    let len = 2 + payload.len();
+    frame[0] = 0x81;
+    frame[1] = payload.len() as u8;
+    frame[2..len].copy_from_slice(payload);
+    match io.try_write(&frame[..len]) {
+        Ok(n) if n == len => Quick::Done,
+        Ok(0) => Quick::Failed,
+        Ok(n) => Quick::Rest(Bytes::copy_from_slice(&frame[n..len])),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Quick::NotNow(packet),
+        Err(_) => Quick::Failed,
     }
 }
 
@@ -291,5 +339,62 @@ mod tests {
         let got = read_back(io.out).await;
         assert_eq!(got[0], Message::text("bAQID"));
         assert_eq!(got[1], Message::binary(vec![4u8, 1, 2, 3]));
+    }
+
+    #[tokio::test]
+    async fn a_small_text_packet_is_written_at_once_and_the_rest_framed_as_usual() {
+        use tokio::io::AsyncReadExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        let (mut client, (server, _)) = (client.unwrap(), accepted.unwrap());
+        let io = WsIo::Tcp {
+            stream: server,
+            unread: Bytes::new(),
+        };
+        // Writable once the runtime has seen the socket's first readiness.
+        let mut quick = try_write_small(&io, EncodedPacket::text("2"));
+        for _ in 0..100 {
+            match quick {
+                Quick::NotNow(p) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    quick = try_write_small(&io, p);
+                }
+                _ => break,
+            }
+        }
+        assert!(matches!(quick, Quick::Done));
+        let mut got = [0u8; 3];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, [0x81, 1, b'2']);
+        // Not small: handed back untouched, for `Frames`.
+        let long = EncodedPacket::Text(Utf8Bytes::from("4".repeat(126)));
+        match try_write_small(&io, long) {
+            Quick::NotNow(EncodedPacket::Text(t)) => assert_eq!(t.len(), 126),
+            _ => panic!("a 126-byte packet is not small"),
+        }
+        let binary = EncodedPacket::Binary(Bytes::from_static(&[1]));
+        assert!(matches!(try_write_small(&io, binary), Quick::NotNow(_)));
+    }
+
+    #[tokio::test]
+    async fn raw_bytes_pushed_are_written_as_they_are() {
+        let mut frames = Frames::default();
+        frames.push_raw(Bytes::from_static(&[0x81, 1]));
+        frames.push_raw(Bytes::from_static(b"2"));
+        frames.push(
+            EncodedPacket::Text(Utf8Bytes::from("4x".to_owned())),
+            ProtocolVersion::V4,
+            false,
+        );
+        let mut io = Trickle {
+            out: Vec::new(),
+            step: usize::MAX,
+            writes: 0,
+            vectored: false,
+        };
+        frames.write_to(&mut io).await.unwrap();
+        let got = read_back(io.out).await;
+        assert_eq!(got, [Message::text("2"), Message::text("4x")]);
     }
 }
