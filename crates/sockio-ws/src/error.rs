@@ -1,10 +1,22 @@
 //! What a peer can get wrong, and the close code each answer carries.
 
 /// Close code 1002: the peer broke the protocol.
+///
+/// ```
+/// assert_eq!(sockio_ws::FrameError::UnknownOpcode.close_code(), sockio_ws::CLOSE_PROTOCOL);
+/// ```
 pub const CLOSE_PROTOCOL: u16 = 1002;
 /// Close code 1007: a text message that is not UTF-8.
+///
+/// ```
+/// assert_eq!(sockio_ws::FrameError::InvalidUtf8.close_code(), sockio_ws::CLOSE_INVALID_DATA);
+/// ```
 pub const CLOSE_INVALID_DATA: u16 = 1007;
 /// Close code 1009: a message over the size limit.
+///
+/// ```
+/// assert_eq!(sockio_ws::FrameError::TooBig.close_code(), sockio_ws::CLOSE_TOO_BIG);
+/// ```
 pub const CLOSE_TOO_BIG: u16 = 1009;
 
 /// A broken rule of RFC 6455 in what the peer sent: the connection cannot go on, and

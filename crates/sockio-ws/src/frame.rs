@@ -25,6 +25,10 @@ pub enum Role {
 impl Role {
     /// The longest head of a frame this end reads: 2 bytes, an 8-byte length, and a
     /// client's 4-byte mask key.
+    ///
+    /// ```
+    /// assert_eq!(sockio_ws::Role::Server.max_head(), 2 + 8 + 4);
+    /// ```
     pub const fn max_head(self) -> usize {
         match self {
             Role::Server => 14,
@@ -34,6 +38,14 @@ impl Role {
 }
 
 /// What the start of a byte slice holds, as [`parse`] reads it.
+///
+/// ```
+/// use sockio_ws::{parse, FrameError, Parse, Role};
+///
+/// assert_eq!(parse(&[0x81], Role::Client, 100), Parse::Need(10));
+/// assert!(matches!(parse(&[0x81, 0x00], Role::Client, 100), Parse::Frame(_)));
+/// assert_eq!(parse(&[0xc1, 0x00], Role::Client, 100), Parse::Error(FrameError::ReservedBits));
+/// ```
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parse<'a> {
     /// A frame not there whole yet: it needs this many bytes in all, counted from the

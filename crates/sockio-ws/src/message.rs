@@ -8,6 +8,13 @@ use crate::frame::Frame;
 use crate::opcode;
 
 /// A whole data message.
+///
+/// ```
+/// use sockio_ws::{parse, Event, Message, Parse, Reassembler, Role};
+/// let Parse::Frame(f) = parse(&[0x82, 0x01, 7], Role::Client, 100) else { panic!() };
+/// let event = Reassembler::new().push(&f, 100);
+/// assert_eq!(event, Ok(Some(Event::Message(Message::Binary(vec![7].into())))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// A text message, checked as UTF-8.
@@ -17,6 +24,13 @@ pub enum Message {
 }
 
 /// What a frame meant, when it meant more than a fragment kept for later.
+///
+/// ```
+/// use sockio_ws::{parse, Event, Parse, Reassembler, Role};
+/// // A close frame with code 1001, as a client reads it: answered with 1001.
+/// let Parse::Frame(f) = parse(&[0x88, 0x02, 0x03, 0xe9], Role::Client, 100) else { panic!() };
+/// assert_eq!(Reassembler::new().push(&f, 100), Ok(Some(Event::Close(Some(1001)))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A data message, whole.
@@ -70,6 +84,10 @@ pub struct Reassembler {
 
 impl Reassembler {
     /// Between messages.
+    ///
+    /// ```
+    /// assert!(!sockio_ws::Reassembler::new().in_message());
+    /// ```
     pub const fn new() -> Reassembler {
         Reassembler { partial: None }
     }
