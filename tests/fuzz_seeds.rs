@@ -57,6 +57,11 @@ fn http_head_seeds() {
 }
 
 #[test]
+fn ws_frames_seeds() {
+    run("ws_frames", targets::ws_frames);
+}
+
+#[test]
 fn client_engine_seeds() {
     run("client_engine", targets::client_engine);
 }

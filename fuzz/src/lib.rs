@@ -151,6 +151,75 @@ pub fn http_head(data: &[u8]) {
     let _ = sockio_engine::fuzz_first_request(data);
 }
 
+/// RFC 6455 framing as `sockio-ws` reads it, for the server and the client alike: the
+/// first byte picks the role (bit 0: server, reading masked frames; client otherwise)
+/// and the message limit (bits 1–2: 64 KiB, 125 bytes, none at all, 1 KiB); the rest is
+/// the peer's bytes, read frame by frame until they run out or break a rule. What must
+/// hold: `Need` asks for more than there is, a frame is there whole (one byte less is
+/// `Need`), re-encoded it reads back the same, messages stay within the limit, a close
+/// is answered with a code an endpoint may send, nothing is read after an error.
+pub fn ws_frames(data: &[u8]) {
+    use sockio_ws::{parse, write_frame, Event, Message, Parse, Reassembler, Role};
+    let Some((&first, mut rest)) = data.split_first() else {
+        return;
+    };
+    let role = if first & 1 == 1 {
+        Role::Server
+    } else {
+        Role::Client
+    };
+    let max = [64 * 1024, 125, 0, 1024][usize::from(first >> 1 & 3)];
+    let mut messages = Reassembler::new();
+    while !rest.is_empty() {
+        let frame = match parse(rest, role, max) {
+            Parse::Need(n) => {
+                assert!(n > rest.len(), "Need({n}) with {} bytes there", rest.len());
+                return;
+            }
+            Parse::Error(e) => {
+                assert!(matches!(e.close_code(), 1002 | 1009));
+                return;
+            }
+            Parse::Frame(frame) => frame,
+        };
+        assert!(frame.len >= 2 && frame.len <= rest.len());
+        assert!(frame.payload.len() <= max);
+        assert!(matches!(
+            parse(&rest[..frame.len - 1], role, max),
+            Parse::Need(_)
+        ));
+        // Re-encoded (the same mask, FIN as it was) it reads back the same.
+        let mut again = Vec::new();
+        write_frame(&mut again, frame.opcode, &frame.to_bytes(), frame.mask);
+        if !frame.fin {
+            again[0] &= 0x7f;
+        }
+        let Parse::Frame(back) = parse(&again, role, max) else {
+            panic!("a re-encoded frame does not read back");
+        };
+        assert_eq!(
+            (back.fin, back.opcode, back.mask, back.to_bytes()),
+            (frame.fin, frame.opcode, frame.mask, frame.to_bytes())
+        );
+        rest = &rest[frame.len..];
+        match messages.push(&frame, max) {
+            Ok(Some(Event::Message(Message::Text(t)))) => assert!(t.len() <= max),
+            Ok(Some(Event::Message(Message::Binary(b)))) => assert!(b.len() <= max),
+            Ok(Some(Event::Ping(p))) => assert!(p.len() <= 125),
+            Ok(Some(Event::Close(code))) => assert!(code.is_none_or(|c| matches!(
+                c,
+                1000..=1003 | 1007..=1014 | 3000..=4999
+            ))),
+            Ok(Some(Event::Pong) | None) => {}
+            Err(e) => {
+                assert!(!messages.in_message(), "fragments dropped on an error");
+                assert!(matches!(e.close_code(), 1002 | 1007 | 1009));
+                return;
+            }
+        }
+    }
+}
+
 // ---- The client's decoders (crates/sockio-client) ----
 
 /// The client's WebSocket frames read from the server (`sockio_client::fuzz_ws`: the

@@ -8,6 +8,9 @@
 //! are written into one buffer, freed once the socket took them. (tungstenite, used here
 //! before, kept a 1 KiB read buffer for the life of each connection, and its stream
 //! wrapper two more allocations: a fifth of what an idle client cost.)
+//!
+//! What the bytes mean (frame heads, fragments, close codes, masking) is `sockio-ws`'s,
+//! shared with the server; the reads, the buffers and the write queue are this module's.
 
 use std::io;
 use std::pin::Pin;
@@ -15,31 +18,16 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use sockio_protocol::Utf8Bytes;
+use sockio_ws::{opcode, parse, Event, FrameError, Message, Parse, Reassembler, Role};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The read buffer on the stack, per read.
 const STACK_READ: usize = 4096;
 /// Reads into a connection's own buffer (a frame not read whole) take at least this much.
 const MIN_READ: usize = 4096;
-/// The largest header of a server frame (unmasked, 64-bit length).
-const MAX_HEADER: usize = 10;
 /// The largest message taken (as the `ws` package's default `maxPayload`, which
 /// socket.io-client uses on Node).
 pub(crate) const MAX_PAYLOAD: usize = 100 * 1024 * 1024;
-
-const OP_CONTINUATION: u8 = 0x0;
-const OP_TEXT: u8 = 0x1;
-const OP_BINARY: u8 = 0x2;
-const OP_CLOSE: u8 = 0x8;
-const OP_PING: u8 = 0x9;
-const OP_PONG: u8 = 0xA;
-
-/// Close code 1002: protocol error.
-const CLOSE_PROTOCOL: u16 = 1002;
-/// Close code 1007: a text message that is not UTF-8.
-const CLOSE_INVALID_DATA: u16 = 1007;
-/// Close code 1009: message too big.
-const CLOSE_TOO_BIG: u16 = 1009;
 
 /// What reading the WebSocket gave.
 #[derive(Debug, PartialEq)]
@@ -56,19 +44,11 @@ pub(crate) enum WsEvent {
 /// Why reading stopped, inside this module.
 #[derive(Debug, PartialEq)]
 enum ReadError {
-    /// A broken rule: the close code we answer with, and why.
-    Protocol(u16, &'static str),
+    /// A broken rule: its close code is our answer.
+    Protocol(FrameError),
     /// The connection ended without a close frame.
     Eof,
     Io(String),
-}
-
-/// One frame taken from the bytes read.
-#[derive(Debug)]
-struct Frame {
-    fin: bool,
-    opcode: u8,
-    payload: Bytes,
 }
 
 /// A client WebSocket over a connection whose handshake is done.
@@ -79,8 +59,8 @@ pub(crate) struct ClientWs<S> {
     /// Unallocated between frames.
     buf: Vec<u8>,
     pos: usize,
-    /// A data message arriving in fragments: whether it is text, and its bytes so far.
-    fragments: Option<Box<(bool, Vec<u8>)>>,
+    /// A data message arriving in fragments (one pointer; a buffer only while one is).
+    messages: Reassembler,
     /// Framed bytes not written yet (what a write took is drained: a partial write is
     /// rare). Unallocated when all are written.
     out: Vec<u8>,
@@ -99,7 +79,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
             io,
             buf: tail.to_vec(),
             pos: 0,
-            fragments: None,
+            messages: Reassembler::new(),
             out: Vec::new(),
             max_payload: u32::try_from(max_payload).unwrap_or(u32::MAX),
             close_sent: false,
@@ -109,12 +89,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
 
     /// Queues a text message (written by [`poll_flush`](Self::poll_flush)).
     pub(crate) fn send_text(&mut self, text: &str) {
-        self.queue_frame(OP_TEXT, text.as_bytes());
+        self.queue_frame(opcode::TEXT, text.as_bytes());
     }
 
     /// Queues a binary message.
     pub(crate) fn send_binary(&mut self, data: &[u8]) {
-        self.queue_frame(OP_BINARY, data);
+        self.queue_frame(opcode::BINARY, data);
     }
 
     /// Queues our close frame (once), with `code` or none (an empty close frame, as the
@@ -125,8 +105,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
         }
         self.close_sent = true;
         match code {
-            Some(code) => self.queue_frame(OP_CLOSE, &code.to_be_bytes()),
-            None => self.queue_frame(OP_CLOSE, &[]),
+            Some(code) => self.queue_frame(opcode::CLOSE, &code.to_be_bytes()),
+            None => self.queue_frame(opcode::CLOSE, &[]),
         }
     }
 
@@ -136,11 +116,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
     }
 
     fn queue_frame(&mut self, opcode: u8, payload: &[u8]) {
-        if self.close_sent && opcode != OP_CLOSE {
+        if self.close_sent && opcode != opcode::CLOSE {
             return;
         }
         let mask: [u8; 4] = rand::random();
-        write_frame(&mut self.out, opcode, payload, mask);
+        sockio_ws::write_frame(&mut self.out, opcode, payload, Some(mask));
     }
 
     /// Writes the queued frames and flushes the connection, as far as it takes them now.
@@ -185,13 +165,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
                 Poll::Ready(Ok(None)) => continue,
                 Poll::Ready(Err(e)) => {
                     self.release();
-                    self.fragments = None;
+                    self.messages.reset();
                     match e {
                         ReadError::Eof => WsEvent::Closed,
                         ReadError::Io(e) => WsEvent::Failed(e),
-                        ReadError::Protocol(code, why) => {
-                            self.send_close(Some(code));
-                            WsEvent::Failed(why.to_owned())
+                        ReadError::Protocol(e) => {
+                            self.send_close(Some(e.close_code()));
+                            WsEvent::Failed(e.to_string())
                         }
                     }
                 }
@@ -220,20 +200,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
         if data.is_empty() {
             return Poll::Ready(Err(ReadError::Eof));
         }
+        let max = self.max_payload as usize;
         let mut at = 0;
         while at < data.len() {
-            match take_frame(&data[at..], self.max_payload as usize)? {
-                Ok((frame, used)) => {
-                    at += used;
-                    if let Some(event) = self.on_frame(frame)? {
+            match parse(&data[at..], Role::Client, max) {
+                Parse::Frame(frame) => {
+                    at += frame.len;
+                    let event = self.messages.push(&frame, max);
+                    if let Some(event) = self.on_event(event)? {
                         self.keep(&data[at..], 0);
                         return Poll::Ready(Ok(Some(event)));
                     }
                 }
-                Err(needed) => {
+                Parse::Need(needed) => {
                     self.keep(&data[at..], needed);
                     break;
                 }
+                Parse::Error(e) => return Poll::Ready(Err(ReadError::Protocol(e))),
             }
         }
         Poll::Ready(Ok(None))
@@ -254,15 +237,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
     /// Uses the frames kept, reading more into the connection's own buffer while the
     /// first is incomplete.
     fn poll_buffered(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<WsEvent>, ReadError>> {
-        match take_frame(&self.buf[self.pos..], self.max_payload as usize)? {
-            Ok((frame, used)) => {
-                self.pos += used;
+        let max = self.max_payload as usize;
+        match parse(&self.buf[self.pos..], Role::Client, max) {
+            Parse::Frame(frame) => {
+                let event = self.messages.push(&frame, max);
+                self.pos += frame.len;
                 if self.pos == self.buf.len() {
                     self.release();
                 }
-                Poll::Ready(self.on_frame(frame))
+                Poll::Ready(self.on_event(event))
             }
-            Err(needed) => {
+            Parse::Error(e) => Poll::Ready(Err(ReadError::Protocol(e))),
+            Parse::Need(needed) => {
                 // Room for the whole frame, at the start of the buffer.
                 if self.pos > 0 {
                     self.buf.drain(..self.pos);
@@ -291,171 +277,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
         self.pos = 0;
     }
 
-    /// A frame taken: a message when it completes one.
-    fn on_frame(&mut self, frame: Frame) -> Result<Option<WsEvent>, ReadError> {
-        match frame.opcode {
-            OP_TEXT | OP_BINARY if self.fragments.is_some() => Err(ReadError::Protocol(
-                CLOSE_PROTOCOL,
-                "a new message began before the fragmented one ended",
-            )),
-            OP_TEXT | OP_BINARY if frame.fin => {
-                message(frame.opcode == OP_TEXT, frame.payload).map(Some)
-            }
-            OP_TEXT | OP_BINARY => {
-                self.fragments = Some(Box::new((frame.opcode == OP_TEXT, frame.payload.into())));
+    /// What a frame meant: a message for the caller; pongs and our close answer queued.
+    fn on_event(
+        &mut self,
+        event: Result<Option<Event>, FrameError>,
+    ) -> Result<Option<WsEvent>, ReadError> {
+        match event.map_err(ReadError::Protocol)? {
+            None | Some(Event::Pong) => Ok(None),
+            Some(Event::Message(Message::Text(text))) => Ok(Some(WsEvent::Text(text))),
+            Some(Event::Message(Message::Binary(data))) => Ok(Some(WsEvent::Binary(data))),
+            Some(Event::Ping(payload)) => {
+                self.queue_frame(opcode::PONG, &payload);
                 Ok(None)
             }
-            OP_CONTINUATION => {
-                let Some(fragments) = self.fragments.as_mut() else {
-                    return Err(ReadError::Protocol(
-                        CLOSE_PROTOCOL,
-                        "a continuation frame with no message begun",
-                    ));
-                };
-                if fragments.1.len() + frame.payload.len() > self.max_payload as usize {
-                    return Err(too_big());
-                }
-                fragments.1.extend_from_slice(&frame.payload);
-                if !frame.fin {
-                    return Ok(None);
-                }
-                match self.fragments.take().map(|f| *f) {
-                    Some((text, bytes)) => message(text, Bytes::from(bytes)).map(Some),
-                    None => Ok(None),
-                }
-            }
-            OP_PING => {
-                self.queue_frame(OP_PONG, &frame.payload);
-                Ok(None)
-            }
-            OP_PONG => Ok(None),
-            OP_CLOSE => {
+            Some(Event::Close(answer)) => {
                 self.close_received = true;
-                self.fragments = None;
-                // The answer: the server's code when it is one an endpoint may send.
-                let code = match &frame.payload[..] {
-                    [] => None,
-                    [a, b, ..] => Some(u16::from_be_bytes([*a, *b]))
-                        .filter(|c| matches!(c, 1000..=1003 | 1007..=1014 | 3000..=4999)),
-                    [_] => Some(CLOSE_PROTOCOL),
-                };
-                self.send_close(code);
+                self.send_close(answer);
                 Ok(Some(WsEvent::Closed))
             }
-            _ => Err(ReadError::Protocol(CLOSE_PROTOCOL, "an unknown opcode")),
         }
-    }
-}
-
-fn too_big() -> ReadError {
-    ReadError::Protocol(CLOSE_TOO_BIG, "a message over the maximum size")
-}
-
-/// A whole data message.
-fn message(text: bool, payload: Bytes) -> Result<WsEvent, ReadError> {
-    if !text {
-        return Ok(WsEvent::Binary(payload));
-    }
-    Utf8Bytes::try_from_bytes(payload)
-        .map(WsEvent::Text)
-        .map_err(|_| ReadError::Protocol(CLOSE_INVALID_DATA, "a text message not in UTF-8"))
-}
-
-/// A frame header at the start of `data`: (header length, payload length), `None` while
-/// incomplete.
-fn parse_header(data: &[u8]) -> Option<(usize, u64)> {
-    let b1 = *data.get(1)?;
-    let (len_bytes, len) = match b1 & 0x7f {
-        126 => (2, None),
-        127 => (8, None),
-        n => (0, Some(u64::from(n))),
-    };
-    let header = 2 + len_bytes;
-    if data.len() < header {
-        return None;
-    }
-    let len = len.unwrap_or_else(|| {
-        data[2..header]
-            .iter()
-            .fold(0u64, |n, &b| (n << 8) | u64::from(b))
-    });
-    Some((header, len))
-}
-
-/// Takes the first frame of `data` whole, checked: `Ok(Err(needed))` while it is
-/// incomplete, with how many bytes it needs in all (as far as its header tells).
-fn take_frame(data: &[u8], max_payload: usize) -> Result<Result<(Frame, usize), usize>, ReadError> {
-    let Some((header, len)) = parse_header(data) else {
-        return Ok(Err(MAX_HEADER));
-    };
-    let b0 = data[0];
-    let (fin, opcode) = (b0 & 0x80 != 0, b0 & 0x0f);
-    if b0 & 0x70 != 0 {
-        return Err(ReadError::Protocol(
-            CLOSE_PROTOCOL,
-            "reserved bits set (no extension was negotiated)",
-        ));
-    }
-    if data[1] & 0x80 != 0 {
-        return Err(ReadError::Protocol(
-            CLOSE_PROTOCOL,
-            "a masked frame from the server",
-        ));
-    }
-    if opcode >= 0x8 && (!fin || len > 125) {
-        return Err(ReadError::Protocol(
-            CLOSE_PROTOCOL,
-            "a fragmented or oversized control frame",
-        ));
-    }
-    if len > max_payload as u64 {
-        return Err(too_big());
-    }
-    let total = header + len as usize;
-    if data.len() < total {
-        return Ok(Err(total));
-    }
-    let payload = Bytes::copy_from_slice(&data[header..total]);
-    Ok(Ok((
-        Frame {
-            fin,
-            opcode,
-            payload,
-        },
-        total,
-    )))
-}
-
-/// Appends one final frame, masked with `mask`, to `out`.
-fn write_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]) {
-    let len = payload.len();
-    out.reserve(14 + len);
-    out.push(0x80 | opcode);
-    if len < 126 {
-        out.push(0x80 | len as u8);
-    } else if len <= usize::from(u16::MAX) {
-        out.push(0x80 | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(0x80 | 127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    out.extend_from_slice(&mask);
-    let start = out.len();
-    out.extend_from_slice(payload);
-    apply_mask(&mut out[start..], mask);
-}
-
-/// XORs `data` with the repeated `mask` (the same operation masks and unmasks).
-fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
-    let word = u32::from_ne_bytes(mask);
-    let mut chunks = data.chunks_exact_mut(4);
-    for c in &mut chunks {
-        let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) ^ word;
-        c.copy_from_slice(&v.to_ne_bytes());
-    }
-    for (b, m) in chunks.into_remainder().iter_mut().zip(mask) {
-        *b ^= m;
     }
 }
 

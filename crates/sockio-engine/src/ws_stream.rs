@@ -7,6 +7,9 @@
 //! whole yet are kept — in a buffer of the connection's own, freed once they are used.
 //! (tungstenite, used here before, kept a read buffer of its own for the life of each
 //! connection: 1 KiB of the ~6.5 KiB an idle connection cost.)
+//!
+//! What the bytes mean (frame heads, fragments, close codes, unmasking) is `sockio-ws`'s,
+//! shared with the client; the reads and buffers are this module's.
 
 use std::future::poll_fn;
 use std::io;
@@ -16,30 +19,16 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use sockio_protocol::engine::{Packet, ProtocolVersion};
 use sockio_protocol::Utf8Bytes;
+use sockio_ws::{opcode, parse, write_head, Event, FrameError, Message, Parse, Reassembler, Role};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 
 use crate::error::CloseReason;
 use crate::ws_io::WsIo;
-use crate::ws_write::write_header;
 
 /// The read buffer on the stack, per read.
 const STACK_READ: usize = 4096;
 /// Reads into a connection's own buffer (a frame not read whole) take at least this much.
 const MIN_READ: usize = 4096;
-/// The largest header of a client frame (masked, 64-bit length).
-const MAX_HEADER: usize = 14;
-
-const OP_CONTINUATION: u8 = 0x0;
-const OP_TEXT: u8 = 0x1;
-const OP_BINARY: u8 = 0x2;
-const OP_CLOSE: u8 = 0x8;
-const OP_PING: u8 = 0x9;
-const OP_PONG: u8 = 0xA;
-
-/// Close code 1002: protocol error.
-const CLOSE_PROTOCOL: u16 = 1002;
-/// Close code 1009: message too big.
-const CLOSE_TOO_BIG: u16 = 1009;
 
 /// A server-side WebSocket over a connection whose `101` has been written.
 pub(crate) struct WsStream {
@@ -48,8 +37,8 @@ pub(crate) struct WsStream {
     /// Unallocated between frames.
     buf: Vec<u8>,
     pos: usize,
-    /// A data message arriving in fragments: whether it is text, and its bytes so far.
-    fragments: Option<Box<(bool, Vec<u8>)>>,
+    /// A data message arriving in fragments (one pointer; a buffer only while one is).
+    messages: Reassembler,
     /// Control frames of ours not written yet (pongs, close): they leave before anything
     /// else.
     control: Vec<u8>,
@@ -74,11 +63,15 @@ enum ReadError {
     TooBig,
 }
 
-/// One frame taken from the bytes read.
-struct Frame {
-    fin: bool,
-    opcode: u8,
-    payload: Bytes,
+impl From<FrameError> for ReadError {
+    /// A message over the limit is refused with 1009; any other broken rule ends the
+    /// connection.
+    fn from(e: FrameError) -> ReadError {
+        match e {
+            FrameError::TooBig => ReadError::TooBig,
+            _ => ReadError::Closed,
+        }
+    }
 }
 
 /// Wraps a connection whose upgrade is answered. Messages beyond `max_payload` are
@@ -88,85 +81,11 @@ pub(crate) async fn accept(io: WsIo, max_payload: usize) -> WsStream {
         io,
         buf: Vec::new(),
         pos: 0,
-        fragments: None,
+        messages: Reassembler::new(),
         control: Vec::new(),
         max_payload,
         close_sent: false,
         close_received: false,
-    }
-}
-
-/// A frame header at the start of `data`: (header length, payload length), `None` while
-/// incomplete.
-fn parse_header(data: &[u8]) -> Option<(usize, u64)> {
-    let b1 = *data.get(1)?;
-    let (len_bytes, len) = match b1 & 0x7f {
-        126 => (2, None),
-        127 => (8, None),
-        n => (0, Some(u64::from(n))),
-    };
-    let masked = b1 & 0x80 != 0;
-    let header = 2 + len_bytes + if masked { 4 } else { 0 };
-    if data.len() < header {
-        return None;
-    }
-    let len = len.unwrap_or_else(|| {
-        data[2..2 + len_bytes]
-            .iter()
-            .fold(0u64, |n, &b| (n << 8) | u64::from(b))
-    });
-    Some((header, len))
-}
-
-/// Takes the first frame of `data` whole, checked and unmasked: `Ok(None)` while it is
-/// incomplete, with how many bytes it needs in all when its header is known.
-fn take_frame(data: &[u8], max_payload: usize) -> Result<Result<(Frame, usize), usize>, ReadError> {
-    let Some((header, len)) = parse_header(data) else {
-        return Ok(Err(MAX_HEADER));
-    };
-    let b0 = data[0];
-    let (fin, opcode) = (b0 & 0x80 != 0, b0 & 0x0f);
-    if b0 & 0x70 != 0 || data[1] & 0x80 == 0 {
-        // Reserved bits (no extension is negotiated), or a client frame not masked.
-        return Err(ReadError::Closed);
-    }
-    if opcode >= 0x8 && (!fin || len > 125) {
-        return Err(ReadError::Closed);
-    }
-    if len > max_payload as u64 {
-        return Err(ReadError::TooBig);
-    }
-    let total = header + len as usize;
-    if data.len() < total {
-        return Ok(Err(total));
-    }
-    let mask = [
-        data[header - 4],
-        data[header - 3],
-        data[header - 2],
-        data[header - 1],
-    ];
-    let mut payload = data[header..total].to_vec();
-    unmask(&mut payload, mask);
-    Ok(Ok((
-        Frame {
-            fin,
-            opcode,
-            payload: Bytes::from(payload),
-        },
-        total,
-    )))
-}
-
-fn unmask(payload: &mut [u8], mask: [u8; 4]) {
-    let word = u32::from_ne_bytes(mask);
-    let mut chunks = payload.chunks_exact_mut(4);
-    for c in &mut chunks {
-        let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) ^ word;
-        c.copy_from_slice(&v.to_ne_bytes());
-    }
-    for (b, m) in chunks.into_remainder().iter_mut().zip(mask) {
-        *b ^= m;
     }
 }
 
@@ -233,18 +152,20 @@ impl WsStream {
         }
         let mut at = 0;
         while at < data.len() {
-            match take_frame(&data[at..], self.max_payload)? {
-                Ok((frame, used)) => {
-                    at += used;
-                    if let Some(event) = self.on_frame(frame)? {
+            match parse(&data[at..], Role::Server, self.max_payload) {
+                Parse::Frame(frame) => {
+                    at += frame.len;
+                    let event = self.messages.push(&frame, self.max_payload);
+                    if let Some(event) = self.on_event(event)? {
                         self.keep(&data[at..], 0);
                         return Poll::Ready(Ok(Some(event)));
                     }
                 }
-                Err(needed) => {
+                Parse::Need(needed) => {
                     self.keep(&data[at..], needed);
                     break;
                 }
+                Parse::Error(e) => return Poll::Ready(Err(e.into())),
             }
         }
         Poll::Ready(Ok(None))
@@ -265,15 +186,17 @@ impl WsStream {
     /// Uses the frames kept, reading more into the connection's own buffer while the
     /// first is incomplete.
     fn poll_buffered(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<WsEvent>, ReadError>> {
-        match take_frame(&self.buf[self.pos..], self.max_payload)? {
-            Ok((frame, used)) => {
-                self.pos += used;
+        match parse(&self.buf[self.pos..], Role::Server, self.max_payload) {
+            Parse::Frame(frame) => {
+                let event = self.messages.push(&frame, self.max_payload);
+                self.pos += frame.len;
                 if self.pos == self.buf.len() {
                     self.release();
                 }
-                Poll::Ready(self.on_frame(frame))
+                Poll::Ready(self.on_event(event))
             }
-            Err(needed) => {
+            Parse::Error(e) => Poll::Ready(Err(e.into())),
+            Parse::Need(needed) => {
                 // Room for the whole frame, at the start of the buffer.
                 if self.pos > 0 {
                     self.buf.drain(..self.pos);
@@ -302,57 +225,29 @@ impl WsStream {
         self.pos = 0;
     }
 
-    /// A frame taken: a message when it completes one.
-    fn on_frame(&mut self, frame: Frame) -> Result<Option<WsEvent>, ReadError> {
-        match frame.opcode {
-            OP_TEXT | OP_BINARY if self.fragments.is_some() => Err(ReadError::Closed),
-            OP_TEXT | OP_BINARY if frame.fin => {
-                Ok(Some(message(frame.opcode == OP_TEXT, frame.payload)?))
-            }
-            OP_TEXT | OP_BINARY => {
-                self.fragments = Some(Box::new((frame.opcode == OP_TEXT, frame.payload.into())));
-                Ok(None)
-            }
-            OP_CONTINUATION => {
-                let Some(fragments) = self.fragments.as_mut() else {
-                    return Err(ReadError::Closed);
-                };
-                if fragments.1.len() + frame.payload.len() > self.max_payload {
-                    return Err(ReadError::TooBig);
-                }
-                fragments.1.extend_from_slice(&frame.payload);
-                if !frame.fin {
-                    return Ok(None);
-                }
-                let fragments = self.fragments.take().map(|f| *f);
-                match fragments {
-                    Some((text, bytes)) => Ok(Some(message(text, Bytes::from(bytes))?)),
-                    None => Err(ReadError::Closed),
-                }
-            }
-            OP_PING => {
+    /// What a frame meant: a message for the caller; pongs and our close answer queued.
+    fn on_event(
+        &mut self,
+        event: Result<Option<Event>, FrameError>,
+    ) -> Result<Option<WsEvent>, ReadError> {
+        match event? {
+            None | Some(Event::Pong) => Ok(None),
+            Some(Event::Message(Message::Text(text))) => Ok(Some(WsEvent::Text(text))),
+            Some(Event::Message(Message::Binary(data))) => Ok(Some(WsEvent::Binary(data))),
+            Some(Event::Ping(payload)) => {
                 if !self.close_sent {
-                    write_header(&mut self.control, OP_PONG, frame.payload.len());
-                    self.control.extend_from_slice(&frame.payload);
+                    write_head(&mut self.control, opcode::PONG, payload.len(), None);
+                    self.control.extend_from_slice(&payload);
                 }
                 Ok(None)
             }
-            OP_PONG => Ok(None),
-            OP_CLOSE => {
+            Some(Event::Close(answer)) => {
                 self.close_received = true;
                 if !self.close_sent {
-                    // The answer: the client's code when it is one an endpoint may send.
-                    let code = match &frame.payload[..] {
-                        [] => None,
-                        [a, b, ..] => Some(u16::from_be_bytes([*a, *b]))
-                            .filter(|c| matches!(c, 1000..=1003 | 1007..=1014 | 3000..=4999)),
-                        [_] => Some(CLOSE_PROTOCOL),
-                    };
-                    self.queue_close(code.map(|c| (c, "")));
+                    self.queue_close(answer.map(|c| (c, "")));
                 }
                 Ok(Some(WsEvent::Closed))
             }
-            _ => Err(ReadError::Closed),
         }
     }
 
@@ -361,11 +256,11 @@ impl WsStream {
         self.close_sent = true;
         match frame {
             Some((code, reason)) => {
-                write_header(&mut self.control, OP_CLOSE, 2 + reason.len());
+                write_head(&mut self.control, opcode::CLOSE, 2 + reason.len(), None);
                 self.control.extend_from_slice(&code.to_be_bytes());
                 self.control.extend_from_slice(reason.as_bytes());
             }
-            None => write_header(&mut self.control, OP_CLOSE, 0),
+            None => write_head(&mut self.control, opcode::CLOSE, 0, None),
         }
     }
 
@@ -401,9 +296,8 @@ impl WsStream {
     /// Writes a text message now (the probe's `3probe`).
     pub(crate) async fn send_text(&mut self, text: &str) -> io::Result<()> {
         self.flush().await?;
-        let mut frame = Vec::with_capacity(2 + text.len());
-        write_header(&mut frame, OP_TEXT, text.len());
-        frame.extend_from_slice(text.as_bytes());
+        let mut frame = Vec::new();
+        sockio_ws::write_frame(&mut frame, opcode::TEXT, text.as_bytes(), None);
         self.io.write_all(&frame).await?;
         self.io.flush().await
     }
@@ -415,20 +309,6 @@ impl WsStream {
         }
         let _ = self.flush().await;
     }
-}
-
-/// A whole data message.
-fn message(text: bool, payload: Bytes) -> Result<WsEvent, ReadError> {
-    if !text {
-        return Ok(WsEvent::Binary(payload));
-    }
-    if std::str::from_utf8(&payload).is_err() {
-        return Err(ReadError::Closed);
-    }
-    // SAFETY: checked as UTF-8 just above.
-    Ok(WsEvent::Text(unsafe {
-        Utf8Bytes::from_bytes_unchecked(payload)
-    }))
 }
 
 /// What one message from the client means.
@@ -459,7 +339,8 @@ pub(crate) fn classify(event: WsEvent, version: ProtocolVersion) -> Incoming {
 /// reads our close frame, so the rest is read and dropped first (bounded in time and bytes).
 pub(crate) async fn close_too_big(ws: &mut WsStream) {
     use tokio::io::AsyncReadExt as _;
-    ws.close(Some((CLOSE_TOO_BIG, "message too big"))).await;
+    ws.close(Some((sockio_ws::CLOSE_TOO_BIG, "message too big")))
+        .await;
     ws.release();
     let io = ws.get_mut();
     let mut buf = vec![0u8; 16 * 1024];
@@ -656,21 +537,5 @@ mod tests {
         assert_eq!(text(ws.next().await), "4ab");
         drop(writer.await.unwrap());
         assert!(matches!(ws.next().await, WsEvent::Closed));
-    }
-
-    #[test]
-    fn unmask_matches_bytewise() {
-        let mask = [0x12, 0x34, 0x56, 0x78];
-        for len in 0..11 {
-            let data: Vec<u8> = (0..len as u8).collect();
-            let mut fast = data.clone();
-            unmask(&mut fast, mask);
-            let slow: Vec<u8> = data
-                .iter()
-                .enumerate()
-                .map(|(i, b)| b ^ mask[i % 4])
-                .collect();
-            assert_eq!(fast, slow);
-        }
     }
 }

@@ -13,6 +13,7 @@ use std::io::{self, IoSlice};
 use bytes::Bytes;
 use sockio_protocol::engine::payload::{self, EncodedPacket};
 use sockio_protocol::engine::{Packet, ProtocolVersion};
+use sockio_ws::{opcode, write_head};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::ws_io::WsIo;
@@ -37,13 +38,13 @@ impl Frames {
     /// Frames `packet` (text, binary, or binary as base64 text for clients that asked).
     pub(crate) fn push(&mut self, packet: EncodedPacket, version: ProtocolVersion, base64: bool) {
         let (opcode, payload) = match packet {
-            EncodedPacket::Text(t) => (0x1, t.into_bytes()),
+            EncodedPacket::Text(t) => (opcode::TEXT, t.into_bytes()),
             EncodedPacket::Binary(b) if base64 => {
-                (0x1, Bytes::from(payload::base64_item(&b, version)))
+                (opcode::TEXT, Bytes::from(payload::base64_item(&b, version)))
             }
-            EncodedPacket::Binary(b) => (0x2, Packet::encode_binary_frame(&b, version)),
+            EncodedPacket::Binary(b) => (opcode::BINARY, Packet::encode_binary_frame(&b, version)),
         };
-        write_header(&mut self.headers, opcode, payload.len());
+        write_head(&mut self.headers, opcode, payload.len(), None);
         self.frames.push((self.headers.len(), payload));
     }
 
@@ -153,7 +154,7 @@ pub(crate) fn try_write_small(io: &WsIo, packet: EncodedPacket) -> Quick {
     }
     let mut frame = [0u8; 2 + SMALL];
     let len = 2 + payload.len();
-    frame[0] = 0x81;
+    frame[0] = 0x80 | opcode::TEXT; // FIN, text; unmasked, a one-byte length
     frame[1] = payload.len() as u8;
     frame[2..len].copy_from_slice(payload);
     match io.try_write(&frame[..len]) {
@@ -162,20 +163,6 @@ pub(crate) fn try_write_small(io: &WsIo, packet: EncodedPacket) -> Quick {
         Ok(n) => Quick::Rest(Bytes::copy_from_slice(&frame[n..len])),
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Quick::NotNow(packet),
         Err(_) => Quick::Failed,
-    }
-}
-
-/// A server frame's header: FIN, the opcode, the unmasked length.
-pub(crate) fn write_header(out: &mut Vec<u8>, opcode: u8, len: usize) {
-    out.push(0x80 | opcode);
-    if len < 126 {
-        out.push(len as u8);
-    } else if let Ok(len) = u16::try_from(len) {
-        out.push(126);
-        out.extend_from_slice(&len.to_be_bytes());
-    } else {
-        out.push(127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
     }
 }
 
