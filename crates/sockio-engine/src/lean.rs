@@ -202,6 +202,10 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
     // timer for each request would cost a timer-wheel entry each time.
     let idle = tokio::time::sleep(HEAD_TIMEOUT);
     tokio::pin!(idle);
+    // The engine's shutdown, waited for across requests: a wait made afresh for each
+    // request would join and leave the shutdown's list of waiters (a lock each time).
+    let stopped = tasks.stopped();
+    tokio::pin!(stopped);
     loop {
         // The next request's head: an idle connection waits for it until the timeout,
         // the engine's shutdown, or its session's upgrade.
@@ -228,7 +232,7 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
                     idle.as_mut().reset(deadline);
                     continue;
                 }
-                () = tasks.stopped(), if empty => return Next::Done,
+                () = &mut stopped, if empty => return Next::Done,
                 () = closer.0.wait(), if empty => return Next::Done,
             };
             match read {

@@ -122,9 +122,30 @@ pub(crate) enum GetStart {
 #[derive(Debug, PartialEq)]
 pub(crate) struct Reply {
     /// What goes in the payload (never empty).
-    pub(crate) packets: Vec<EncodedPacket>,
+    pub(crate) packets: Batch,
     /// The session's final packet: the session can be forgotten now.
     pub(crate) last: bool,
+}
+
+/// The packets of one answer: a poll answering one message (the common case) takes no
+/// allocation of its own.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Batch {
+    /// One packet.
+    One(EncodedPacket),
+    /// Several (or none, while being filled).
+    Many(Vec<EncodedPacket>),
+}
+
+impl std::ops::Deref for Batch {
+    type Target = [EncodedPacket];
+
+    fn deref(&self) -> &[EncodedPacket] {
+        match self {
+            Batch::One(p) => std::slice::from_ref(p),
+            Batch::Many(v) => v,
+        }
+    }
 }
 
 /// The outcome of [`SessionState::post_begin`].
@@ -309,9 +330,15 @@ impl SessionState {
     }
 
     /// Takes at most `max` queued packets.
-    fn take(&mut self, max: usize) -> Vec<EncodedPacket> {
+    fn take(&mut self, max: usize) -> Batch {
         let n = self.queue.len().min(max);
-        let batch: Vec<EncodedPacket> = self.queue.drain(..n).collect();
+        let batch = if n == 1 {
+            self.queue
+                .pop_front()
+                .map_or(Batch::Many(Vec::new()), Batch::One)
+        } else {
+            Batch::Many(self.queue.drain(..n).collect())
+        };
         self.queued_bytes -= batch.iter().map(EncodedPacket::len).sum::<usize>();
         batch
     }
@@ -453,19 +480,19 @@ impl SessionState {
             return None;
         }
         let mut packets = if self.transport == TransportKind::WebSocket {
-            Vec::new()
+            Batch::Many(Vec::new())
         } else {
             self.take(max)
         };
         let mut last = false;
         if self.closed.is_some() && packets.is_empty() {
-            packets.push(match self.final_packet {
+            packets = Batch::One(match self.final_packet {
                 FinalPacket::Close => EncodedPacket::text("1"),
                 FinalPacket::Noop => EncodedPacket::text("6"),
             });
             last = true;
         } else if packets.is_empty() {
-            packets.push(EncodedPacket::text("6"));
+            packets = Batch::One(EncodedPacket::text("6"));
         }
         self.get_pending = false;
         Some(Reply { packets, last })
