@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use sockio_protocol::Utf8Bytes;
-use sockio_ws::{opcode, parse, Event, FrameError, Message, Parse, Reassembler, Role};
+use sockio_ws::{opcode, parse, Event, FrameError, Message, Parse, Pending, Reassembler, Role};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The read buffer on the stack, per read.
@@ -54,11 +54,10 @@ enum ReadError {
 /// A client WebSocket over a connection whose handshake is done.
 pub(crate) struct ClientWs<S> {
     io: S,
-    /// Bytes read and not used yet, from `pos` on: the start of a frame not read whole
-    /// (or, right after the handshake, whatever the server sent with its answer).
-    /// Unallocated between frames.
-    buf: Vec<u8>,
-    pos: usize,
+    /// Bytes read and not used yet: the start of a frame not read whole (or, right after
+    /// the handshake, whatever the server sent with its answer). Unallocated between
+    /// frames.
+    pending: Pending,
     /// A data message arriving in fragments (one pointer; a buffer only while one is).
     messages: Reassembler,
     /// Framed bytes not written yet (what a write took is drained: a partial write is
@@ -77,8 +76,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
     pub(crate) fn new(io: S, tail: &[u8], max_payload: usize) -> ClientWs<S> {
         ClientWs {
             io,
-            buf: tail.to_vec(),
-            pos: 0,
+            pending: {
+                let mut pending = Pending::new();
+                pending.keep(tail, 0);
+                pending
+            },
             messages: Reassembler::new(),
             out: Vec::new(),
             max_payload: u32::try_from(max_payload).unwrap_or(u32::MAX),
@@ -155,7 +157,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
             return Poll::Ready(WsEvent::Closed);
         }
         loop {
-            let result = if self.pos < self.buf.len() {
+            let result = if !self.pending.is_empty() {
                 self.poll_buffered(cx)
             } else {
                 self.poll_fresh(cx)
@@ -164,7 +166,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
                 Poll::Ready(Ok(Some(event))) => event,
                 Poll::Ready(Ok(None)) => continue,
                 Poll::Ready(Err(e)) => {
-                    self.release();
+                    self.pending.clear();
                     self.messages.reset();
                     match e {
                         ReadError::Eof => WsEvent::Closed,
@@ -208,12 +210,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
                     at += frame.len;
                     let event = self.messages.push(&frame, max);
                     if let Some(event) = self.on_event(event)? {
-                        self.keep(&data[at..], 0);
+                        self.pending.keep(&data[at..], 0);
                         return Poll::Ready(Ok(Some(event)));
                     }
                 }
                 Parse::Need(needed) => {
-                    self.keep(&data[at..], needed);
+                    self.pending.keep(&data[at..], needed);
                     break;
                 }
                 Parse::Error(e) => return Poll::Ready(Err(ReadError::Protocol(e))),
@@ -222,45 +224,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
         Poll::Ready(Ok(None))
     }
 
-    /// Keeps `rest` (the start of a frame, or frames not used yet), with room for
-    /// `needed` bytes in all.
-    fn keep(&mut self, rest: &[u8], needed: usize) {
-        if rest.is_empty() {
-            return;
-        }
-        let mut buf = Vec::with_capacity(needed.max(rest.len()));
-        buf.extend_from_slice(rest);
-        self.buf = buf;
-        self.pos = 0;
-    }
-
     /// Uses the frames kept, reading more into the connection's own buffer while the
     /// first is incomplete.
     fn poll_buffered(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<WsEvent>, ReadError>> {
         let max = self.max_payload as usize;
-        match parse(&self.buf[self.pos..], Role::Client, max) {
+        match self.pending.parse(Role::Client, max) {
             Parse::Frame(frame) => {
                 let event = self.messages.push(&frame, max);
-                self.pos += frame.len;
-                if self.pos == self.buf.len() {
-                    self.release();
-                }
+                let len = frame.len;
+                self.pending.consume(len);
                 Poll::Ready(self.on_event(event))
             }
             Parse::Error(e) => Poll::Ready(Err(ReadError::Protocol(e))),
             Parse::Need(needed) => {
-                // Room for the whole frame, at the start of the buffer.
-                if self.pos > 0 {
-                    self.buf.drain(..self.pos);
-                    self.pos = 0;
-                }
-                let have = self.buf.len();
-                let want = needed.max(have + MIN_READ);
-                self.buf.resize(want, 0);
-                let mut read = ReadBuf::new(&mut self.buf[have..]);
-                let polled = Pin::new(&mut self.io).poll_read(cx, &mut read);
-                let n = read.filled().len();
-                self.buf.truncate(have + n);
+                let io = &mut self.io;
+                let (n, polled) = self.pending.read_into(needed, MIN_READ, |room| {
+                    let mut read = ReadBuf::new(room);
+                    let polled = Pin::new(io).poll_read(cx, &mut read);
+                    (read.filled().len(), polled)
+                });
                 match polled {
                     Poll::Pending => Poll::Pending,
                     Poll::Ready(Err(e)) => Poll::Ready(Err(ReadError::Io(e.to_string()))),
@@ -269,12 +251,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ClientWs<S> {
                 }
             }
         }
-    }
-
-    /// Forgets the bytes kept, and their buffer.
-    fn release(&mut self) {
-        self.buf = Vec::new();
-        self.pos = 0;
     }
 
     /// What a frame meant: a message for the caller; pongs and our close answer queued.

@@ -19,7 +19,9 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use sockio_protocol::engine::{Packet, ProtocolVersion};
 use sockio_protocol::Utf8Bytes;
-use sockio_ws::{opcode, parse, write_head, Event, FrameError, Message, Parse, Reassembler, Role};
+use sockio_ws::{
+    opcode, parse, write_head, Event, FrameError, Message, Parse, Pending, Reassembler, Role,
+};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 
 use crate::error::CloseReason;
@@ -33,10 +35,9 @@ const MIN_READ: usize = 4096;
 /// A server-side WebSocket over a connection whose `101` has been written.
 pub(crate) struct WsStream {
     io: WsIo,
-    /// Bytes read and not used yet, from `pos` on: the start of a frame not read whole.
-    /// Unallocated between frames.
-    buf: Vec<u8>,
-    pos: usize,
+    /// Bytes read and not used yet: the start of a frame not read whole. Unallocated
+    /// between frames.
+    pending: Pending,
     /// A data message arriving in fragments (one pointer; a buffer only while one is).
     messages: Reassembler,
     /// Control frames of ours not written yet (pongs, close): they leave before anything
@@ -79,8 +80,7 @@ impl From<FrameError> for ReadError {
 pub(crate) async fn accept(io: WsIo, max_payload: usize) -> WsStream {
     WsStream {
         io,
-        buf: Vec::new(),
-        pos: 0,
+        pending: Pending::new(),
         messages: Reassembler::new(),
         control: Vec::new(),
         max_payload,
@@ -109,7 +109,7 @@ impl WsStream {
             let _ = self.poll_write_control(cx);
         }
         loop {
-            let result = if self.pos < self.buf.len() {
+            let result = if !self.pending.is_empty() {
                 self.poll_buffered(cx)
             } else {
                 self.poll_fresh(cx)
@@ -124,7 +124,7 @@ impl WsStream {
                 }
                 Poll::Ready(Ok(None)) => continue,
                 Poll::Ready(Err(e)) => {
-                    self.release();
+                    self.pending.clear();
                     return Poll::Ready(match e {
                         ReadError::Closed => WsEvent::Closed,
                         ReadError::TooBig => WsEvent::TooBig,
@@ -157,12 +157,12 @@ impl WsStream {
                     at += frame.len;
                     let event = self.messages.push(&frame, self.max_payload);
                     if let Some(event) = self.on_event(event)? {
-                        self.keep(&data[at..], 0);
+                        self.pending.keep(&data[at..], 0);
                         return Poll::Ready(Ok(Some(event)));
                     }
                 }
                 Parse::Need(needed) => {
-                    self.keep(&data[at..], needed);
+                    self.pending.keep(&data[at..], needed);
                     break;
                 }
                 Parse::Error(e) => return Poll::Ready(Err(e.into())),
@@ -171,44 +171,24 @@ impl WsStream {
         Poll::Ready(Ok(None))
     }
 
-    /// Keeps `rest` (the start of a frame, or frames not used yet), with room for `needed`
-    /// bytes in all.
-    fn keep(&mut self, rest: &[u8], needed: usize) {
-        if rest.is_empty() {
-            return;
-        }
-        let mut buf = Vec::with_capacity(needed.max(rest.len()));
-        buf.extend_from_slice(rest);
-        self.buf = buf;
-        self.pos = 0;
-    }
-
     /// Uses the frames kept, reading more into the connection's own buffer while the
     /// first is incomplete.
     fn poll_buffered(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<WsEvent>, ReadError>> {
-        match parse(&self.buf[self.pos..], Role::Server, self.max_payload) {
+        match self.pending.parse(Role::Server, self.max_payload) {
             Parse::Frame(frame) => {
                 let event = self.messages.push(&frame, self.max_payload);
-                self.pos += frame.len;
-                if self.pos == self.buf.len() {
-                    self.release();
-                }
+                let len = frame.len;
+                self.pending.consume(len);
                 Poll::Ready(self.on_event(event))
             }
             Parse::Error(e) => Poll::Ready(Err(e.into())),
             Parse::Need(needed) => {
-                // Room for the whole frame, at the start of the buffer.
-                if self.pos > 0 {
-                    self.buf.drain(..self.pos);
-                    self.pos = 0;
-                }
-                let have = self.buf.len();
-                let want = needed.max(have + MIN_READ);
-                self.buf.resize(want, 0);
-                let mut read = ReadBuf::new(&mut self.buf[have..]);
-                let polled = Pin::new(&mut self.io).poll_read(cx, &mut read);
-                let n = read.filled().len();
-                self.buf.truncate(have + n);
+                let io = &mut self.io;
+                let (n, polled) = self.pending.read_into(needed, MIN_READ, |room| {
+                    let mut read = ReadBuf::new(room);
+                    let polled = Pin::new(io).poll_read(cx, &mut read);
+                    (read.filled().len(), polled)
+                });
                 match polled {
                     Poll::Pending => Poll::Pending,
                     Poll::Ready(Err(_)) => Poll::Ready(Err(ReadError::Closed)),
@@ -217,12 +197,6 @@ impl WsStream {
                 }
             }
         }
-    }
-
-    /// Forgets the bytes kept, and their buffer.
-    fn release(&mut self) {
-        self.buf = Vec::new();
-        self.pos = 0;
     }
 
     /// What a frame meant: a message for the caller; pongs and our close answer queued.
@@ -341,7 +315,7 @@ pub(crate) async fn close_too_big(ws: &mut WsStream) {
     use tokio::io::AsyncReadExt as _;
     ws.close(Some((sockio_ws::CLOSE_TOO_BIG, "message too big")))
         .await;
-    ws.release();
+    ws.pending.clear();
     let io = ws.get_mut();
     let mut buf = vec![0u8; 16 * 1024];
     let mut left: usize = 64 << 20;
@@ -430,13 +404,13 @@ mod tests {
         let (mut ws, mut client) = pair(1 << 20).await;
         client.send(Message::text("4hello")).await.unwrap();
         assert_eq!(text(ws.next().await), "4hello");
-        assert!(ws.buf.capacity() == 0, "nothing kept between frames");
+        assert!(ws.pending.capacity() == 0, "nothing kept between frames");
         // Larger than a read: kept until whole, then freed.
         let big = "4".repeat(300_000);
         let (sent, got) = tokio::join!(client.send(Message::text(big.clone())), ws.next());
         sent.unwrap();
         assert_eq!(text(got), big);
-        assert!(ws.buf.capacity() == 0);
+        assert!(ws.pending.capacity() == 0);
         client.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
         match ws.next().await {
             WsEvent::Binary(b) => assert_eq!(&b[..], &[1, 2, 3]),
@@ -450,7 +424,7 @@ mod tests {
         for i in 0..200 {
             assert_eq!(text(ws.next().await), format!("4m{i}"));
         }
-        assert!(ws.buf.capacity() == 0);
+        assert!(ws.pending.capacity() == 0);
         // A fragmented message, a ping between its fragments.
         use tokio_tungstenite::tungstenite::protocol::frame::{
             coding::Data, coding::OpCode, Frame,

@@ -2,9 +2,8 @@
 //! sockio connection share, the server's (`sockio-engine`) and the client's
 //! (`sockio-client`).
 //!
-//! Nothing here reads, writes, buffers or allocates per connection: each side keeps its
-//! own socket, read buffers and write queue, and asks this crate only what the bytes
-//! mean.
+//! Nothing here reads or writes: each side keeps its own socket, read policy and write
+//! queue, and asks this crate what the bytes mean.
 //!
 //! * [`parse`] looks at the start of a byte slice and says whether a whole frame is
 //!   there ([`Parse::Frame`]), how many bytes it needs first ([`Parse::Need`]), or which
@@ -14,6 +13,8 @@
 //! * [`Reassembler`] turns frames into messages: fragments joined (control frames may
 //!   come between them), text checked as UTF-8, the size limit applied, and the pings
 //!   and closes to answer reported.
+//! * [`Pending`] holds what a reader read and could not use yet (a frame not arrived
+//!   whole), and nothing once it is used.
 //! * [`write_head`] and [`write_frame`] encode frames for either role: unmasked from a
 //!   server, masked with a key the caller picks from a client.
 //!
@@ -39,8 +40,10 @@ mod error;
 mod frame;
 mod message;
 pub mod opcode;
+mod pending;
 
 pub use encode::{write_frame, write_head};
 pub use error::{FrameError, CLOSE_INVALID_DATA, CLOSE_PROTOCOL, CLOSE_TOO_BIG};
 pub use frame::{apply_mask, parse, Frame, Parse, Role};
 pub use message::{close_answer, Event, Message, Reassembler};
+pub use pending::Pending;
