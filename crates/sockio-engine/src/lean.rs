@@ -30,7 +30,7 @@ use tokio::time::Instant;
 
 use crate::engine::Engine;
 use crate::request::CompactHead;
-use crate::wire::{request_of, write_response, After, MAX_HEADERS};
+use crate::wire::{request_of, write_response, After, Spans, MAX_HEADERS};
 use crate::ConnectionCloser;
 
 /// How long a connection may take to send a request head, or stay idle between two
@@ -84,6 +84,16 @@ pub(crate) enum Next {
 pub(crate) fn sort<D: Default + Send + Sync + 'static>(
     buf: &[u8],
     engine: &Engine<D>,
+) -> Option<Kind> {
+    sort_into(buf, engine, None)
+}
+
+/// [`sort`], and for a request served here ([`Kind::Lean`]), where its parts lie in
+/// `spans`, from which it is built without parsing its head again.
+fn sort_into<D: Default + Send + Sync + 'static>(
+    buf: &[u8],
+    engine: &Engine<D>,
+    spans: Option<&mut Spans>,
 ) -> Option<Kind> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
@@ -153,6 +163,11 @@ pub(crate) fn sort<D: Default + Send + Sync + 'static>(
         0 if keep_alive && !close => After::KeepAlive10,
         _ => After::Close,
     };
+    if let Some(spans) = spans {
+        if spans.record(buf, &parsed).is_none() {
+            return Some(Kind::Hyper);
+        }
+    }
     Some(Kind::Lean {
         head_len,
         body_len,
@@ -210,9 +225,13 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
         // The next request's head: an idle connection waits for it until the timeout,
         // the engine's shutdown, or its session's upgrade.
         let deadline = Instant::now() + HEAD_TIMEOUT;
-        let kind = loop {
-            if let Some(kind) = sort(&buf, engine) {
-                break kind;
+        // The request is taken (sorted, its body read, built) by a plain function: the
+        // spans of its head are not kept in this task's state.
+        let (mut request, after) = loop {
+            match take(&mut buf, engine, stream, addr) {
+                Taken::Incomplete => {}
+                Taken::Request(request, after) => break (request, after),
+                Taken::Other(next) => return next,
             }
             if buf.len() >= MAX_HEAD {
                 return Next::Hyper(buf.freeze());
@@ -241,53 +260,6 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
                 _ => return Next::Done,
             }
         };
-        let (head_len, body_len, after) = match kind {
-            Kind::Lean {
-                head_len,
-                body_len,
-                after,
-            } => (head_len, body_len, after),
-            Kind::WebSocket { head_len } => {
-                return match websocket_request(&buf, head_len, addr) {
-                    Some(request) => Next::WebSocket {
-                        request,
-                        unread: Bytes::copy_from_slice(&buf[head_len..]),
-                    },
-                    None => Next::Hyper(buf.freeze()),
-                }
-            }
-            Kind::Hyper => return Next::Hyper(buf.freeze()),
-        };
-        // The body, when it came with its head (as clients send it): what the socket
-        // already holds is read. A body still on its way goes to hyper with its request:
-        // the request starts (a POST is marked in progress) before its body has arrived,
-        // as in engine.io, and a large body is not held here.
-        if buf.len() < head_len + body_len {
-            buf.reserve((head_len + body_len - buf.len()).min(MAX_EAGER_BODY));
-            loop {
-                match stream.try_read_buf(&mut buf) {
-                    Ok(0) => return Next::Done,
-                    Ok(_) if buf.len() < head_len + body_len && buf.capacity() > buf.len() => {}
-                    Ok(_) => break,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(_) => return Next::Done,
-                }
-            }
-            if buf.len() < head_len + body_len {
-                return Next::Hyper(buf.freeze());
-            }
-        }
-        let head = buf.split_to(head_len).freeze();
-        let body = buf.split_to(body_len).freeze();
-        let Some(mut request) = parse(&head, addr, Full::new(body.clone())) else {
-            // A head httparse reads but `http` does not take: hyper answers it.
-            let mut all = BytesMut::with_capacity(head.len() + body.len() + buf.len());
-            all.extend_from_slice(&head);
-            all.extend_from_slice(&body);
-            all.extend_from_slice(&buf);
-            return Next::Hyper(all.freeze());
-        };
-        drop((head, body));
         if known.first_time(request.uri().query()) {
             request.extensions_mut().insert(closer.clone());
         }
@@ -330,6 +302,79 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
     }
 }
 
+/// What [`take`] found at the start of a connection's buffer.
+// Short-lived (it is matched at once): boxing the request would cost an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Taken {
+    /// The request head is not all there yet.
+    Incomplete,
+    /// A request served here, and what follows its answer.
+    Request(Request<Full<Bytes>>, After),
+    /// What follows this loop instead.
+    Other(Next),
+}
+
+/// Takes the request at the start of `buf` off it: sorted, its body read when the socket
+/// already holds it (as clients send it), built from the one parse of its head.
+fn take<D: Default + Send + Sync + 'static>(
+    buf: &mut BytesMut,
+    engine: &Engine<D>,
+    stream: &TcpStream,
+    addr: SocketAddr,
+) -> Taken {
+    let mut spans = Spans::default();
+    let Some(kind) = sort_into(buf, engine, Some(&mut spans)) else {
+        return Taken::Incomplete;
+    };
+    let (head_len, body_len, after) = match kind {
+        Kind::Lean {
+            head_len,
+            body_len,
+            after,
+        } => (head_len, body_len, after),
+        Kind::WebSocket { head_len } => {
+            return Taken::Other(match websocket_request(buf, head_len, addr) {
+                Some(request) => Next::WebSocket {
+                    request,
+                    unread: Bytes::copy_from_slice(&buf[head_len..]),
+                },
+                None => Next::Hyper(buf.split().freeze()),
+            })
+        }
+        Kind::Hyper => return Taken::Other(Next::Hyper(buf.split().freeze())),
+    };
+    // The body, when it came with its head (as clients send it): what the socket
+    // already holds is read. A body still on its way goes to hyper with its request:
+    // the request starts (a POST is marked in progress) before its body has arrived,
+    // as in engine.io, and a large body is not held here.
+    if buf.len() < head_len + body_len {
+        buf.reserve((head_len + body_len - buf.len()).min(MAX_EAGER_BODY));
+        loop {
+            match stream.try_read_buf(buf) {
+                Ok(0) => return Taken::Other(Next::Done),
+                Ok(_) if buf.len() < head_len + body_len && buf.capacity() > buf.len() => {}
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => return Taken::Other(Next::Done),
+            }
+        }
+        if buf.len() < head_len + body_len {
+            return Taken::Other(Next::Hyper(buf.split().freeze()));
+        }
+    }
+    let head = buf.split_to(head_len).freeze();
+    let body = buf.split_to(body_len).freeze();
+    let Some(request) = spans.request(&head, addr, Full::new(body.clone())) else {
+        // A head httparse reads but `http` does not take: hyper answers it.
+        let mut all = BytesMut::with_capacity(head.len() + body.len() + buf.len());
+        all.extend_from_slice(&head);
+        all.extend_from_slice(&body);
+        all.extend_from_slice(buf);
+        return Taken::Other(Next::Hyper(all.freeze()));
+    };
+    Taken::Request(request, after)
+}
+
 /// The `sid` of the last request of a connection that had one.
 #[derive(Default)]
 struct KnownSid {
@@ -341,10 +386,11 @@ impl KnownSid {
     /// Whether the `sid` in `query` is not the one of the last request that had one (a
     /// request without one counts as new); remembers it.
     fn first_time(&mut self, query: Option<&str>) -> bool {
+        // Split by bytes: a `str` split by a pattern costs several times as much here.
         let sid = query.and_then(|q| {
-            q.split('&')
-                .find_map(|pair| pair.strip_prefix("sid="))
-                .map(str::as_bytes)
+            q.as_bytes()
+                .split(|&b| b == b'&')
+                .find_map(|pair| pair.strip_prefix(b"sid="))
         });
         match sid {
             Some(sid) if sid.len() <= self.sid.len() => {
@@ -422,6 +468,26 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn lean_requests_are_built_from_the_one_parse() {
+        let get = "GET /engine.io/?EIO=4&transport=polling&sid=abc HTTP/1.0\r\n\
+                   Host: a\r\nConnection: keep-alive\r\nX-Two: 1\r\nx-two: 2\r\n\r\n";
+        let mut spans = Spans::default();
+        let kind = sort_into(get.as_bytes(), &engine(), Some(&mut spans)).unwrap();
+        assert!(matches!(kind, Kind::Lean { .. }));
+        let head = Bytes::from_static(get.as_bytes());
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let built = spans.request(&head, addr, ()).unwrap();
+        let parsed = parse(&head, addr, ()).unwrap();
+        assert_eq!(built.method(), parsed.method());
+        assert_eq!(built.uri(), parsed.uri());
+        assert_eq!(built.version(), http::Version::HTTP_10);
+        assert_eq!(built.headers(), parsed.headers());
+        let two: Vec<_> = built.headers().get_all("x-two").iter().collect();
+        assert_eq!(two, ["1", "2"]);
+        assert_eq!(built.uri().query(), Some("EIO=4&transport=polling&sid=abc"));
     }
 
     #[test]

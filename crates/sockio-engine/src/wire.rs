@@ -45,16 +45,116 @@ pub(crate) fn request_of<B>(
         "POST" => Method::POST,
         other => Method::from_bytes(other.as_bytes()).ok()?,
     };
-    let mut request = Request::new(body);
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = match parsed.version {
+    let version = match parsed.version {
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
+    Some(assemble(method, uri, version, headers, addr, body))
+}
+
+/// The request of these parts.
+fn assemble<B>(
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    addr: SocketAddr,
+    body: B,
+) -> Request<B> {
+    let mut request = Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = version;
     *request.headers_mut() = headers;
     request.extensions_mut().insert(RemoteAddr(addr));
-    Some(request)
+    request
+}
+
+/// Where the parts of a request head lie in it, as offsets (start, end) from its first
+/// byte, kept from the one `httparse` pass that sorted it ([`crate::lean::sort`]), so
+/// that its request is built without parsing the head again ([`Spans::request`]).
+pub(crate) struct Spans {
+    method: Method,
+    version: Version,
+    path: (u16, u16),
+    /// Each header's name and value.
+    headers: [[u16; 4]; MAX_HEADERS],
+    count: usize,
+}
+
+impl Default for Spans {
+    fn default() -> Self {
+        Spans {
+            method: Method::GET,
+            version: Version::HTTP_11,
+            path: (0, 0),
+            headers: [[0; 4]; MAX_HEADERS],
+            count: 0,
+        }
+    }
+}
+
+impl Spans {
+    /// Records where the parts of the head `parsed` from `buf` lie; `None` if one is
+    /// outside the first 64 KiB of `buf` (heads are read here up to 16 KiB), or the
+    /// method is not one `http` knows without an allocation.
+    pub(crate) fn record(&mut self, buf: &[u8], parsed: &httparse::Request<'_, '_>) -> Option<()> {
+        let base = buf.as_ptr() as usize;
+        let span = |part: &[u8]| -> Option<(u16, u16)> {
+            let start = (part.as_ptr() as usize).checked_sub(base)?;
+            let end = start.checked_add(part.len())?;
+            buf.get(start..end)?;
+            Some((u16::try_from(start).ok()?, u16::try_from(end).ok()?))
+        };
+        self.method = match parsed.method? {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            "OPTIONS" => Method::OPTIONS,
+            _ => return None,
+        };
+        self.version = match parsed.version {
+            Some(0) => Version::HTTP_10,
+            _ => Version::HTTP_11,
+        };
+        self.path = span(parsed.path?.as_bytes())?;
+        if parsed.headers.len() > MAX_HEADERS {
+            return None;
+        }
+        for (slot, h) in self.headers.iter_mut().zip(parsed.headers.iter()) {
+            let (name_start, name_end) = span(h.name.as_bytes())?;
+            let (value_start, value_end) = span(h.value)?;
+            *slot = [name_start, name_end, value_start, value_end];
+        }
+        self.count = parsed.headers.len();
+        Some(())
+    }
+
+    /// The request whose head is `head` (the bytes these spans were recorded from) with
+    /// `body`, its header values and target sharing `head`: the same request as
+    /// [`request_of`] builds from a parse of `head`.
+    pub(crate) fn request<B>(&self, head: &Bytes, addr: SocketAddr, body: B) -> Option<Request<B>> {
+        let slice = |start: u16, end: u16| {
+            let (start, end) = (usize::from(start), usize::from(end));
+            head.get(start..end)?;
+            Some(head.slice(start..end))
+        };
+        let mut headers = HeaderMap::with_capacity(self.count);
+        for &[name_start, name_end, value_start, value_end] in self.headers.get(..self.count)? {
+            let name = head.get(usize::from(name_start)..usize::from(name_end))?;
+            let name = HeaderName::from_bytes(name).ok()?;
+            let value = HeaderValue::from_maybe_shared(slice(value_start, value_end)?).ok()?;
+            headers.append(name, value);
+        }
+        let uri = Uri::from_maybe_shared(slice(self.path.0, self.path.1)?).ok()?;
+        Some(assemble(
+            self.method.clone(),
+            uri,
+            self.version,
+            headers,
+            addr,
+            body,
+        ))
+    }
 }
 
 /// What follows a response on its connection.
@@ -231,5 +331,14 @@ mod tests {
         assert_eq!(req.headers()["host"], "a");
         assert_eq!(req.method(), Method::GET);
         assert_eq!(req.extensions().get::<RemoteAddr>().unwrap().0, addr);
+
+        let mut spans = Spans::default();
+        spans.record(buf, &parsed).unwrap();
+        let again = spans.request(&head, addr, ()).unwrap();
+        assert_eq!(again.uri(), req.uri());
+        assert_eq!(again.method(), req.method());
+        assert_eq!(again.version(), req.version());
+        assert_eq!(again.headers(), req.headers());
+        assert_eq!(again.extensions().get::<RemoteAddr>().unwrap().0, addr);
     }
 }
