@@ -187,6 +187,18 @@ mod tests {
         vectored: bool,
     }
 
+    impl Trickle {
+        /// A writer taking at most `step` bytes a write, vectored or not.
+        fn new(step: usize, vectored: bool) -> Trickle {
+            Trickle {
+                out: Vec::new(),
+                step,
+                writes: 0,
+                vectored,
+            }
+        }
+    }
+
     impl AsyncWrite for Trickle {
         fn poll_write(
             mut self: Pin<&mut Self>,
@@ -257,12 +269,7 @@ mod tests {
             for p in packets() {
                 frames.push(p, ProtocolVersion::V4, false);
             }
-            let mut io = Trickle {
-                out: Vec::new(),
-                step,
-                writes: 0,
-                vectored,
-            };
+            let mut io = Trickle::new(step, vectored);
             frames.write_to(&mut io).await.unwrap();
             assert!(frames.is_empty());
             if step == usize::MAX {
@@ -290,12 +297,7 @@ mod tests {
                 false,
             );
         }
-        let mut io = Trickle {
-            out: Vec::new(),
-            step: usize::MAX,
-            writes: 0,
-            vectored: true,
-        };
+        let mut io = Trickle::new(usize::MAX, true);
         frames.write_to(&mut io).await.unwrap();
         assert_eq!(io.writes, 1);
         let got = read_back(io.out).await;
@@ -316,12 +318,7 @@ mod tests {
             ProtocolVersion::V3,
             false,
         );
-        let mut io = Trickle {
-            out: Vec::new(),
-            step: usize::MAX,
-            writes: 0,
-            vectored: true,
-        };
+        let mut io = Trickle::new(usize::MAX, true);
         frames.write_to(&mut io).await.unwrap();
         let got = read_back(io.out).await;
         assert_eq!(got[0], Message::text("bAQID"));
@@ -374,12 +371,7 @@ mod tests {
             ProtocolVersion::V4,
             false,
         );
-        let mut io = Trickle {
-            out: Vec::new(),
-            step: usize::MAX,
-            writes: 0,
-            vectored: false,
-        };
+        let mut io = Trickle::new(usize::MAX, false);
         frames.write_to(&mut io).await.unwrap();
         let got = read_back(io.out).await;
         assert_eq!(got, [Message::text("2"), Message::text("4x")]);
