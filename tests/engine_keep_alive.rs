@@ -338,3 +338,117 @@ async fn shutdown_closes_idle_keep_alive_connections() {
     assert!(engine.shutdown(CloseReason::ServerShuttingDown, WAIT).await);
     assert!(closed_within(&mut conn, WAIT).await);
 }
+
+/// A request's bytes as a client variant sends them: its HTTP version and extra headers.
+fn request_with(method: &str, target: &str, version: &str, extra: &str, body: &str) -> String {
+    let length = if method == "POST" {
+        format!("Content-Length: {}\r\n", body.len())
+    } else {
+        String::new()
+    };
+    format!("{method} {target} HTTP/{version}\r\nHost: x\r\n{extra}{length}\r\n{body}")
+}
+
+/// The next response on `stream` exactly as written, its `date` value blanked (it
+/// changes) — head and body.
+async fn raw_response(stream: &mut TcpStream) -> Vec<u8> {
+    tokio::time::timeout(WAIT, async {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            stream.read_exact(&mut byte).await.expect("a response");
+            head.push(byte[0]);
+        }
+        let text = String::from_utf8(head.clone()).unwrap();
+        let len: usize = text
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .map_or(0, |v| v.parse().unwrap());
+        let mut body = vec![0u8; len];
+        stream.read_exact(&mut body).await.unwrap();
+        let at = text.find("\r\ndate: ").expect("a date") + 8;
+        head[at..at + 29].fill(b'D');
+        head.extend_from_slice(&body);
+        head
+    })
+    .await
+    .expect("a response in time")
+}
+
+/// Polling requests of a session are answered by the engine's own loop without building
+/// an `http::Request` (unless a `headers` hook needs one): the same bytes, header for
+/// header, as the general path gives — checked against an engine whose no-op `headers`
+/// hook sends every request the general way, for plain requests, CORS, Internet
+/// Explorer, gzip, HTTP/1.0 keep-alive, a refused binary POST, and an unknown sid.
+#[tokio::test]
+async fn polling_answers_are_the_same_bytes_on_both_paths() {
+    use sockio::engine::cors::{AllowOrigin, Cors};
+    let config = |hooked: bool| {
+        let mut cors = Cors::new(AllowOrigin::List(vec!["http://ok".into()])).credentials(true);
+        cors.exposed_headers = Some("x-one, x-two".into());
+        let builder = EngineConfig::builder()
+            .cors(cors)
+            .http_compression(Some(64));
+        match hooked {
+            true => builder.headers(|_, _| {}),
+            false => builder,
+        }
+        .build()
+    };
+    let (fast_port, _fast) = start(config(false)).await;
+    let (general_port, _general) = start(config(true)).await;
+    let big = format!("4{}", "compressible ".repeat(20));
+    let variants: [(&str, &str, &str); 6] = [
+        ("1.1", "", "4plain"),
+        ("1.1", "Origin: http://ok\r\n", "4allowed origin"),
+        ("1.1", "Origin: http://evil\r\n", "4other origin"),
+        (
+            "1.1",
+            "User-Agent: Mozilla/5.0 (compatible; MSIE 10.0; Trident/6.0)\r\n",
+            "4ie",
+        ),
+        ("1.1", "Accept-Encoding: br, gzip;q=0.5\r\n", &big),
+        ("1.0", "Connection: keep-alive\r\nAccept: */*\r\n", "4old"),
+    ];
+    for (version, extra, message) in variants {
+        let mut answers = Vec::new();
+        for port in [fast_port, general_port] {
+            let mut conn = connect(port).await;
+            let sid = handshake(&mut conn).await;
+            let target = poll_target(&sid);
+            let mut got = Vec::new();
+            for (method, body) in [("POST", message), ("GET", "")] {
+                let req = request_with(method, &target, version, extra, body);
+                conn.write_all(req.as_bytes()).await.unwrap();
+                got.push(raw_response(&mut conn).await);
+            }
+            // A binary POST on EIO 4 is refused (400), and the session closed.
+            let binary = format!("{extra}Content-Type: application/octet-stream\r\n");
+            let req = request_with("POST", &target, version, &binary, "4x");
+            conn.write_all(req.as_bytes()).await.unwrap();
+            got.push(raw_response(&mut conn).await);
+            // Now an unknown sid: answered the general way on both.
+            let req = request_with("GET", &target, version, extra, "");
+            conn.write_all(req.as_bytes()).await.unwrap();
+            got.push(raw_response(&mut conn).await);
+            answers.push(got);
+        }
+        let text = |a: &[Vec<u8>]| {
+            a.iter()
+                .map(|r| String::from_utf8_lossy(r).into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(text(&answers[0]), text(&answers[1]), "{version} {extra:?}");
+        let first = String::from_utf8_lossy(&answers[0][1]).into_owned();
+        assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+        if message == big {
+            assert!(first.contains("\r\ncontent-encoding: gzip\r\n"), "{first}");
+        }
+        if extra.contains("MSIE") {
+            assert!(first.contains("\r\nx-xss-protection: 0\r\n"), "{first}");
+        }
+        if extra.contains("http://ok") {
+            assert!(first.contains("access-control-allow-origin: http://ok\r\n"));
+        }
+    }
+}

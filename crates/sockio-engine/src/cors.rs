@@ -1,6 +1,6 @@
 //! [`Cors`]: the CORS policy, as the npm `cors` package applies it to Engine.IO requests.
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Which origins a [`Cors`] policy allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,63 +73,83 @@ impl Cors {
 
     /// Adds the CORS headers of a response to a request with headers `req`.
     pub(crate) fn apply(&self, req: &HeaderMap, out: &mut HeaderMap, preflight: bool) {
-        let origin = req.get(header::ORIGIN);
+        let origin = req.get(header::ORIGIN).map(HeaderValue::as_bytes);
+        let request_headers = req
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .map(HeaderValue::as_bytes);
+        self.each_header(origin, request_headers, preflight, |name, value| {
+            // `each_header` gives only valid values.
+            if let Ok(value) = HeaderValue::from_bytes(value) {
+                out.insert(name, value);
+            }
+        });
+    }
+
+    /// Calls `emit` with each CORS header of the response to a request whose `Origin` is
+    /// `origin` and whose `Access-Control-Request-Headers` is `request_headers` (valid
+    /// header values both, as parsed), in the order they are written. Each name comes at
+    /// most once; a configured value that cannot be a header value is left out.
+    pub(crate) fn each_header(
+        &self,
+        origin: Option<&[u8]>,
+        request_headers: Option<&[u8]>,
+        preflight: bool,
+        mut emit: impl FnMut(HeaderName, &[u8]),
+    ) {
+        let valid = |v: &[u8]| v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f));
         let (allow, vary_origin) = match &self.origin {
-            AllowOrigin::Any => (Some(HeaderValue::from_static("*")), false),
-            AllowOrigin::Exact(o) => (HeaderValue::from_str(o).ok(), true),
-            AllowOrigin::Mirror => (origin.cloned(), true),
+            AllowOrigin::Any => (Some(&b"*"[..]), false),
+            AllowOrigin::Exact(o) => (Some(o.as_bytes()).filter(|o| valid(o)), true),
+            AllowOrigin::Mirror => (origin, true),
             AllowOrigin::List(list) => (
-                origin
-                    .filter(|o| list.iter().any(|l| l.as_bytes() == o.as_bytes()))
-                    .cloned(),
+                origin.filter(|o| list.iter().any(|l| l.as_bytes() == *o)),
                 true,
             ),
         };
         if let Some(v) = allow {
-            out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+            emit(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
         }
         if self.allow_credentials {
-            out.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
+            emit(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, b"true");
         }
         if let Some(e) = self
             .exposed_headers
             .as_deref()
-            .and_then(|e| HeaderValue::from_str(e).ok())
+            .filter(|e| valid(e.as_bytes()))
         {
-            out.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, e);
+            emit(header::ACCESS_CONTROL_EXPOSE_HEADERS, e.as_bytes());
         }
-        let mut vary: Vec<&str> = Vec::new();
-        if vary_origin {
-            vary.push("Origin");
-        }
+        let mut vary: &[u8] = if vary_origin { b"Origin" } else { b"" };
         if preflight {
-            if let Ok(m) = HeaderValue::from_str(&self.methods) {
-                out.insert(header::ACCESS_CONTROL_ALLOW_METHODS, m);
+            if valid(self.methods.as_bytes()) {
+                emit(
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    self.methods.as_bytes(),
+                );
             }
             match &self.allowed_headers {
                 Some(h) => {
-                    if let Ok(h) = HeaderValue::from_str(h) {
-                        out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, h);
+                    if valid(h.as_bytes()) {
+                        emit(header::ACCESS_CONTROL_ALLOW_HEADERS, h.as_bytes());
                     }
                 }
                 None => {
-                    vary.push("Access-Control-Request-Headers");
-                    if let Some(h) = req.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
-                        out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, h.clone());
+                    vary = if vary_origin {
+                        b"Origin, Access-Control-Request-Headers"
+                    } else {
+                        b"Access-Control-Request-Headers"
+                    };
+                    if let Some(h) = request_headers {
+                        emit(header::ACCESS_CONTROL_ALLOW_HEADERS, h);
                     }
                 }
             }
             if let Some(age) = self.max_age {
-                out.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(age));
+                emit(header::ACCESS_CONTROL_MAX_AGE, age.to_string().as_bytes());
             }
         }
         if !vary.is_empty() {
-            if let Ok(v) = HeaderValue::from_str(&vary.join(", ")) {
-                out.insert(header::VARY, v);
-            }
+            emit(header::VARY, vary);
         }
     }
 }

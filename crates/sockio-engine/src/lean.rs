@@ -20,17 +20,25 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use std::sync::Arc;
+
+use bytes::{Buf as _, Bytes, BytesMut};
+use futures_util::future::{Either as Branch, FutureExt as _};
 use http::header;
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use http_body_util::{Empty, Full};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::engine::Engine;
-use crate::request::CompactHead;
-use crate::wire::{request_of, write_response, After, Spans, MAX_HEADERS};
+use crate::polling::{self, Answer};
+use crate::request::{user_agent_is_ie, CompactHead, EngineQuery};
+use crate::router;
+use crate::session::Session;
+use crate::wire::{
+    request_of, write_answer, write_header, write_response, After, Spans, MAX_HEADERS,
+};
 use crate::ConnectionCloser;
 
 /// How long a connection may take to send a request head, or stay idle between two
@@ -107,7 +115,7 @@ fn sort_into<D: Default + Send + Sync + 'static>(
     else {
         return Some(Kind::Hyper);
     };
-    let path = path.split('?').next().unwrap_or(path);
+    let path = path.find('?').map_or(path, |at| &path[..at]);
     if !matches!(method, "GET" | "POST" | "OPTIONS") || !engine.matches(path) {
         return Some(Kind::Hyper);
     }
@@ -210,6 +218,8 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
     let closer = ConnectionCloser::default();
     let tasks = engine.shared.tasks.clone();
     let mut out = Vec::new();
+    // The CORS headers of the answer to a request answered without an `http::Request`.
+    let mut cors = Vec::new();
     // The session this connection last polled for, told about it (see `Session::
     // polling_connection`): the next requests for it need not tell it again.
     let mut known = KnownSid::default();
@@ -227,11 +237,19 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
         let deadline = Instant::now() + HEAD_TIMEOUT;
         // The request is taken (sorted, its body read, built) by a plain function: the
         // spans of its head are not kept in this task's state.
-        let (mut request, after) = loop {
-            match take(&mut buf, engine, stream, addr) {
+        let (request, after) = loop {
+            let mut connection = Connection {
+                stream: &*stream,
+                addr,
+                known: &mut known,
+                closer: &closer,
+                cors: &mut cors,
+            };
+            match take(&mut buf, engine, &mut connection) {
                 Taken::Incomplete => {}
-                Taken::Request(request, after) => break (request, after),
-                Taken::Other(next) => return next,
+                Taken::Request(request, after) => break (Branch::Left(*request), after),
+                Taken::Polling(polling, after) => break (Branch::Right(polling), after),
+                Taken::Other(next) => return *next,
             }
             if buf.len() >= MAX_HEAD {
                 return Next::Hyper(buf.freeze());
@@ -260,15 +278,19 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
                 _ => return Next::Done,
             }
         };
-        if known.first_time(request.uri().query()) {
-            request.extensions_mut().insert(closer.clone());
-        }
-        let responding = engine.respond(request, false);
+        let responding = match request {
+            // The general path's future is large (a whole `Request`, the router's state):
+            // boxed, the common case does not move it around.
+            Branch::Left(request) => {
+                Branch::Left(Box::pin(engine.respond(request, false)).map(Branch::Left))
+            }
+            Branch::Right(polling) => Branch::Right(polling.answer().map(Branch::Right)),
+        };
         tokio::pin!(responding);
         // While the answer waits (a poll), the connection is read: a client that leaves
         // drops its request (a poll's session then closes, as engine.io does), and
         // pipelined requests are kept for later.
-        let (response, upgrade) = loop {
+        let answered = loop {
             tokio::select! {
                 biased;
                 answered = &mut responding => break answered,
@@ -278,17 +300,32 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
                 },
             }
         };
-        if let Some(upgrade) = upgrade {
-            // Only WebSocket requests upgrade; none comes here.
-            upgrade.abandon();
-        }
-        let after = if tasks.is_stopping() || asks_to_close(&response) {
-            After::Close
-        } else {
-            after
-        };
         out.clear();
-        write_response(&mut out, response, after);
+        let after = match answered {
+            Branch::Left((response, upgrade)) => {
+                if let Some(upgrade) = upgrade {
+                    // Only WebSocket requests upgrade; none comes here.
+                    upgrade.abandon();
+                }
+                let after = if tasks.is_stopping() || asks_to_close(&response) {
+                    After::Close
+                } else {
+                    after
+                };
+                write_response(&mut out, response, after);
+                after
+            }
+            Branch::Right(answer) => {
+                let after = if tasks.is_stopping() {
+                    After::Close
+                } else {
+                    after
+                };
+                let headers = answer.headers();
+                write_answer(&mut out, answer.status, headers, &cors, &answer.body, after);
+                after
+            }
+        };
         if stream.write_all(&out).await.is_err() {
             return Next::Done;
         }
@@ -302,16 +339,104 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
     }
 }
 
-/// What [`take`] found at the start of a connection's buffer.
-// Short-lived (it is matched at once): boxing the request would cost an allocation.
-#[allow(clippy::large_enum_variant)]
-enum Taken {
+/// What [`take`] needs of the connection besides its buffer.
+struct Connection<'a> {
+    stream: &'a TcpStream,
+    addr: SocketAddr,
+    known: &'a mut KnownSid,
+    closer: &'a ConnectionCloser,
+    /// Where the CORS headers of an answer to a [`Polling`] request are written.
+    cors: &'a mut Vec<u8>,
+}
+
+/// A polling request of a session, taken from its head without an `http::Request`: a
+/// GET or a POST of the engine's path whose target and session are plainly valid, on an
+/// engine without a `headers` hook (that hook is given the request). Anything else —
+/// a handshake, a refusal, a preflight — is built into a request and goes through
+/// `Engine::respond`, which answers it the same way it answers hyper's requests.
+struct Polling<D: Send + Sync + 'static> {
+    session: Arc<Session<D>>,
+    /// A POST's body (a GET's is ignored).
+    post: Option<Bytes>,
+    /// What the request's headers say: a binary POST, the accepted content coding, and
+    /// an Internet Explorer client.
+    binary: bool,
+    coding: Option<&'static str>,
+    ie: bool,
+}
+
+impl<D: Send + Sync + 'static> Polling<D> {
+    /// The answer, as `Engine::respond` answers the same request (without its CORS
+    /// headers, written by [`take`]).
+    async fn answer(self) -> Answer {
+        match self.post {
+            None => polling::poll(self.session, self.coding, self.ie).await,
+            Some(body) => polling::post(self.session, self.binary, self.ie, Full::new(body)).await,
+        }
+    }
+}
+
+/// The [`Polling`] request whose head is `head` (its parts at `spans`), when it is one;
+/// the session is then told of the connection, and the answer's CORS headers are written
+/// to `connection.cors`.
+fn polling_request<D: Default + Send + Sync + 'static>(
+    engine: &Engine<D>,
+    spans: &Spans,
+    head: &[u8],
+    connection: &mut Connection<'_>,
+) -> Option<Polling<D>> {
+    let shared = &engine.shared;
+    if shared.config.headers.is_some() {
+        return None;
+    }
+    let is_post = match *spans.method() {
+        Method::GET => false,
+        Method::POST => true,
+        _ => return None,
+    };
+    // The target is the engine's path (`sort`), `?`, and a plain query.
+    let target = spans.target(head)?;
+    let query = target.get(shared.config.path.len()..)?.strip_prefix(b"?")?;
+    let q = EngineQuery::parse_plain(query)?;
+    let sid = q.sid.as_deref()?;
+    let origin = spans.header(head, b"origin");
+    let (version, transport) = router::protocol_of(shared, &q, origin).ok()?;
+    let session = router::session_of(shared, sid, version, transport, false).ok()?;
+    let first = connection.known.first_time_sid(sid.as_bytes());
+    session.polling_connection(first.then_some(connection.closer));
+    connection.cors.clear();
+    if let Some(cors) = &shared.config.cors {
+        cors.each_header(origin, None, false, |name, value| {
+            write_header(connection.cors, name.as_str(), value);
+        });
+    }
+    let coding = shared
+        .config
+        .http_compression
+        .and_then(|_| polling::coding_for(spans.header(head, b"accept-encoding")));
+    Some(Polling {
+        session,
+        post: is_post.then(Bytes::new),
+        binary: is_post && polling::is_binary(spans.header(head, b"content-type")),
+        coding,
+        ie: user_agent_is_ie(spans.header(head, b"user-agent")),
+    })
+}
+
+/// What [`take`] found at the start of a connection's buffer. A request taken the
+/// general way and what follows the loop are boxed (an allocation on those paths only):
+/// the common case, a session's polling request, is moved around without copying the
+/// size of a whole request each time.
+enum Taken<D: Send + Sync + 'static> {
     /// The request head is not all there yet.
     Incomplete,
     /// A request served here, and what follows its answer.
-    Request(Request<Full<Bytes>>, After),
+    Request(Box<Request<Full<Bytes>>>, After),
+    /// A polling request served here without an `http::Request`, and what follows its
+    /// answer.
+    Polling(Polling<D>, After),
     /// What follows this loop instead.
-    Other(Next),
+    Other(Box<Next>),
 }
 
 /// Takes the request at the start of `buf` off it: sorted, its body read when the socket
@@ -319,9 +444,8 @@ enum Taken {
 fn take<D: Default + Send + Sync + 'static>(
     buf: &mut BytesMut,
     engine: &Engine<D>,
-    stream: &TcpStream,
-    addr: SocketAddr,
-) -> Taken {
+    connection: &mut Connection<'_>,
+) -> Taken<D> {
     let mut spans = Spans::default();
     let Some(kind) = sort_into(buf, engine, Some(&mut spans)) else {
         return Taken::Incomplete;
@@ -333,15 +457,17 @@ fn take<D: Default + Send + Sync + 'static>(
             after,
         } => (head_len, body_len, after),
         Kind::WebSocket { head_len } => {
-            return Taken::Other(match websocket_request(buf, head_len, addr) {
-                Some(request) => Next::WebSocket {
-                    request,
-                    unread: Bytes::copy_from_slice(&buf[head_len..]),
+            return Taken::Other(Box::new(
+                match websocket_request(buf, head_len, connection.addr) {
+                    Some(request) => Next::WebSocket {
+                        request,
+                        unread: Bytes::copy_from_slice(&buf[head_len..]),
+                    },
+                    None => Next::Hyper(buf.split().freeze()),
                 },
-                None => Next::Hyper(buf.split().freeze()),
-            })
+            ))
         }
-        Kind::Hyper => return Taken::Other(Next::Hyper(buf.split().freeze())),
+        Kind::Hyper => return Taken::Other(Box::new(Next::Hyper(buf.split().freeze()))),
     };
     // The body, when it came with its head (as clients send it): what the socket
     // already holds is read. A body still on its way goes to hyper with its request:
@@ -350,29 +476,40 @@ fn take<D: Default + Send + Sync + 'static>(
     if buf.len() < head_len + body_len {
         buf.reserve((head_len + body_len - buf.len()).min(MAX_EAGER_BODY));
         loop {
-            match stream.try_read_buf(buf) {
-                Ok(0) => return Taken::Other(Next::Done),
+            match connection.stream.try_read_buf(buf) {
+                Ok(0) => return Taken::Other(Box::new(Next::Done)),
                 Ok(_) if buf.len() < head_len + body_len && buf.capacity() > buf.len() => {}
                 Ok(_) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => return Taken::Other(Next::Done),
+                Err(_) => return Taken::Other(Box::new(Next::Done)),
             }
         }
         if buf.len() < head_len + body_len {
-            return Taken::Other(Next::Hyper(buf.split().freeze()));
+            return Taken::Other(Box::new(Next::Hyper(buf.split().freeze())));
         }
+    }
+    if let Some(mut polling) = polling_request(engine, &spans, &buf[..head_len], connection) {
+        buf.advance(head_len);
+        let body = buf.split_to(body_len);
+        if polling.post.is_some() {
+            polling.post = Some(body.freeze());
+        }
+        return Taken::Polling(polling, after);
     }
     let head = buf.split_to(head_len).freeze();
     let body = buf.split_to(body_len).freeze();
-    let Some(request) = spans.request(&head, addr, Full::new(body.clone())) else {
+    let Some(mut request) = spans.request(&head, connection.addr, Full::new(body.clone())) else {
         // A head httparse reads but `http` does not take: hyper answers it.
         let mut all = BytesMut::with_capacity(head.len() + body.len() + buf.len());
         all.extend_from_slice(&head);
         all.extend_from_slice(&body);
         all.extend_from_slice(buf);
-        return Taken::Other(Next::Hyper(all.freeze()));
+        return Taken::Other(Box::new(Next::Hyper(all.freeze())));
     };
-    Taken::Request(request, after)
+    if connection.known.first_time(request.uri().query()) {
+        request.extensions_mut().insert(connection.closer.clone());
+    }
+    Taken::Request(Box::new(request), after)
 }
 
 /// The `sid` of the last request of a connection that had one.
@@ -392,15 +529,18 @@ impl KnownSid {
                 .split(|&b| b == b'&')
                 .find_map(|pair| pair.strip_prefix(b"sid="))
         });
-        match sid {
-            Some(sid) if sid.len() <= self.sid.len() => {
-                let new = sid != &self.sid[..self.len];
-                self.sid[..sid.len()].copy_from_slice(sid);
-                self.len = sid.len();
-                new
-            }
-            _ => true,
+        sid.is_none_or(|sid| self.first_time_sid(sid))
+    }
+
+    /// Whether `sid` is not the `sid` of the last request that had one; remembers it.
+    fn first_time_sid(&mut self, sid: &[u8]) -> bool {
+        if sid.len() > self.sid.len() {
+            return true;
         }
+        let new = sid != &self.sid[..self.len];
+        self.sid[..sid.len()].copy_from_slice(sid);
+        self.len = sid.len();
+        new
     }
 }
 
@@ -540,5 +680,65 @@ mod tests {
             "a".repeat(MAX_HEAD)
         );
         assert_eq!(kind(&big), Some(Kind::Hyper));
+    }
+
+    /// A query [`Polling`] takes is one `http::Uri` takes as it is: the same query.
+    #[test]
+    fn plain_queries_are_kept_by_uris_as_they_are() {
+        for byte in 0..=255u8 {
+            let target = [&b"/engine.io/?sid=a"[..], &[byte], b"b"].concat();
+            if EngineQuery::parse_plain(&target[12..]).is_none() {
+                continue;
+            }
+            let uri = http::Uri::from_maybe_shared(Bytes::from(target.clone()))
+                .unwrap_or_else(|e| panic!("byte {byte}: {e}"));
+            assert_eq!(
+                uri.query().map(str::as_bytes),
+                Some(&target[12..]),
+                "byte {byte}"
+            );
+        }
+    }
+
+    /// Every head httparse reads (and `sort` serves here) is one the general path builds
+    /// a request of: [`Polling`] never answers a request the general path would refuse.
+    #[test]
+    fn every_header_httparse_reads_makes_a_request() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        for byte in 0..=255u8 {
+            let value = [
+                &b"GET /engine.io/?EIO=4 HTTP/1.1\r\nX-V: a"[..],
+                &[byte],
+                b"b\r\n\r\n",
+            ]
+            .concat();
+            let name = [
+                &b"GET /engine.io/?EIO=4 HTTP/1.1\r\nX-"[..],
+                &[byte],
+                b": v\r\n\r\n",
+            ]
+            .concat();
+            for head in [value, name] {
+                let mut spans = Spans::default();
+                if let Some(Kind::Lean { .. }) = sort_into(&head, &engine(), Some(&mut spans)) {
+                    let head = Bytes::from(head);
+                    assert!(spans.request(&head, addr, ()).is_some(), "byte {byte}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn headers_are_found_by_name_in_any_case() {
+        let get = "GET /engine.io/?EIO=4&sid=x HTTP/1.1\r\nHost: a\r\nORIGIN: http://a\r\n\
+                   origin: http://b\r\nUser-Agent: u\r\n\r\n";
+        let mut spans = Spans::default();
+        sort_into(get.as_bytes(), &engine(), Some(&mut spans)).unwrap();
+        let head = get.as_bytes();
+        assert_eq!(spans.header(head, b"origin"), Some(&b"http://a"[..]));
+        assert_eq!(spans.header(head, b"user-agent"), Some(&b"u"[..]));
+        assert_eq!(spans.header(head, b"content-type"), None);
+        assert_eq!(spans.target(head), Some(&b"/engine.io/?EIO=4&sid=x"[..]));
+        assert_eq!(spans.method(), Method::GET);
     }
 }

@@ -35,30 +35,80 @@ pub(crate) fn encode_body(
     }
 }
 
-pub(crate) fn payload_response(body: Bytes, content_type: &'static str) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(body));
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+/// The answer to a polling request before it is written: a status, a body, and the few
+/// headers such an answer has, always in this order — `content-type` and `cache-control:
+/// no-store` (when the body is typed), `content-encoding`, `x-xss-protection: 0` (for
+/// Internet Explorer). The engine's own loop (`lean`) writes it without a header map;
+/// [`Answer::into_response`] makes the same answer a [`Response`].
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Bytes,
+    pub(crate) content_type: Option<&'static str>,
+    pub(crate) content_encoding: Option<&'static str>,
+    pub(crate) xss_protection_off: bool,
 }
 
-/// Compresses a polling response body with gzip or deflate, whichever the request's
-/// `Accept-Encoding` allows (gzip preferred), when it is at least `threshold` bytes.
-/// Returns the body to send and its `Content-Encoding`.
-pub(crate) fn compress(
-    body: Bytes,
-    accept_encoding: Option<&HeaderValue>,
-    threshold: Option<usize>,
-) -> (Bytes, Option<&'static str>) {
-    use std::io::Write as _;
-    let accept = accept_encoding.and_then(|v| v.to_str().ok());
-    let (Some(threshold), Some(accept)) = (threshold, accept) else {
-        return (body, None);
-    };
-    if body.len() < threshold {
-        return (body, None);
+impl Answer {
+    /// An answer of `status` without a body or headers.
+    fn empty(status: StatusCode) -> Self {
+        Answer {
+            status,
+            body: Bytes::new(),
+            content_type: None,
+            content_encoding: None,
+            xss_protection_off: false,
+        }
     }
+
+    /// A `200` carrying `body` of `content_type`.
+    pub(crate) fn payload(body: Bytes, content_type: &'static str) -> Self {
+        Answer {
+            content_type: Some(content_type),
+            body,
+            ..Answer::empty(StatusCode::OK)
+        }
+    }
+
+    /// The answer's headers, names in lower case, in the order they are written.
+    pub(crate) fn headers(&self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        let typed = self
+            .content_type
+            .map(|t| [("content-type", t), ("cache-control", "no-store")]);
+        typed
+            .into_iter()
+            .flatten()
+            .chain(self.content_encoding.map(|e| ("content-encoding", e)))
+            .chain(self.xss_protection_off.then_some(("x-xss-protection", "0")))
+    }
+
+    /// The same answer as a [`Response`], its headers in the same order.
+    pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
+        let mut res = Response::new(Full::new(self.body.clone()));
+        *res.status_mut() = self.status;
+        let h = res.headers_mut();
+        for (name, value) in self.headers() {
+            h.insert(
+                header::HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        res
+    }
+}
+
+/// A `200` response carrying `body` of `content_type` (with `cache-control: no-store`).
+pub(crate) fn payload_response(body: Bytes, content_type: &'static str) -> Response<Full<Bytes>> {
+    Answer::payload(body, content_type).into_response()
+}
+
+/// The content coding a polling response may be compressed with, from the request's
+/// `Accept-Encoding`: gzip when accepted, else deflate when accepted, else none. A value
+/// that is not visible ASCII accepts nothing.
+pub(crate) fn coding_for(accept_encoding: Option<&[u8]>) -> Option<&'static str> {
+    let accept = accept_encoding
+        .filter(|v| v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)))
+        .and_then(|v| std::str::from_utf8(v).ok())?;
     let accepts = |name: &str| {
         accept.split(',').any(|part| {
             let mut it = part.split(';');
@@ -71,31 +121,47 @@ pub(crate) fn compress(
             coding.eq_ignore_ascii_case(name) && !refused
         })
     };
-    let level = flate2::Compression::default();
-    let out = Vec::with_capacity(body.len() / 2);
-    let encoded = if accepts("gzip") {
-        let mut enc = flate2::write::GzEncoder::new(out, level);
-        enc.write_all(&body)
-            .and_then(|_| enc.finish())
-            .map(|b| (b, "gzip"))
+    if accepts("gzip") {
+        Some("gzip")
     } else if accepts("deflate") {
-        let mut enc = flate2::write::ZlibEncoder::new(out, level);
-        enc.write_all(&body)
-            .and_then(|_| enc.finish())
-            .map(|b| (b, "deflate"))
+        Some("deflate")
     } else {
-        return (body, None);
-    };
-    match encoded {
-        Ok((bytes, name)) => (Bytes::from(bytes), Some(name)),
-        Err(_) => (body, None),
+        None
     }
 }
 
-fn empty(status: StatusCode) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(Bytes::new()));
-    *res.status_mut() = status;
-    res
+/// Whether a POST's `Content-Type` says its payload is binary (EIO 3's XHR2 payloads).
+pub(crate) fn is_binary(content_type: Option<&[u8]>) -> bool {
+    content_type.is_some_and(|v| v.eq_ignore_ascii_case(OCTET_STREAM.as_bytes()))
+}
+
+/// Compresses a polling response body with `coding` (from [`coding_for`]) when it is at
+/// least `threshold` bytes. Returns the body to send and its `Content-Encoding`.
+pub(crate) fn compress(
+    body: Bytes,
+    coding: Option<&'static str>,
+    threshold: Option<usize>,
+) -> (Bytes, Option<&'static str>) {
+    use std::io::Write as _;
+    let (Some(threshold), Some(coding)) = (threshold, coding) else {
+        return (body, None);
+    };
+    if body.len() < threshold {
+        return (body, None);
+    }
+    let level = flate2::Compression::default();
+    let out = Vec::with_capacity(body.len() / 2);
+    let encoded = if coding == "gzip" {
+        let mut enc = flate2::write::GzEncoder::new(out, level);
+        enc.write_all(&body).and_then(|_| enc.finish())
+    } else {
+        let mut enc = flate2::write::ZlibEncoder::new(out, level);
+        enc.write_all(&body).and_then(|_| enc.finish())
+    };
+    match encoded {
+        Ok(bytes) => (Bytes::from(bytes), Some(coding)),
+        Err(_) => (body, None),
+    }
 }
 
 /// Marks the GET of a session pending while it lives; a GET dropped before it answered
@@ -117,18 +183,21 @@ impl<D: Send + Sync + 'static> Drop for PendingGet<D> {
     }
 }
 
-/// A poll: answers with queued packets, or waits until there are some.
+/// A poll: answers with queued packets, or waits until there are some. `coding` is the
+/// content coding the client accepts ([`coding_for`]); `ie` marks a request from
+/// Internet Explorer (its `200` gets `x-xss-protection: 0`).
 pub(crate) async fn poll<D: Send + Sync + 'static>(
     session: Arc<Session<D>>,
-    accept_encoding: Option<HeaderValue>,
-) -> Response<Full<Bytes>> {
+    coding: Option<&'static str>,
+    ie: bool,
+) -> Answer {
     let start = session.lock().proto.get_begin();
     if let GetStart::Overlap(closed) = start {
         tracing::debug!(sid = %session.sid, "overlapping GET from client");
         if let Some(c) = closed {
             session.closed(c);
         }
-        return empty(StatusCode::BAD_REQUEST);
+        return Answer::empty(StatusCode::BAD_REQUEST);
     }
     let mut guard = PendingGet {
         session: session.clone(),
@@ -145,13 +214,11 @@ pub(crate) async fn poll<D: Send + Sync + 'static>(
             }
             let (body, content_type) = encode_body(&session.polling_format, &packets);
             let threshold = session.shared.config.http_compression;
-            let (body, encoding) = compress(body, accept_encoding.as_ref(), threshold);
-            let mut res = payload_response(body, content_type);
-            if let Some(encoding) = encoding {
-                res.headers_mut()
-                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
-            }
-            return res;
+            let (body, encoding) = compress(body, coding, threshold);
+            let mut answer = Answer::payload(body, content_type);
+            answer.content_encoding = encoding;
+            answer.xss_protection_off = ie;
+            return answer;
         }
         session.out_notify.wait().await;
     }
@@ -166,28 +233,35 @@ impl<D: Send + Sync + 'static> Drop for PendingPost<D> {
     }
 }
 
-/// A data request: decodes the payload and hands its packets to the session.
-pub(crate) async fn post<D, B>(
-    session: Arc<Session<D>>,
-    content_type: Option<HeaderValue>,
-    body: B,
-) -> Response<Full<Bytes>>
+/// A data request: decodes the payload and hands its packets to the session. `binary`
+/// says its `Content-Type` is binary ([`is_binary`]); `ie` marks a request from
+/// Internet Explorer (its answer gets `x-xss-protection: 0`, whatever its status).
+pub(crate) async fn post<D, B>(session: Arc<Session<D>>, binary: bool, ie: bool, body: B) -> Answer
 where
     D: Send + Sync + 'static,
     B: Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let binary = content_type
-        .as_ref()
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(OCTET_STREAM.as_bytes()));
+    let mut answer = post_payload(session, binary, body).await;
+    answer.xss_protection_off = ie;
+    answer
+}
+
+async fn post_payload<D, B>(session: Arc<Session<D>>, binary: bool, body: B) -> Answer
+where
+    D: Send + Sync + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let start = session.lock().proto.post_begin(binary);
     if let PostStart::Refused(closed) = start {
         tracing::debug!(sid = %session.sid, binary, "refused POST: binary on EIO=4, or overlapping");
         if let Some(c) = closed {
             session.closed(c);
         }
-        return empty(StatusCode::BAD_REQUEST);
+        return Answer::empty(StatusCode::BAD_REQUEST);
     }
     let _pending = PendingPost(session.clone());
     let max = session.shared.config.max_payload;
@@ -198,14 +272,14 @@ where
                 .is_some()
             {
                 tracing::debug!(sid = %session.sid, max, "POST body over max payload");
-                return empty(StatusCode::PAYLOAD_TOO_LARGE);
+                return Answer::empty(StatusCode::PAYLOAD_TOO_LARGE);
             }
             tracing::debug!(sid = %session.sid, error = %e, "POST body failed");
-            return empty(StatusCode::BAD_REQUEST);
+            return Answer::empty(StatusCode::BAD_REQUEST);
         }
     };
     if session.is_closed() {
-        return ok_response();
+        return ok_answer();
     }
     let packets: Box<dyn Iterator<Item = Result<Packet, DecodeError>> + Send> =
         match (&session.polling_format, binary) {
@@ -230,14 +304,10 @@ where
             }
         }
     }
-    ok_response()
+    ok_answer()
 }
 
 /// The answer to a data request: `200 ok`.
-fn ok_response() -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(Bytes::from_static(b"ok")));
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+fn ok_answer() -> Answer {
+    Answer::payload(Bytes::from_static(b"ok"), "text/html")
 }

@@ -16,14 +16,29 @@ const SHARDS: usize = 32;
 #[derive(Default)]
 struct SidHasher(u64);
 
+impl SidHasher {
+    /// Folds one word in.
+    fn fold(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(23) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 impl Hasher for SidHasher {
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {
             let mut word = [0u8; 8];
             word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            self.fold(u64::from_le_bytes(word));
         }
+    }
+
+    // A `Sid` hashes as whole words (see its `Hash`).
+    fn write_u64(&mut self, word: u64) {
+        self.fold(word);
+    }
+
+    fn write_u32(&mut self, word: u32) {
+        self.fold(u64::from(word));
     }
 
     fn finish(&self) -> u64 {

@@ -136,18 +136,16 @@ where
         Target::Session(session) => match *req.method() {
             Method::GET => {
                 session.polling_connection(req.extensions().get());
-                let accept_encoding = req.headers().get(header::ACCEPT_ENCODING).cloned();
-                let ie = user_agent_is_ie(req.headers());
+                let coding = shared.config.http_compression.and_then(|_| {
+                    polling::coding_for(header_bytes(req.headers(), header::ACCEPT_ENCODING))
+                });
+                let ie = user_agent_is_ie(header_bytes(req.headers(), header::USER_AGENT));
                 let hooked = shared.config.headers.as_ref().map(|_| bare_request(&req));
                 // A poll may wait long: the request goes first. Its head shares hyper's
                 // read buffer, which hyper then reuses for the connection's next request
                 // instead of allocating a new one each time.
                 drop(req);
-                let mut res = polling::poll(session, accept_encoding).await;
-                if ie && res.status() == StatusCode::OK {
-                    res.headers_mut()
-                        .insert("x-xss-protection", HeaderValue::from_static("0"));
-                }
+                let mut res = polling::poll(session, coding, ie).await.into_response();
                 if let (Some(hook), Some(bare)) = (&shared.config.headers, &hooked) {
                     hook(res.headers_mut(), bare);
                 }
@@ -155,14 +153,10 @@ where
             }
             Method::POST => {
                 session.polling_connection(req.extensions().get());
-                let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
-                let ie = user_agent_is_ie(req.headers());
-                let mut r = polling::post(session, content_type, req.into_body()).await;
-                if ie {
-                    r.headers_mut()
-                        .insert("x-xss-protection", HeaderValue::from_static("0"));
-                }
-                return (r, None);
+                let binary = polling::is_binary(header_bytes(req.headers(), header::CONTENT_TYPE));
+                let ie = user_agent_is_ie(header_bytes(req.headers(), header::USER_AGENT));
+                let answer = polling::post(session, binary, ie, req.into_body()).await;
+                return (answer.into_response(), None);
             }
             _ => {
                 let mut r = Response::new(Full::new(Bytes::new()));
@@ -171,7 +165,9 @@ where
             }
         },
     };
-    if user_agent_is_ie(req.headers()) && res.status() == StatusCode::OK {
+    if user_agent_is_ie(header_bytes(req.headers(), header::USER_AGENT))
+        && res.status() == StatusCode::OK
+    {
         res.headers_mut()
             .insert("x-xss-protection", HeaderValue::from_static("0"));
     }
@@ -199,22 +195,9 @@ where
     D: Default + Send + Sync + 'static,
 {
     let config = &shared.config;
-    let (version, transport) =
-        proto::target(q.eio.as_deref(), q.transport.as_deref(), &config.transports)?;
-    if !valid_origin(req.headers()) {
-        return Err(RequestError::BadRequest(BadRequestContext::InvalidOrigin));
-    }
+    let (version, transport) = protocol_of(shared, q, header_bytes(req.headers(), header::ORIGIN))?;
     if let Some(sid) = q.sid.as_deref() {
-        let session = crate::sid::Sid::parse(sid)
-            .and_then(|sid| shared.sessions.get(&sid))
-            .ok_or(RequestError::UnknownSid)?;
-        // A session already on WebSocket, or being probed, gets an extra WebSocket
-        // accepted then closed (`websocket_upgrade`), as engine.io does.
-        session
-            .lock()
-            .proto
-            .check_request(version, transport, ws, config.allow_upgrades)?;
-        return Ok(Target::Session(session));
+        return session_of(shared, sid, version, transport, ws).map(Target::Session);
     }
     proto::check_handshake(req.method() == Method::GET, transport, ws)?;
     if let Some(allow) = &config.allow_request {
@@ -229,4 +212,48 @@ where
         return Err(RequestError::ServerFull);
     }
     Ok(Target::Handshake(version, transport))
+}
+
+/// The protocol version and transport a request asks for, once its query and its
+/// `Origin` (`origin`) pass the protocol's checks.
+pub(crate) fn protocol_of<D: Default + Send + Sync + 'static>(
+    shared: &Shared<D>,
+    q: &EngineQuery<'_>,
+    origin: Option<&[u8]>,
+) -> Result<(ProtocolVersion, TransportKind), RequestError> {
+    let (version, transport) = proto::target(
+        q.eio.as_deref(),
+        q.transport.as_deref(),
+        &shared.config.transports,
+    )?;
+    if !valid_origin(origin) {
+        return Err(RequestError::BadRequest(BadRequestContext::InvalidOrigin));
+    }
+    Ok((version, transport))
+}
+
+/// The session `sid` names, when a request of `version` on `transport` (`ws`: a
+/// WebSocket upgrade) may address it.
+pub(crate) fn session_of<D: Default + Send + Sync + 'static>(
+    shared: &Shared<D>,
+    sid: &str,
+    version: ProtocolVersion,
+    transport: TransportKind,
+    ws: bool,
+) -> Result<Arc<Session<D>>, RequestError> {
+    let session = crate::sid::Sid::parse(sid)
+        .and_then(|sid| shared.sessions.get(&sid))
+        .ok_or(RequestError::UnknownSid)?;
+    // A session already on WebSocket, or being probed, gets an extra WebSocket
+    // accepted then closed (`websocket_upgrade`), as engine.io does.
+    session
+        .lock()
+        .proto
+        .check_request(version, transport, ws, shared.config.allow_upgrades)?;
+    Ok(session)
+}
+
+/// The bytes of the first `name` header of `headers`.
+fn header_bytes(headers: &http::HeaderMap, name: header::HeaderName) -> Option<&[u8]> {
+    headers.get(name).map(HeaderValue::as_bytes)
 }

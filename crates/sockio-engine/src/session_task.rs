@@ -210,7 +210,7 @@ mod tests {
     use std::time::Duration;
 
     use bytes::Bytes;
-    use http_body_util::{BodyExt as _, Full};
+    use http_body_util::Full;
     use sockio_protocol::engine::ProtocolVersion;
     use tokio::time::Instant;
 
@@ -272,17 +272,16 @@ mod tests {
     }
 
     async fn get(session: &Arc<Session<()>>) -> (u16, String) {
-        let res = crate::polling::poll(session.clone(), None).await;
-        let status = res.status().as_u16();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
+        let answer = crate::polling::poll(session.clone(), None, false).await;
+        let status = answer.status.as_u16();
+        (status, String::from_utf8_lossy(&answer.body).into_owned())
     }
 
     async fn post(session: &Arc<Session<()>>, body: &'static str) -> u16 {
         let body = Full::new(Bytes::from_static(body.as_bytes()));
-        crate::polling::post(session.clone(), None, body)
+        crate::polling::post(session.clone(), false, false, body)
             .await
-            .status()
+            .status
             .as_u16()
     }
 

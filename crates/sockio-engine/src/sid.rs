@@ -7,8 +7,20 @@ use rand::RngCore;
 
 /// A 20-character session id: 15 bytes (12 random, 3 of a process-wide counter) in
 /// URL-safe base64, as Node's `base64id` makes them. Stored inline, `Copy`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Sid([u8; 20]);
+
+/// Hashed as three fixed-size words (every id is 20 bytes: no length is hashed), which a
+/// hasher takes whole instead of as a byte slice.
+impl std::hash::Hash for Sid {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7, c0, c1, c2, c3] =
+            self.0;
+        state.write_u64(u64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]));
+        state.write_u64(u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]));
+        state.write_u32(u32::from_le_bytes([c0, c1, c2, c3]));
+    }
+}
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 

@@ -3,7 +3,6 @@
 //! out as one buffer (head and body), for one `write`.
 
 use std::cell::RefCell;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -129,6 +128,30 @@ impl Spans {
         Some(())
     }
 
+    /// The method of the request.
+    pub(crate) fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request target (`/path?query`) in `head`, the bytes these spans were
+    /// recorded from.
+    pub(crate) fn target<'h>(&self, head: &'h [u8]) -> Option<&'h [u8]> {
+        head.get(usize::from(self.path.0)..usize::from(self.path.1))
+    }
+
+    /// The value of the first header named `name` (in lower case) in `head`, the bytes
+    /// these spans were recorded from.
+    pub(crate) fn header<'h>(&self, head: &'h [u8], name: &[u8]) -> Option<&'h [u8]> {
+        let at = |start: u16, end: u16| head.get(usize::from(start)..usize::from(end));
+        self.headers.get(..self.count)?.iter().find_map(
+            |&[name_start, name_end, value_start, value_end]| {
+                let found = usize::from(name_end.saturating_sub(name_start)) == name.len()
+                    && at(name_start, name_end)?.eq_ignore_ascii_case(name);
+                found.then(|| at(value_start, value_end)).flatten()
+            },
+        )
+    }
+
     /// The request whose head is `head` (the bytes these spans were recorded from) with
     /// `body`, its header values and target sharing `head`: the same request as
     /// [`request_of`] builds from a parse of `head`.
@@ -182,17 +205,7 @@ pub(crate) fn write_response(out: &mut Vec<u8>, response: Response<Full<Bytes>>,
     };
     let upgrade = parts.status == StatusCode::SWITCHING_PROTOCOLS;
     out.reserve(160 + body.len());
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(parts.status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(
-        parts
-            .status
-            .canonical_reason()
-            .unwrap_or_default()
-            .as_bytes(),
-    );
-    out.extend_from_slice(b"\r\n");
+    write_status(out, parts.status);
     for (name, value) in &parts.headers {
         if !upgrade
             && (name == header::CONNECTION
@@ -202,29 +215,86 @@ pub(crate) fn write_response(out: &mut Vec<u8>, response: Response<Full<Bytes>>,
         {
             continue;
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        write_header(out, name.as_str(), value.as_bytes());
     }
     if !upgrade {
-        match after {
-            After::Close => out.extend_from_slice(b"connection: close\r\n"),
-            After::KeepAlive10 => out.extend_from_slice(b"connection: keep-alive\r\n"),
-            After::KeepAlive => {}
-        }
-        if parts.status != StatusCode::NO_CONTENT && parts.status != StatusCode::NOT_MODIFIED {
-            out.extend_from_slice(b"content-length: ");
-            // Writing to a Vec cannot fail.
-            let _ = write!(out, "{}", body.len());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"date: ");
-        with_date(|date| out.extend_from_slice(date));
-        out.extend_from_slice(b"\r\n");
+        write_framing(out, parts.status, body.len(), after);
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&body);
+}
+
+/// Appends an answer to `out` as HTTP/1.1 bytes, head and body, exactly as
+/// [`write_response`] writes the response of `status` with these `headers` (names in
+/// lower case; none of those it writes itself), then the header lines `more` (each
+/// `name: value\r\n`, names in lower case), and `body`.
+pub(crate) fn write_answer<'h>(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    headers: impl Iterator<Item = (&'h str, &'h str)>,
+    more: &[u8],
+    body: &[u8],
+    after: After,
+) {
+    out.reserve(160 + more.len() + body.len());
+    write_status(out, status);
+    for (name, value) in headers {
+        write_header(out, name, value.as_bytes());
+    }
+    out.extend_from_slice(more);
+    write_framing(out, status, body.len(), after);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+/// The status line.
+fn write_status(out: &mut Vec<u8>, status: StatusCode) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or_default().as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// One header line.
+pub(crate) fn write_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The headers every answer but a `101` ends with: `connection` as `after` calls for,
+/// `content-length` (none on `204` and `304`), `date`.
+fn write_framing(out: &mut Vec<u8>, status: StatusCode, body_len: usize, after: After) {
+    match after {
+        After::Close => out.extend_from_slice(b"connection: close\r\n"),
+        After::KeepAlive10 => out.extend_from_slice(b"connection: keep-alive\r\n"),
+        After::KeepAlive => {}
+    }
+    if status != StatusCode::NO_CONTENT && status != StatusCode::NOT_MODIFIED {
+        out.extend_from_slice(b"content-length: ");
+        write_decimal(out, body_len);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"date: ");
+    with_date(|date| out.extend_from_slice(date));
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `n` in decimal digits.
+fn write_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 thread_local! {
