@@ -45,14 +45,20 @@ impl Raw {
     }
 }
 
+/// A response's head, read byte by byte (nothing after it is read).
+async fn read_head(stream: &mut TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.expect("a response");
+        head.push(byte[0]);
+    }
+    head
+}
+
 async fn response(stream: &mut TcpStream) -> Raw {
     tokio::time::timeout(WAIT, async {
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            stream.read_exact(&mut byte).await.expect("a response");
-            head.push(byte[0]);
-        }
+        let head = read_head(stream).await;
         let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
         let status = head[9..12].parse().unwrap();
         let len: usize = head
@@ -353,12 +359,7 @@ fn request_with(method: &str, target: &str, version: &str, extra: &str, body: &s
 /// changes) — head and body.
 async fn raw_response(stream: &mut TcpStream) -> Vec<u8> {
     tokio::time::timeout(WAIT, async {
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            stream.read_exact(&mut byte).await.expect("a response");
-            head.push(byte[0]);
-        }
+        let mut head = read_head(stream).await;
         let text = String::from_utf8(head.clone()).unwrap();
         let len: usize = text
             .lines()
