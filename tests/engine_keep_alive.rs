@@ -452,3 +452,55 @@ async fn polling_answers_are_the_same_bytes_on_both_paths() {
         }
     }
 }
+
+/// A connection whose first request for a session is one the session is not told of (a
+/// CORS preflight, or a refused request, carrying its sid) still has its later polling
+/// requests for that session tell it of the connection: once the session upgrades, the
+/// connection, now idle, is closed — on the engine's own path and on the general one.
+#[tokio::test]
+async fn a_preflight_or_refusal_first_does_not_keep_the_session_from_knowing_the_connection() {
+    use sockio::engine::cors::{AllowOrigin, Cors};
+    for hooked in [false, true] {
+        for first in ["OPTIONS", "refused"] {
+            let builder = EngineConfig::builder().cors(Cors::new(AllowOrigin::Any));
+            let config = match hooked {
+                true => builder.headers(|_, _| {}),
+                false => builder,
+            }
+            .build();
+            let (port, _engine) = start(config).await;
+            let mut conn = connect(port).await;
+            let sid = handshake(&mut conn).await;
+            let answer = match first {
+                "OPTIONS" => exchange(&mut conn, "OPTIONS", &poll_target(&sid), "").await,
+                // A protocol mismatch: refused (400), the session not told of anything.
+                _ => {
+                    let target = format!("/engine.io/?EIO=3&transport=polling&sid={sid}");
+                    exchange(&mut conn, "GET", &target, "").await
+                }
+            };
+            assert!(matches!(answer.status, 204 | 400), "{}", answer.head);
+            let posted = exchange(&mut conn, "POST", &poll_target(&sid), "4x").await;
+            assert_eq!(posted.body, "ok", "{first} hooked {hooked}");
+
+            let mut ws = connect(port).await;
+            let upgrade = format!(
+                "GET /engine.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+                 Connection: Upgrade\r\nUpgrade: websocket\r\n\
+                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            );
+            let mut bytes = upgrade.into_bytes();
+            bytes.extend_from_slice(&client_text_frame("2probe"));
+            ws.write_all(&bytes).await.unwrap();
+            assert_eq!(response(&mut ws).await.status, 101);
+            let probe = tokio::time::timeout(WAIT, server_text_frame(&mut ws)).await;
+            assert_eq!(probe.unwrap(), "3probe");
+            ws.write_all(&client_text_frame("5")).await.unwrap();
+            // Well before the idle timeout (10 s).
+            assert!(
+                closed_within(&mut conn, WAIT).await,
+                "{first} first, hooked {hooked}: the polling connection is still open"
+            );
+        }
+    }
+}
