@@ -453,3 +453,174 @@ async fn polling_answers_are_the_same_bytes_on_both_paths() {
         }
     }
 }
+
+/// A connection whose first request for a session is one the session is not told of (a
+/// CORS preflight, or a refused request, carrying its sid) still has its later polling
+/// requests for that session tell it of the connection: once the session upgrades, the
+/// connection, now idle, is closed — on the engine's own path and on the general one.
+#[tokio::test]
+async fn a_preflight_or_refusal_first_does_not_keep_the_session_from_knowing_the_connection() {
+    use sockio::engine::cors::{AllowOrigin, Cors};
+    for hooked in [false, true] {
+        for first in ["OPTIONS", "refused"] {
+            let builder = EngineConfig::builder().cors(Cors::new(AllowOrigin::Any));
+            let config = match hooked {
+                true => builder.headers(|_, _| {}),
+                false => builder,
+            }
+            .build();
+            let (port, _engine) = start(config).await;
+            let mut conn = connect(port).await;
+            let sid = handshake(&mut conn).await;
+            let answer = match first {
+                "OPTIONS" => exchange(&mut conn, "OPTIONS", &poll_target(&sid), "").await,
+                // A protocol mismatch: refused (400), the session not told of anything.
+                _ => {
+                    let target = format!("/engine.io/?EIO=3&transport=polling&sid={sid}");
+                    exchange(&mut conn, "GET", &target, "").await
+                }
+            };
+            assert!(matches!(answer.status, 204 | 400), "{}", answer.head);
+            let posted = exchange(&mut conn, "POST", &poll_target(&sid), "4x").await;
+            assert_eq!(posted.body, "ok", "{first} hooked {hooked}");
+
+            let mut ws = connect(port).await;
+            let upgrade = format!(
+                "GET /engine.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+                 Connection: Upgrade\r\nUpgrade: websocket\r\n\
+                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            );
+            let mut bytes = upgrade.into_bytes();
+            bytes.extend_from_slice(&client_text_frame("2probe"));
+            ws.write_all(&bytes).await.unwrap();
+            assert_eq!(response(&mut ws).await.status, 101);
+            let probe = tokio::time::timeout(WAIT, server_text_frame(&mut ws)).await;
+            assert_eq!(probe.unwrap(), "3probe");
+            ws.write_all(&client_text_frame("5")).await.unwrap();
+            // Well before the idle timeout (10 s).
+            assert!(
+                closed_within(&mut conn, WAIT).await,
+                "{first} first, hooked {hooked}: the polling connection is still open"
+            );
+        }
+    }
+}
+
+/// Query, HTTP-version and CORS edge cases answered the same bytes on both paths (the
+/// engine's own and the general one, forced by a no-op `headers` hook): each case is a
+/// CORS policy and raw requests (`{sid}` standing for the session's id) written in one
+/// go, pipelined; every answer is compared, and whether the connection then closes.
+#[tokio::test]
+async fn edge_cases_are_answered_the_same_bytes_on_both_paths() {
+    use sockio::engine::cors::{AllowOrigin, Cors};
+    let mirror = || {
+        let mut cors = Cors::new(AllowOrigin::Mirror).credentials(true);
+        cors.exposed_headers = Some("x-a".into());
+        Some(cors)
+    };
+    let exact = || Some(Cors::new(AllowOrigin::Exact("http://ok".into())));
+    let any = || Some(Cors::new(AllowOrigin::Any));
+    let get = |query: &str, extra: &str| format!("GET /engine.io/?{query} HTTP/1.1\r\n{extra}\r\n");
+    let post = |query: &str, extra: &str, body: &str| {
+        let length = body.len();
+        format!(
+            "POST /engine.io/?{query} HTTP/1.1\r\n{extra}Content-Length: {length}\r\n\r\n{body}"
+        )
+    };
+    let p = "EIO=4&transport=polling&sid={sid}";
+    let ie = "User-Agent: x;MSIE 9\r\n";
+    let binary = "Content-Type: APPLICATION/octet-stream\r\n";
+    let cases: Vec<(Option<Cors>, Vec<String>)> = vec![
+        // Empty pairs, duplicates (the first counts), `sid` without a value.
+        (None, vec![
+            post("sid={sid}&&EIO=4&transport=polling&", "", "4a"),
+            get("&sid={sid}&EIO=4&EIO=3&transport=polling&transport=websocket", ""),
+        ]),
+        (None, vec![
+            post("EIO=4&transport=polling&sid={sid}&sid=other", "", "4a"),
+            get("EIO=4&transport=polling&sid={sid}&b64&j&x=1?y=2/:@", ""),
+        ]),
+        (None, vec![post("EIO=4&transport=polling&sid", "", "4a"), get(&format!("sid=&{p}"), "")]),
+        // `#`, escapes, `+`, non-ASCII, a byte `http::Uri` refuses: the general path's.
+        (None, vec![post(&format!("{p}#frag"), "", "4a"), get(p, "")]),
+        (None, vec![
+            post("EIO=4&transport=polling&s%69d={sid}", "", "4a"),
+            get("EIO=4&transport=polling+&sid={sid}", ""),
+        ]),
+        (None, vec![post(&format!("{p}&x=%C3%A9"), "", "4a"), get(&format!("{p}&x=\u{e9}"), "")]),
+        (None, vec![post(&format!("{p}&x=\""), "", "4a"), get(p, "")]),
+        // A refused binary POST; a GET with a body; a body not all there (hyper waits).
+        (None, vec![post(p, "", "4a"), post(p, binary, "4b")]),
+        (None, vec![
+            post(p, "", "4before"),
+            format!("GET /engine.io/?{p} HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
+            post(p, "", "4after"),
+            get(p, ""),
+        ]),
+        (None, vec![post(p, "", "4x"), format!("POST /engine.io/?{p} HTTP/1.1\r\nContent-Length: 9\r\n\r\n4y")]),
+        // Internet Explorer (POST: always; GET: on 200), deflate when gzip is refused.
+        (None, vec![
+            post(p, ie, "4x"),
+            post(p, ie, "4"),
+            get(p, "User-Agent: Trident/7\r\nAccept-Encoding: deflate, gzip;q=0\r\n"),
+        ]),
+        // `Connection: close`, HTTP/1.0 with and without keep-alive, a refused head.
+        (None, vec![post(p, "", "4x"), get(p, "Connection: close\r\n")]),
+        (None, vec![format!("POST /engine.io/?{p} HTTP/1.0\r\nContent-Length: 2\r\n\r\n4x"), get(p, "")]),
+        (None, vec![post(p, "", "4x"), format!("GET /engine.io/?{p} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")]),
+        (None, vec![get(p, "Origin: http://a\x01b\r\n"), get(p, "")]),
+        // CORS: two `Origin`s (the first counts), a non-ASCII one, a preflight between.
+        (mirror(), vec![
+            post(p, "Origin: http://a\r\norigin: http://b\r\n", "4x"),
+            get(p, "Origin: http://\u{e9}\r\n"),
+        ]),
+        (mirror(), vec![
+            post(p, "", "4x"),
+            format!("OPTIONS /engine.io/?{p} HTTP/1.1\r\nOrigin: http://a\r\nAccess-Control-Request-Headers: x-b\r\n\r\n"),
+            get(p, "Origin: http://a\r\n"),
+        ]),
+        (exact(), vec![post(p, "Origin: http://ok\r\n", "4x"), get(p, "Origin: http://no\r\n")]),
+        (any(), vec![post(p, "Origin: http://ok\r\n", "4x"), get(p, "")]),
+    ];
+    for (case, (cors, requests)) in cases.into_iter().enumerate() {
+        let mut answers = Vec::new();
+        for hooked in [false, true] {
+            let mut builder = EngineConfig::builder().http_compression(Some(1));
+            if let Some(cors) = cors.clone() {
+                builder = builder.cors(cors);
+            }
+            let config = match hooked {
+                true => builder.headers(|_, _| {}),
+                false => builder,
+            }
+            .build();
+            let (port, _engine) = start(config).await;
+            let mut conn = connect(port).await;
+            let sid = handshake(&mut conn).await;
+            let all: String = requests.iter().map(|r| r.replace("{sid}", &sid)).collect();
+            conn.write_all(all.as_bytes()).await.unwrap();
+            let mut got = Vec::new();
+            for _ in &requests {
+                // A poll with nothing to send waits: no answer in a second is one outcome.
+                let Ok(answer) =
+                    tokio::time::timeout(Duration::from_secs(1), raw_response(&mut conn)).await
+                else {
+                    got.push("no answer".to_owned());
+                    break;
+                };
+                let text = String::from_utf8_lossy(&answer).replace(&sid, "SID");
+                let closes = text.contains("\r\nconnection: close\r\n");
+                got.push(text);
+                if closes {
+                    break;
+                }
+            }
+            got.push(format!(
+                "closed: {}",
+                closed_within(&mut conn, Duration::from_millis(200)).await
+            ));
+            answers.push(got);
+        }
+        assert_eq!(answers[0], answers[1], "case {case}");
+    }
+}

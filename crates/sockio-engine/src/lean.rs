@@ -25,7 +25,7 @@ use std::sync::Arc;
 use bytes::{Buf as _, Bytes, BytesMut};
 use futures_util::future::{Either as Branch, FutureExt as _};
 use http::header;
-use http::{Method, Request, Response};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{Empty, Full};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -307,6 +307,12 @@ pub(crate) async fn serve<D: Default + Send + Sync + 'static>(
                     // Only WebSocket requests upgrade; none comes here.
                     upgrade.abandon();
                 }
+                if response.status() != StatusCode::OK {
+                    // Only a polling request of a session is answered `200` with a sid
+                    // (and then told the session of this connection): a preflight or a
+                    // refusal carrying one told it nothing, the next request must.
+                    known.forget();
+                }
                 let after = if tasks.is_stopping() || asks_to_close(&response) {
                     After::Close
                 } else {
@@ -530,6 +536,11 @@ impl KnownSid {
                 .find_map(|pair| pair.strip_prefix(b"sid="))
         });
         sid.is_none_or(|sid| self.first_time_sid(sid))
+    }
+
+    /// Forgets the last `sid`: the next request with one tells its session.
+    fn forget(&mut self) {
+        self.len = 0;
     }
 
     /// Whether `sid` is not the `sid` of the last request that had one; remembers it.
