@@ -345,6 +345,17 @@ async fn shutdown_closes_idle_keep_alive_connections() {
     assert!(closed_within(&mut conn, WAIT).await);
 }
 
+/// `builder`'s configuration, with a `headers` hook that adds nothing when `general`: an
+/// engine with a hook answers every request the general way (an `http::Request` built
+/// and routed), one without answers a session's plain polling requests on its own path.
+fn on_path(builder: sockio::engine::EngineConfigBuilder, general: bool) -> EngineConfig {
+    match general {
+        true => builder.headers(|_, _| {}),
+        false => builder,
+    }
+    .build()
+}
+
 /// A request's bytes as a client variant sends them: its HTTP version and extra headers.
 fn request_with(method: &str, target: &str, version: &str, extra: &str, body: &str) -> String {
     let length = if method == "POST" {
@@ -390,11 +401,7 @@ async fn polling_answers_are_the_same_bytes_on_both_paths() {
         let builder = EngineConfig::builder()
             .cors(cors)
             .http_compression(Some(64));
-        match hooked {
-            true => builder.headers(|_, _| {}),
-            false => builder,
-        }
-        .build()
+        on_path(builder, hooked)
     };
     let (fast_port, _fast) = start(config(false)).await;
     let (general_port, _general) = start(config(true)).await;
@@ -464,12 +471,7 @@ async fn a_preflight_or_refusal_first_does_not_keep_the_session_from_knowing_the
     for hooked in [false, true] {
         for first in ["OPTIONS", "refused"] {
             let builder = EngineConfig::builder().cors(Cors::new(AllowOrigin::Any));
-            let config = match hooked {
-                true => builder.headers(|_, _| {}),
-                false => builder,
-            }
-            .build();
-            let (port, _engine) = start(config).await;
+            let (port, _engine) = start(on_path(builder, hooked)).await;
             let mut conn = connect(port).await;
             let sid = handshake(&mut conn).await;
             let answer = match first {
@@ -589,12 +591,7 @@ async fn edge_cases_are_answered_the_same_bytes_on_both_paths() {
             if let Some(cors) = cors.clone() {
                 builder = builder.cors(cors);
             }
-            let config = match hooked {
-                true => builder.headers(|_, _| {}),
-                false => builder,
-            }
-            .build();
-            let (port, _engine) = start(config).await;
+            let (port, _engine) = start(on_path(builder, hooked)).await;
             let mut conn = connect(port).await;
             let sid = handshake(&mut conn).await;
             let all: String = requests.iter().map(|r| r.replace("{sid}", &sid)).collect();
