@@ -611,6 +611,33 @@ mod tests {
         assert!(all(decode_v3_binary(Bytes::from(huge)))[0].is_err());
     }
 
+    /// A micro loop over the three payload decoders, for instruction counts (run it under
+    /// `valgrind --tool=callgrind` on a release test binary with `--ignored decode_loop`).
+    #[test]
+    #[ignore]
+    fn decode_loop() {
+        let packets = [
+            t(r#"42["chat",{"text":"hello","n":1}]"#),
+            t("3"),
+            EncodedPacket::Binary(Bytes::from_static(&[1, 2, 3, 4, 5, 6, 7, 8])),
+            t(r#"42["chat","é😀"]"#),
+        ];
+        let v4 = encode_v4(&packets);
+        let v3_text = Bytes::from(encode_v3_text(&packets));
+        let v3_binary = encode_v3_binary(&packets);
+        let mut decoded = 0usize;
+        for _ in 0..20_000 {
+            decoded += decode_v4(v4.clone()).filter(Result::is_ok).count();
+            decoded += decode_v3_text(v3_text.clone())
+                .filter(Result::is_ok)
+                .count();
+            decoded += decode_v3_binary(v3_binary.clone())
+                .filter(Result::is_ok)
+                .count();
+        }
+        assert_eq!(decoded, 20_000 * 3 * packets.len());
+    }
+
     #[test]
     fn jsonp() {
         assert_eq!(encode_jsonp("1", "2:40"), r#"___eio[1]("2:40");"#);

@@ -1531,6 +1531,28 @@ mod tests {
         packet
     }
 
+    /// A micro loop over the two msgpack decoders, for instruction counts (run it under
+    /// `valgrind --tool=callgrind` on a release test binary with `--ignored decode_loop`).
+    #[test]
+    #[ignore]
+    fn decode_loop() {
+        let args = vec![
+            Value::from("hello"),
+            Value::object([
+                ("n", Value::from(1)),
+                ("b", Value::Binary(Bytes::from_static(&[1, 2]))),
+            ]),
+        ];
+        let packet = encode_msgpack(&Packet::event("/chat", "chat", args.clone()));
+        let value = encode_msgpack_value(&Value::Array(args));
+        let mut decoded = 0usize;
+        for _ in 0..20_000 {
+            decoded += usize::from(decode_msgpack(&packet).is_ok());
+            decoded += usize::from(decode_msgpack_value(&value).is_ok());
+        }
+        assert_eq!(decoded, 40_000);
+    }
+
     #[test]
     fn random_packets_round_trip() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
