@@ -53,6 +53,8 @@ mod payload; // payload rules shared by both decoders
 mod query; // v4 namespace query strings
 mod raw; // arguments kept as JSON text
 mod ser; // typed data -> Value (serde)
+#[cfg(test)]
+mod test_rng; // the randomized tests' PRNG
 mod value; // the payload type // packet <-> msgpack (socket.io-msgpack-parser)
 
 pub use de::from_value;

@@ -1431,21 +1431,7 @@ mod tests {
         );
     }
 
-    /// A tiny deterministic PRNG (xorshift), so the tests need no dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::socket::test_rng::Rng;
 
     fn random_string(rng: &mut Rng) -> String {
         const PIECES: &[&str] = &[
