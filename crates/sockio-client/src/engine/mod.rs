@@ -12,35 +12,9 @@ mod proto;
 mod tests;
 
 pub use proto::{Action, EngineClient, EngineEvent, EngineOptions, Input, WsFrame};
-pub use sockio_protocol::engine::{Message, ProtocolVersion};
+pub use sockio_protocol::engine::{Message, ProtocolVersion, TransportKind};
 
-use std::fmt;
 use std::time::Duration;
-
-/// An Engine.IO transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TransportKind {
-    /// HTTP long-polling.
-    Polling,
-    /// WebSocket.
-    WebSocket,
-}
-
-impl TransportKind {
-    /// The name on the wire (`transport=` query value).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransportKind::Polling => "polling",
-            TransportKind::WebSocket => "websocket",
-        }
-    }
-}
-
-impl fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The server's handshake (the `open` packet).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,29 +5,11 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use sockio_protocol::engine::payload::EncodedPacket;
+pub use sockio_protocol::engine::TransportKind;
 use sockio_protocol::engine::{Message, Packet, ProtocolVersion};
 
 use super::heartbeat::{Heartbeat, HeartbeatAction};
 use crate::error::CloseReason;
-
-/// The transport a session currently uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TransportKind {
-    /// HTTP long-polling.
-    Polling,
-    /// WebSocket.
-    WebSocket,
-}
-
-impl TransportKind {
-    /// The name used in the `transport` query parameter.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Polling => "polling",
-            Self::WebSocket => "websocket",
-        }
-    }
-}
 
 /// Progress of a polling → WebSocket upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
