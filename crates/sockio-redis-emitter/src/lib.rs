@@ -36,17 +36,10 @@ use fred::clients::Client;
 use fred::interfaces::{ClientLike, PubsubInterface};
 use fred::types::config::{Config, ReconnectPolicy};
 use fred::types::Builder;
-use sockio_protocol::socket::{encode_msgpack_value, Value};
+use sockio_protocol::socket::{encode_msgpack_value, is_reserved_event, Value};
 
 /// Event names a Socket.IO server reserves: they cannot be emitted.
-pub const RESERVED_EVENTS: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
+pub use sockio_protocol::socket::RESERVED_EVENTS;
 
 /// Why an emission failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -216,7 +209,7 @@ impl Emitter {
         event: &str,
         args: Vec<Value>,
     ) -> Result<(String, Bytes), EmitterError> {
-        if RESERVED_EVENTS.contains(&event) {
+        if is_reserved_event(event) {
             return Err(EmitterError::ReservedEvent(event.to_owned()));
         }
         let mut data = Vec::with_capacity(args.len() + 1);
@@ -314,7 +307,7 @@ impl Emitter {
         event: &str,
         args: Vec<Value>,
     ) -> Result<(), EmitterError> {
-        if RESERVED_EVENTS.contains(&event) {
+        if is_reserved_event(event) {
             return Err(EmitterError::ReservedEvent(event.to_owned()));
         }
         let mut data = vec![Value::from(event)];
