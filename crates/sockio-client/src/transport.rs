@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Request};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -300,6 +301,19 @@ impl Endpoint {
         Ok(sender)
     }
 
+    /// Sends `req` on a new connection, which is returned with the answer.
+    async fn send_fresh(
+        &self,
+        req: Request<Full<Bytes>>,
+    ) -> Result<(SendRequest<Full<Bytes>>, http::Response<Incoming>), TransportError> {
+        let mut sender = self.fresh().await?;
+        let res = sender
+            .send_request(req)
+            .await
+            .map_err(|e| TransportError::Io(e.to_string()))?;
+        Ok((sender, res))
+    }
+
     /// One HTTP request; the body of a 200 answer and whether it is
     /// `application/octet-stream`.
     pub async fn request(
@@ -330,25 +344,11 @@ impl Endpoint {
                 Ok(res) => (pooled, res),
                 Err(mut e) => match e.take_message() {
                     // Not sent at all: safe to send again.
-                    Some(req) => {
-                        let mut sender = self.fresh().await?;
-                        let res = sender
-                            .send_request(req)
-                            .await
-                            .map_err(|e| TransportError::Io(e.to_string()))?;
-                        (sender, res)
-                    }
+                    Some(req) => self.send_fresh(req).await?,
                     _ => return Err(TransportError::Io(e.into_error().to_string())),
                 },
             },
-            None => {
-                let mut sender = self.fresh().await?;
-                let res = sender
-                    .send_request(req)
-                    .await
-                    .map_err(|e| TransportError::Io(e.to_string()))?;
-                (sender, res)
-            }
+            None => self.send_fresh(req).await?,
         };
         let status = res.status().as_u16();
         let binary = res
