@@ -130,54 +130,53 @@ pub fn encode_v4(packets: &[EncodedPacket]) -> Bytes {
 /// the first error (Engine.IO closes the session on it).
 pub fn decode_v4(body: Bytes) -> impl Iterator<Item = Result<Packet, DecodeError>> {
     let text = Utf8Bytes::try_from(body).map_err(|_| DecodeError::InvalidUtf8);
-    let mut state = match text {
-        Ok(t) => V4Decoder::Text { text: t, pos: 0 },
-        Err(e) => V4Decoder::Failed(Some(e)),
-    };
-    std::iter::from_fn(move || state.next())
+    items(text, next_v4_item)
 }
 
-enum V4Decoder {
-    Text { text: Utf8Bytes, pos: usize },
-    Failed(Option<DecodeError>),
-    Done,
-}
-
-impl V4Decoder {
-    fn next(&mut self) -> Option<Result<Packet, DecodeError>> {
-        match self {
-            Self::Done => None,
-            Self::Failed(e) => {
-                let e = e.take();
-                *self = Self::Done;
-                e.map(Err)
+/// The packets of a payload in order: `item` decodes the one at a position and sets where
+/// the next starts (left `None` after the last); nothing follows an error, nor a payload
+/// that could not be read (`body` an error).
+#[inline(always)]
+fn items<B>(
+    body: Result<B, DecodeError>,
+    item: impl Fn(&B, usize, &mut Option<usize>) -> Result<Packet, DecodeError>,
+) -> impl Iterator<Item = Result<Packet, DecodeError>> {
+    let mut state = body.map(|b| (b, Some(0))).map_err(Some);
+    std::iter::from_fn(move || match &mut state {
+        Err(e) => e.take().map(Err),
+        Ok((body, next)) => {
+            let pos = next.take()?;
+            let result = item(body, pos, next);
+            if result.is_err() {
+                *next = None;
             }
-            Self::Text { text, pos } => {
-                let rest = &text.as_bytes()[*pos..];
-                let end = rest
-                    .iter()
-                    .position(|&b| b == SEPARATOR)
-                    .unwrap_or(rest.len());
-                let item_start = *pos;
-                let item_end = item_start + end;
-                let last = item_end >= text.len();
-                let item = text.slice_from(item_start);
-                let item = if last {
-                    item
-                } else {
-                    // `item_end` is a separator byte (ASCII), so a character boundary.
-                    Utf8Bytes::try_from(item.as_bytes().slice(..end)).unwrap_or_default()
-                };
-                let result = Packet::decode_text(item, ProtocolVersion::V4);
-                if last || result.is_err() {
-                    *self = Self::Done;
-                } else {
-                    *pos = item_end + 1;
-                }
-                Some(result)
-            }
+            Some(result)
         }
-    }
+    })
+}
+
+/// The v4 item at `pos`: up to the next separator, or the end.
+#[inline(always)]
+fn next_v4_item(
+    text: &Utf8Bytes,
+    pos: usize,
+    next: &mut Option<usize>,
+) -> Result<Packet, DecodeError> {
+    let rest = &text.as_bytes()[pos..];
+    let end = rest
+        .iter()
+        .position(|&b| b == SEPARATOR)
+        .unwrap_or(rest.len());
+    let item_end = pos + end;
+    let item = text.slice_from(pos);
+    let item = if item_end >= text.len() {
+        item
+    } else {
+        *next = Some(item_end + 1);
+        // `item_end` is a separator byte (ASCII), so a character boundary.
+        Utf8Bytes::try_from(item.as_bytes().slice(..end)).unwrap_or_default()
+    };
+    Packet::decode_text(item, ProtocolVersion::V4)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -223,44 +222,21 @@ fn push_decimal(out: &mut String, n: usize) {
 /// Decodes a v3 text payload (`<len>:<packet>`…). Yields packets in order and stops after
 /// the first error; an empty body is an error.
 pub fn decode_v3_text(body: Bytes) -> impl Iterator<Item = Result<Packet, DecodeError>> {
-    let mut state = match Utf8Bytes::try_from(body) {
-        Ok(t) if t.is_empty() => V3TextDecoder::Failed(Some(DecodeError::InvalidLength)),
-        Ok(t) => V3TextDecoder::Text { text: t, pos: 0 },
-        Err(_) => V3TextDecoder::Failed(Some(DecodeError::InvalidUtf8)),
+    let text = match Utf8Bytes::try_from(body) {
+        Ok(t) if t.is_empty() => Err(DecodeError::InvalidLength),
+        Ok(t) => Ok(t),
+        Err(_) => Err(DecodeError::InvalidUtf8),
     };
-    std::iter::from_fn(move || state.next())
-}
-
-enum V3TextDecoder {
-    Text { text: Utf8Bytes, pos: usize },
-    Failed(Option<DecodeError>),
-    Done,
-}
-
-impl V3TextDecoder {
-    fn next(&mut self) -> Option<Result<Packet, DecodeError>> {
-        match self {
-            Self::Done => None,
-            Self::Failed(e) => {
-                let e = e.take();
-                *self = Self::Done;
-                e.map(Err)
-            }
-            Self::Text { text, pos } => {
-                if *pos >= text.len() {
-                    *self = Self::Done;
-                    return None;
-                }
-                let result = next_v3_item(text, pos);
-                if result.is_err() {
-                    *self = Self::Done;
-                }
-                Some(result)
-            }
+    items(text, |text, mut pos, next| {
+        let result = next_v3_item(text, &mut pos);
+        if pos < text.len() {
+            *next = Some(pos);
         }
-    }
+        result
+    })
 }
 
+#[inline(always)]
 fn next_v3_item(text: &Utf8Bytes, pos: &mut usize) -> Result<Packet, DecodeError> {
     let rest = &text.as_str()[*pos..];
     let colon = rest.find(':').ok_or(DecodeError::InvalidLength)?;
@@ -327,20 +303,16 @@ const MAX_LENGTH_DIGITS: usize = 310;
 /// Decodes a v3 XHR2 binary payload. Yields packets in order and stops after the first
 /// error.
 pub fn decode_v3_binary(body: Bytes) -> impl Iterator<Item = Result<Packet, DecodeError>> {
-    let mut pos = 0usize;
-    let mut done = false;
-    std::iter::from_fn(move || {
-        if done {
-            return None;
+    items(Ok(body), |body, mut pos, next| {
+        let result = next_binary_item(body, &mut pos);
+        if pos < body.len() {
+            *next = Some(pos);
         }
-        let result = next_binary_item(&body, &mut pos);
-        if result.is_err() || pos >= body.len() {
-            done = true;
-        }
-        Some(result)
+        result
     })
 }
 
+#[inline(always)]
 fn next_binary_item(body: &Bytes, pos: &mut usize) -> Result<Packet, DecodeError> {
     let bad = DecodeError::InvalidBinaryFraming;
     let marker = *body.get(*pos).ok_or(bad.clone())?;
