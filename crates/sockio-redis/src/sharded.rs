@@ -236,6 +236,16 @@ impl Inner {
         self.conn.numsub(&self.channel, true).await
     }
 
+    /// A SOCKETS_JOIN / SOCKETS_LEAVE message: the sockets `opts` selects join or leave
+    /// `rooms` on every server.
+    fn membership(&self, kind: u64, opts: &BroadcastOptions, rooms: &[Room]) {
+        let data = obj([
+            ("opts", wire::opts_value(opts)),
+            ("rooms", wire::rooms_value(rooms)),
+        ]);
+        self.publish(kind, data, None);
+    }
+
     /// Asks every other server (message `kind` with `data`, whose `requestId` is `id`)
     /// and gathers each answer's `field` within `timeout`; nothing to ask when this
     /// server is alone.
@@ -407,20 +417,12 @@ impl Adapter for ShardedAdapter {
     }
 
     fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
-        let data = obj([
-            ("opts", wire::opts_value(opts)),
-            ("rooms", wire::rooms_value(rooms)),
-        ]);
-        self.0.publish(SOCKETS_JOIN, data, None);
+        self.0.membership(SOCKETS_JOIN, opts, rooms);
         Ok(())
     }
 
     fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) -> Result<(), AdapterError> {
-        let data = obj([
-            ("opts", wire::opts_value(opts)),
-            ("rooms", wire::rooms_value(rooms)),
-        ]);
-        self.0.publish(SOCKETS_LEAVE, data, None);
+        self.0.membership(SOCKETS_LEAVE, opts, rooms);
         Ok(())
     }
 
