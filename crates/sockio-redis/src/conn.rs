@@ -278,24 +278,17 @@ impl Connection {
 
     /// Stops the tasks and closes both connections.
     pub(crate) async fn close(&self) {
-        for t in self
-            .tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            t.abort();
-        }
+        abort_all(&self.tasks);
         let _ = self.subscriber.quit().await;
         let _ = self.publisher.quit().await;
-        for t in self
-            .fred_tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            t.abort();
-        }
+        abort_all(&self.fred_tasks);
+    }
+}
+
+/// Aborts the tasks of `tasks`, and forgets them.
+fn abort_all<T>(tasks: &Mutex<Vec<JoinHandle<T>>>) {
+    for t in tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        t.abort();
     }
 }
 
