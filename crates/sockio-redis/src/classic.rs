@@ -11,7 +11,8 @@
 //!   `key-response#nsp#<requester uid>#`; both response channels are always listened to.
 //! * the number of servers is `PUBSUB NUMSUB key-request#nsp#`.
 
-use std::sync::{Arc, OnceLock, Weak};
+use std::ops::Deref;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use sockio_protocol::socket::Value;
@@ -19,11 +20,11 @@ use sockio_server::adapter::{
     AckSink, Adapter, BoxFuture, BroadcastOptions, NamespaceHandle, RemoteSocketData,
 };
 use sockio_server::{AdapterError, Args, BroadcastAckError, Room};
-use tokio::sync::watch;
 
+use crate::common::{Common, ReadySender};
 use crate::conn::{Connection, Inbox};
 use crate::remote::{self, Membership};
-use crate::requests::{self, AckAnswer, Answers, Requests};
+use crate::requests::{self, AckAnswer, Answers};
 use crate::wire::{self, obj, str_value};
 use crate::Options;
 
@@ -41,18 +42,18 @@ const BROADCAST_ACK: u64 = 9;
 pub(crate) struct ClassicAdapter(Arc<Inner>);
 
 struct Inner {
-    conn: Arc<Connection>,
-    options: Arc<Options>,
-    nsp: String,
-    uid: String,
-    /// `key#nsp#`
-    channel: String,
+    common: Common,
     request_channel: String,
     response_channel: String,
     specific_response_channel: String,
-    ns: OnceLock<NamespaceHandle>,
-    requests: Arc<Requests>,
-    ready: watch::Sender<Option<Result<(), AdapterError>>>,
+}
+
+impl Deref for Inner {
+    type Target = Common;
+
+    fn deref(&self) -> &Common {
+        &self.common
+    }
 }
 
 impl ClassicAdapter {
@@ -60,23 +61,16 @@ impl ClassicAdapter {
         conn: Arc<Connection>,
         options: Arc<Options>,
         nsp: &str,
-        ready: watch::Sender<Option<Result<(), AdapterError>>>,
+        ready: ReadySender,
     ) -> Self {
         let uid = wire::uid2(6);
         let key = &options.key;
         let response_channel = format!("{key}-response#{nsp}#");
         ClassicAdapter(Arc::new(Inner {
-            channel: format!("{key}#{nsp}#"),
             request_channel: format!("{key}-request#{nsp}#"),
             specific_response_channel: format!("{response_channel}{uid}#"),
             response_channel,
-            conn,
-            options,
-            nsp: nsp.to_owned(),
-            uid,
-            ns: OnceLock::new(),
-            requests: Arc::default(),
-            ready,
+            common: Common::new(conn, options, nsp, uid, ready),
         }))
     }
 }
@@ -358,8 +352,7 @@ impl Adapter for ClassicAdapter {
                     .await
             }
             .await;
-            inner.ready.send_replace(Some(result.clone()));
-            result
+            inner.subscribed(result)
         })
     }
 

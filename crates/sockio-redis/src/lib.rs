@@ -39,6 +39,7 @@ use sockio_server::AdapterError;
 use tokio::sync::watch;
 
 mod classic;
+mod common;
 mod conn;
 mod remote;
 mod requests;

@@ -10,7 +10,8 @@
 //! * the number of servers is `PUBSUB SHARDNUMSUB prefix#nsp#`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sockio_protocol::socket::Value;
@@ -18,11 +19,11 @@ use sockio_server::adapter::{
     AckSink, Adapter, BoxFuture, BroadcastOptions, NamespaceHandle, RemoteSocketData,
 };
 use sockio_server::{AdapterError, Args, BroadcastAckError, Room};
-use tokio::sync::watch;
 
+use crate::common::{Common, ReadySender};
 use crate::conn::{Connection, Inbox};
 use crate::remote::{self, Membership};
-use crate::requests::{self, lock, AckAnswer, Answers, Requests};
+use crate::requests::{self, lock, AckAnswer, Answers};
 use crate::wire::{self, obj, str_value};
 use crate::{Options, SubscriptionMode};
 
@@ -40,19 +41,20 @@ const BROADCAST_ACK: u64 = 12;
 pub(crate) struct ShardedAdapter(Arc<Inner>);
 
 struct Inner {
-    conn: Arc<Connection>,
-    options: Arc<Options>,
-    nsp: String,
-    uid: String,
-    /// `prefix#nsp#`
-    channel: String,
+    /// Its `channel` is `prefix#nsp#`.
+    common: Common,
     /// `prefix#nsp#uid#`
     response_channel: String,
-    ns: OnceLock<NamespaceHandle>,
-    requests: Arc<Requests>,
     /// The room channels this server is subscribed to (dynamic modes).
     room_channels: Mutex<HashMap<String, ()>>,
-    ready: watch::Sender<Option<Result<(), AdapterError>>>,
+}
+
+impl Deref for Inner {
+    type Target = Common;
+
+    fn deref(&self) -> &Common {
+        &self.common
+    }
 }
 
 /// What socket.io's sharded adapter takes for a socket id: 20 characters (JavaScript's
@@ -66,21 +68,13 @@ impl ShardedAdapter {
         conn: Arc<Connection>,
         options: Arc<Options>,
         nsp: &str,
-        ready: watch::Sender<Option<Result<(), AdapterError>>>,
+        ready: ReadySender,
     ) -> Self {
-        let uid = wire::hex_id();
-        let channel = format!("{}#{nsp}#", options.key);
+        let common = Common::new(conn, options, nsp, wire::hex_id(), ready);
         ShardedAdapter(Arc::new(Inner {
-            response_channel: format!("{channel}{uid}#"),
-            channel,
-            conn,
-            options,
-            nsp: nsp.to_owned(),
-            uid,
-            ns: OnceLock::new(),
-            requests: Arc::default(),
+            response_channel: format!("{}{}#", common.channel, common.uid),
+            common,
             room_channels: Mutex::default(),
-            ready,
         }))
     }
 }
@@ -329,8 +323,7 @@ impl Adapter for ShardedAdapter {
                 inner.conn.ssubscribe(inner.response_channel.clone()).await
             }
             .await;
-            inner.ready.send_replace(Some(result.clone()));
-            result
+            inner.subscribed(result)
         })
     }
 
