@@ -100,6 +100,16 @@ async fn frame(stream: &mut TcpStream) -> Option<String> {
 
 #[tokio::test]
 async fn late_pongs_keep_the_session_alive_round_after_round() {
+    late_pongs().await;
+}
+
+// The I/O driver and the heartbeat driver may run on another worker than the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_pongs_keep_the_session_alive_on_two_workers() {
+    late_pongs().await;
+}
+
+async fn late_pongs() {
     let (mut conn, record, _engine) = start().await;
     for round in 0..4 {
         assert_eq!(
