@@ -100,7 +100,8 @@ impl WsStream {
         poll_fn(|cx| self.poll_next(cx)).await
     }
 
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<WsEvent> {
+    /// [`WsStream::next`], polled.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<WsEvent> {
         if self.close_received {
             return Poll::Ready(WsEvent::Closed);
         }

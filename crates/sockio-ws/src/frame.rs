@@ -86,6 +86,17 @@ pub struct Frame<'a> {
     pub len: usize,
 }
 
+/// Every byte value, in order: the payloads of one-byte frames, shared.
+static ONE_BYTE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 impl Frame<'_> {
     /// The payload unmasked, in a buffer of its own (one copy).
     ///
@@ -95,6 +106,12 @@ impl Frame<'_> {
     /// assert_eq!(&f.to_bytes()[..], &[7, 8]);
     /// ```
     pub fn to_bytes(&self) -> Bytes {
+        // A one-byte payload (Engine.IO's heartbeat packets, `2` and `3`, are one byte)
+        // points into a static table: no allocation for it, nor a free.
+        if let [b] = self.payload {
+            let b = usize::from(b ^ self.mask.map_or(0, |m| m[0]));
+            return Bytes::from_static(&ONE_BYTE[b..=b]);
+        }
         match self.mask {
             None => Bytes::copy_from_slice(self.payload),
             Some(mask) => {
@@ -227,6 +244,25 @@ mod tests {
             out[0] &= 0x7f;
         }
         out
+    }
+
+    #[test]
+    fn one_byte_payloads_read_back_masked_or_not() {
+        for role in [Role::Server, Role::Client] {
+            for b in 0..=255u8 {
+                let data = wire(role, true, opcode::TEXT, &[b]);
+                let Parse::Frame(f) = parse(&data, role, 10) else {
+                    panic!("{role:?} {b}")
+                };
+                assert_eq!(&f.to_bytes()[..], &[b], "{role:?}");
+            }
+        }
+        // Longer payloads are copied as before.
+        let data = wire(Role::Server, true, opcode::TEXT, b"42");
+        let Parse::Frame(f) = parse(&data, Role::Server, 10) else {
+            panic!()
+        };
+        assert_eq!(&f.to_bytes()[..], b"42");
     }
 
     #[test]
