@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use sockio::engine::{CloseReason, EngineConfig};
 use support::echo_engine::start;
+use support::ws_frames::{client_text_frame, server_text_frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -287,23 +288,6 @@ async fn a_client_that_leaves_during_a_poll_closes_its_session() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(refused, "the session outlived its poll's connection");
-}
-
-fn client_text_frame(text: &str) -> Vec<u8> {
-    let mask = [1u8, 2, 3, 4];
-    let mut frame = vec![0x81, 0x80 | text.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    frame
-}
-
-async fn server_text_frame(stream: &mut TcpStream) -> String {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).await.unwrap();
-    assert_eq!(head[0], 0x81);
-    let mut text = vec![0u8; usize::from(head[1])];
-    stream.read_exact(&mut text).await.unwrap();
-    String::from_utf8(text).unwrap()
 }
 
 #[tokio::test]

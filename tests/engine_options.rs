@@ -9,6 +9,7 @@ use std::time::Duration;
 use sockio::engine::cors::{AllowOrigin, Cors};
 use sockio::engine::{Cookie, Engine, EngineConfig};
 use support::echo_engine::{start, Echo};
+use support::ws_frames::{client_text_frame, server_text_frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -256,25 +257,6 @@ async fn sessions_are_listed_and_closed_by_the_server() {
     assert_eq!(request(port, "GET", &poll, &[]).await.text(), "1");
     let res = request(port, "GET", &poll, &[]).await;
     assert_eq!(res.text(), r#"{"code":1,"message":"Session ID unknown"}"#);
-}
-
-/// A client text frame (masked, as clients must send them; payload under 126 bytes).
-fn client_text_frame(text: &str) -> Vec<u8> {
-    let mask = [0x12u8, 0x34, 0x56, 0x78];
-    let mut frame = vec![0x81, 0x80 | text.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    frame
-}
-
-/// Reads one unmasked server text frame (payload under 126 bytes).
-async fn server_text_frame(stream: &mut TcpStream) -> String {
-    let mut header = [0u8; 2];
-    stream.read_exact(&mut header).await.unwrap();
-    assert_eq!(header[0], 0x81, "a final text frame");
-    let mut payload = vec![0u8; usize::from(header[1] & 0x7f)];
-    stream.read_exact(&mut payload).await.unwrap();
-    String::from_utf8(payload).unwrap()
 }
 
 #[tokio::test]

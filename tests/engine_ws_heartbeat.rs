@@ -4,10 +4,13 @@
 //! that come after a round woken by the outgoing queue are read, and a missing pong closes
 //! the session with "ping timeout", not before the timeout.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sockio::engine::{CloseReason, Engine, EngineConfig, Handler, Message, Socket};
+use support::ws_frames::client_text_frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -76,14 +79,6 @@ async fn start() -> (TcpStream, Record, Engine<()>) {
     let open = frame(&mut conn).await.expect("open packet");
     assert!(open.starts_with("0{"), "{open}");
     (conn, record, engine)
-}
-
-fn client_text_frame(text: &str) -> Vec<u8> {
-    let mask = [1u8, 2, 3, 4];
-    let mut frame = vec![0x81, 0x80 | text.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    frame
 }
 
 /// The server's next text frame, or `None` once it closed (a close frame or EOF).

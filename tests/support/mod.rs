@@ -8,6 +8,7 @@ pub mod echo_engine;
 pub mod raw_client;
 pub mod redis;
 pub mod two_servers;
+pub mod ws_frames;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
