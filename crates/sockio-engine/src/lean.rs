@@ -496,9 +496,11 @@ fn take<D: Default + Send + Sync + 'static>(
     }
     if let Some(mut polling) = polling_request(engine, &spans, &buf[..head_len], connection) {
         buf.advance(head_len);
-        let body = buf.split_to(body_len);
         if polling.post.is_some() {
-            polling.post = Some(body.freeze());
+            polling.post = Some(buf.split_to(body_len).freeze());
+        } else {
+            // A GET's body (clients send none) is not read.
+            buf.advance(body_len);
         }
         return Taken::Polling(polling, after);
     }
