@@ -200,19 +200,9 @@ async fn run(conn: &mut Conn, ws: &mut Ws, shared: &Shared) -> Result<(), ()> {
     }
 }
 
-fn port() -> u16 {
-    match std::env::var("PORT") {
-        Ok(p) => p.parse().unwrap_or_else(|_| {
-            eprintln!("invalid PORT {p:?}");
-            std::process::exit(2)
-        }),
-        Err(_) => 3900,
-    }
-}
-
 #[tokio::main]
 async fn main() {
-    let port = port();
+    let port = sockio_bench_ceiling::port();
     let listener = match TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {

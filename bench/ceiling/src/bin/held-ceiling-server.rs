@@ -424,18 +424,8 @@ fn upgrade_reply(head: &[u8], n: u64) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn port() -> u16 {
-    match std::env::var("PORT") {
-        Ok(p) => p.parse().unwrap_or_else(|_| {
-            eprintln!("invalid PORT {p:?}");
-            std::process::exit(2)
-        }),
-        Err(_) => 3900,
-    }
-}
-
 fn main() -> io::Result<()> {
-    let port = port();
+    let port = sockio_bench_ceiling::port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut listener = TcpListener::bind(addr).inspect_err(|e| {
         eprintln!("cannot listen on {addr}: {e}");
